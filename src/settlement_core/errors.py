@@ -1,0 +1,78 @@
+"""The typed errors every public API raises.
+
+Callers catch `SettlementError` for anything the library refuses, or one of its
+children to react to a specific case. Every error carries a readable message;
+none of them is raised after anything was stored.
+"""
+
+from __future__ import annotations
+
+
+class SettlementError(Exception):
+    """Root of every error the library raises on purpose."""
+
+
+class ValidationError(SettlementError, ValueError):
+    """A request was malformed; nothing was stored."""
+
+
+class InvalidAmount(ValidationError):
+    """An amount is not an exact decimal (float, NaN, infinity, garbage)."""
+
+
+class UnknownCurrency(ValidationError):
+    """A currency code is not an ISO 4217 currency the library knows."""
+
+
+class ExcessPrecision(ValidationError):
+    """An amount has more decimal digits than its currency allows."""
+
+
+class CurrencyMismatch(ValidationError):
+    """Two amounts that must share a currency do not."""
+
+
+class InvalidTimestamp(ValidationError):
+    """A timestamp is naive (no time zone) or otherwise unusable."""
+
+
+class InvalidIdentifier(ValidationError):
+    """An identifier is empty, too long or contains characters we refuse."""
+
+
+class InvalidRule(ValidationError):
+    """A payout rule, cycle or rule-engine configuration is inconsistent."""
+
+
+class InvalidTransition(SettlementError):
+    """A state change that the aggregate's state machine does not allow."""
+
+    def __init__(self, aggregate: str, state: str, trigger: str) -> None:
+        self.aggregate = aggregate
+        self.state = state
+        self.trigger = trigger
+        super().__init__(f"{aggregate} in state {state!r} cannot {trigger!r}")
+
+
+class IdempotencyConflict(SettlementError):
+    """An idempotency key was replayed with different content."""
+
+
+class NotFound(SettlementError, LookupError):
+    """The requested object does not exist (or belongs to another tenant)."""
+
+
+class ConcurrencyConflict(SettlementError):
+    """Another writer changed the aggregate first; retry the command."""
+
+
+class UnbalancedTransaction(SettlementError):
+    """A journal transaction whose entries do not sum to zero per currency."""
+
+
+class NegativeBalanceLimitExceeded(SettlementError):
+    """A debit would take an account below its allowed negative balance."""
+
+
+class FxRateUnavailable(SettlementError):
+    """No exchange rate is available for the requested pair and time."""
