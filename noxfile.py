@@ -1,0 +1,48 @@
+"""Every check of the project, one session each: `nox -l` lists them."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck", "imports"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit, contract, property and end-to-end tests."""
+    session.install("-e", ".[dev]")
+    args = session.posargs or ["-q", "-p", "no:cacheprovider"]
+    session.run("pytest", *args)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "examples", "noxfile.py", "dev.py")
+    session.run("ruff", "format", "--check", "src", "tests", "examples", "noxfile.py", "dev.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the library, its tests and examples."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict")
+
+
+@nox.session(python=PYTHON)
+def imports(session: nox.Session) -> None:
+    """import-linter: the core stays pure and layered."""
+    session.install("-e", ".[dev]")
+    session.run("lint-imports")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """One month of a small marketplace: ingest, close, payouts."""
+    session.install("-e", ".")
+    session.run("python", "examples/one_month.py", *session.posargs)

@@ -1,0 +1,80 @@
+"""The committed state of the in-memory adapter, with the indexes its queries use.
+
+Units of work stage their changes and apply them here under one lock, after
+checking versions and unique keys, so a failed or abandoned command leaves no
+trace and two writers behave as they would against a database.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+from datetime import datetime
+
+from settlement_core.ledger import JournalTransaction
+from settlement_core.lifecycle import StatementStatus
+from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
+from settlement_core.ports import OutboxMessage
+
+
+class MemoryDatabase:
+    """Tables as dicts plus secondary indexes; the reference semantics for every adapter."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.accounts: dict[str, Account] = {}
+        self.account_by_shop: dict[tuple[str, str], str] = {}
+        self.items: dict[str, BillingItem] = {}
+        self.item_by_key: dict[tuple[str, str], str] = {}
+        self.items_by_statement: defaultdict[str, list[str]] = defaultdict(list)
+        self.items_by_account: defaultdict[str, list[str]] = defaultdict(list)
+        self.booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.statements: dict[str, Statement] = {}
+        # (account, currency) -> statement ids and their period starts, in period order
+        self.statement_ids_by_series: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+        self.statement_starts_by_series: defaultdict[tuple[str, str], list[datetime]] = defaultdict(
+            list
+        )
+        self.statements_by_status: defaultdict[StatementStatus, set[str]] = defaultdict(set)
+        self.payouts: dict[str, Payout] = {}
+        self.payout_by_key: dict[tuple[str, str], str] = {}
+        self.releases: dict[str, ReleaseSummary] = {}
+        self.fundings: dict[str, Funding] = {}
+        self.funding_by_reference: dict[tuple[str, str], str] = {}
+        self.transactions: list[JournalTransaction] = []
+        self.transaction_by_id: dict[str, JournalTransaction] = {}
+        self.transaction_by_reference: dict[tuple[str, str], str] = {}
+        self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.outbox: list[OutboxMessage] = []
+        self.outbox_sent: set[str] = set()
+        self.outbox_cursor = 0
+
+    def index_statement(self, statement: Statement, old: Statement | None) -> None:
+        """Keep the statement indexes in step with a written statement."""
+        if old is None:
+            series = (statement.account_id, statement.currency)
+            starts = self.statement_starts_by_series[series]
+            at = bisect.bisect(starts, statement.period.start)
+            starts.insert(at, statement.period.start)
+            self.statement_ids_by_series[series].insert(at, statement.id)
+        else:
+            self.statements_by_status[old.status].discard(statement.id)
+        self.statements_by_status[statement.status].add(statement.id)
+
+    def index_item(self, item: BillingItem, old: BillingItem | None) -> None:
+        """Keep the item indexes in step with a written item."""
+        if old is None:
+            self.item_by_key[(item.tenant_id, item.key)] = item.id
+            self.items_by_statement[item.statement_id].append(item.id)
+            self.items_by_account[item.account_id].append(item.id)
+            order = (item.tenant_id, item.account_id, item.order_id, item.currency)
+            self.booked_by_order[order] += item.amount_minor
+
+    def index_transaction(self, transaction: JournalTransaction) -> None:
+        """Append a posted transaction and fold it into the balances."""
+        self.transactions.append(transaction)
+        self.transaction_by_id[transaction.id] = transaction
+        self.transaction_by_reference[(transaction.kind, transaction.reference)] = transaction.id
+        for entry in transaction.entries:
+            self.balances[(entry.account, entry.currency)] += entry.amount_minor

@@ -1,0 +1,445 @@
+"""In-memory repositories: reads see committed state overlaid with this unit of work's changes."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from settlement_core.errors import ConcurrencyConflict, NotFound
+from settlement_core.ledger import JournalTransaction
+from settlement_core.lifecycle import BillingItemStatus, StatementStatus, next_state, sources
+from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
+from settlement_core.ports import ItemFilter, OutboxMessage, Page, PayoutFilter, StatementFilter
+
+if TYPE_CHECKING:
+    from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
+
+T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding)
+
+
+def _page(rows: Iterable[T], after: str | None, limit: int) -> Page[T]:
+    ordered = sorted((r for r in rows if after is None or r.id > after), key=lambda r: r.id)
+    chosen = ordered[:limit]
+    more = len(ordered) > limit
+    return Page(chosen, chosen[-1].id if more and chosen else None)
+
+
+def _between(value: Any, low: Any, high: Any) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+class _Repository:
+    table = ""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    @property
+    def _committed(self) -> dict[str, Any]:
+        committed: dict[str, Any] = getattr(self.uow.db, self.table)
+        return committed
+
+    def _all(self, ids: Iterable[str] | None = None) -> list[Any]:
+        """Every row (or the rows with `ids`) as this unit of work sees them."""
+        staged = self.uow.staged[self.table]
+        wanted = set(self._committed) | set(staged) if ids is None else set(ids)
+        rows = []
+        for obj_id in wanted:
+            row = staged.get(obj_id, self._committed.get(obj_id))
+            if row is not None:
+                rows.append(row)
+        return rows
+
+
+class MemoryAccountRepository(_Repository):
+    """Accounts by id and by (tenant, shop id)."""
+
+    table = "accounts"
+
+    def add(self, account: Account) -> None:
+        """Stage a new account."""
+        self.uow.stage_new(self.table, account)
+
+    def get(self, tenant_id: str, account_id: str) -> Account:
+        """The account, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.accounts, account_id, tenant_id)
+
+    def find_by_shop(self, tenant_id: str, shop_id: str) -> Account | None:
+        """The account for a shop id, if any."""
+        for account in self.uow.staged[self.table].values():
+            if account.tenant_id == tenant_id and account.shop_id == shop_id:
+                return account  # type: ignore[no-any-return]
+        account_id = self.uow.db.account_by_shop.get((tenant_id, shop_id))
+        if account_id is None:
+            return None
+        return self.uow.peek(self.table, self.uow.db.accounts, account_id)
+
+
+class MemoryBillingItemRepository(_Repository):
+    """Billing items with key, statement, account and order indexes."""
+
+    table = "items"
+
+    def _new(self) -> list[BillingItem]:
+        staged = self.uow.staged[self.table]
+        return [staged[i] for i in self.uow.new[self.table]]
+
+    def add(self, item: BillingItem) -> None:
+        """Stage a new item."""
+        self.uow.stage_new(self.table, item)
+        self.uow.new_item_keys[(item.tenant_id, item.key)] = item
+
+    def get(self, tenant_id: str, item_id: str) -> BillingItem:
+        """The item, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.items, item_id, tenant_id)
+
+    def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> list[BillingItem]:
+        """The existing items among `item_ids`, in the order asked."""
+        found = []
+        for item_id in item_ids:
+            try:
+                found.append(self.get(tenant_id, item_id))
+            except NotFound:
+                continue
+        return found
+
+    def find_by_key(self, tenant_id: str, key: str) -> BillingItem | None:
+        """The item recorded under a key, if any."""
+        staged = self.uow.new_item_keys.get((tenant_id, key))
+        if staged is not None:
+            return staged
+        item_id = self.uow.db.item_by_key.get((tenant_id, key))
+        if item_id is None:
+            return None
+        return self.uow.peek(self.table, self.uow.db.items, item_id)
+
+    def booked_for_order(
+        self, tenant_id: str, account_id: str, order_id: str, currency: str
+    ) -> int:
+        """What one order has booked so far, in minor units."""
+        total = self.uow.db.booked_by_order.get((tenant_id, account_id, order_id, currency), 0)
+        for item in self._new():
+            if (item.tenant_id, item.account_id, item.order_id, item.currency) == (
+                tenant_id,
+                account_id,
+                order_id,
+                currency,
+            ):
+                total += item.amount_minor
+        return total
+
+    def _ids_of_statement(self, statement_id: str) -> list[str]:
+        ids = list(self.uow.db.items_by_statement.get(statement_id, ()))
+        ids.extend(i.id for i in self._new() if i.statement_id == statement_id)
+        return ids
+
+    def recount(self, statement_id: str) -> int:
+        """The sum of a statement's items, from the items themselves."""
+        return sum(item.amount_minor for item in self._all(self._ids_of_statement(statement_id)))
+
+    def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
+        """Apply a trigger to every item of these statements that allows it."""
+        allowed = sources(BillingItemStatus, trigger)
+        moved = 0
+        for statement_id in statement_ids:
+            for item_id in self._ids_of_statement(statement_id):
+                item = self.uow.peek(self.table, self.uow.db.items, item_id)
+                if item is not None and item.status in allowed:
+                    # One event per bulk move is recorded by the caller, not one per item.
+                    item.status = next_state(item.status, trigger)
+                    moved += 1
+        return moved
+
+    def query(self, where: ItemFilter, after: str | None, limit: int) -> Page[BillingItem]:
+        """Items matching a filter, in id order after a cursor."""
+        if where.statement_id is not None:
+            candidates = self._all(self._ids_of_statement(where.statement_id))
+        elif where.account_id is not None:
+            ids = list(self.uow.db.items_by_account.get(where.account_id, ()))
+            ids.extend(i.id for i in self._new() if i.account_id == where.account_id)
+            candidates = self._all(ids)
+        else:
+            candidates = self._all()
+
+        def keep(i: BillingItem) -> bool:
+            return (
+                i.tenant_id == where.tenant_id
+                and (where.account_id is None or i.account_id == where.account_id)
+                and (where.status is None or i.status is where.status)
+                and (where.statement_id is None or i.statement_id == where.statement_id)
+                and (where.order_id is None or i.order_id == where.order_id)
+                and (where.currency is None or i.currency == where.currency)
+                and _between(i.recorded_at, where.recorded_from, where.recorded_to)
+                and _between(i.amount_minor, where.amount_min_minor, where.amount_max_minor)
+            )
+
+        return _page(filter(keep, candidates), after, limit)
+
+
+class MemoryStatementRepository(_Repository):
+    """Statements indexed by (account, currency) series and by status."""
+
+    table = "statements"
+
+    def add(self, statement: Statement) -> None:
+        """Stage a new statement."""
+        self.uow.stage_new(self.table, statement)
+
+    def get(self, tenant_id: str, statement_id: str) -> Statement:
+        """The statement, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.statements, statement_id, tenant_id)
+
+    def _series(self, account_id: str, currency: str) -> list[Statement]:
+        ids = list(self.uow.db.statement_ids_by_series.get((account_id, currency), ()))
+        staged = self.uow.staged[self.table]
+        ids.extend(
+            i
+            for i in self.uow.new[self.table]
+            if staged[i].account_id == account_id and staged[i].currency == currency
+        )
+        return sorted(self._all(ids), key=lambda s: s.period.start)
+
+    def find_covering(self, account_id: str, currency: str, instant: datetime) -> Statement | None:
+        """The statement whose period holds `instant`, if any."""
+        series = (account_id, currency)
+        starts = self.uow.db.statement_starts_by_series.get(series, [])
+        at = bisect.bisect_right(starts, instant) - 1
+        if at >= 0:
+            statement_id = self.uow.db.statement_ids_by_series[series][at]
+            candidate = self.uow.peek(self.table, self.uow.db.statements, statement_id)
+            if candidate is not None and candidate.period.contains(instant):
+                return candidate
+        staged = self.uow.staged[self.table]
+        for statement_id in self.uow.new[self.table]:
+            statement: Statement = staged[statement_id]
+            if (statement.account_id, statement.currency) == series and statement.period.contains(
+                instant
+            ):
+                return statement
+        return None
+
+    def neighbours(
+        self, account_id: str, currency: str, instant: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """End of the latest period before `instant` and start of the first after it."""
+        before: datetime | None = None
+        after: datetime | None = None
+        for statement in self._series(account_id, currency):
+            if statement.period.end <= instant:
+                before = statement.period.end
+            elif statement.period.start > instant and after is None:
+                after = statement.period.start
+        return before, after
+
+    def _with_status(self, status: StatementStatus) -> list[Statement]:
+        ids = set(self.uow.db.statements_by_status.get(status, ()))
+        ids.update(self.uow.staged[self.table])
+        return [s for s in self._all(ids) if s.status is status]
+
+    def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
+        """Open statements whose period ended by `as_of`, oldest first."""
+        due = [s for s in self._with_status(StatementStatus.OPEN) if s.period.end <= as_of]
+        due.sort(key=lambda s: (s.period.end, s.id))
+        return [self._own(s) for s in due[:limit]]
+
+    def _own(self, statement: Statement) -> Statement:
+        found = self.uow.peek(self.table, self.uow.db.statements, statement.id)
+        return statement if found is None else found
+
+    def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
+        """Accounts holding closed statements payable at `as_of`, in id order."""
+        ids = {
+            s.account_id
+            for s in self._with_status(StatementStatus.CLOSED)
+            if s.payable_at <= as_of and (after is None or s.account_id > after)
+        }
+        return sorted(ids)[:limit]
+
+    def payable_for_account(self, account_id: str, as_of: datetime) -> list[Statement]:
+        """One account's closed statements payable at `as_of`, by period."""
+        return self._of_account(account_id, StatementStatus.CLOSED, as_of)
+
+    def carried_for_account(self, account_id: str) -> list[Statement]:
+        """One account's carried-forward statements, by period."""
+        return self._of_account(account_id, StatementStatus.CARRIED_FORWARD, None)
+
+    def _of_account(
+        self, account_id: str, status: StatementStatus, as_of: datetime | None
+    ) -> list[Statement]:
+        found = [
+            self._own(s)
+            for s in self._with_status(status)
+            if s.account_id == account_id and (as_of is None or s.payable_at <= as_of)
+        ]
+        return sorted(found, key=lambda s: (s.period.start, s.currency))
+
+    def query(self, where: StatementFilter, after: str | None, limit: int) -> Page[Statement]:
+        """Statements matching a filter, in id order after a cursor."""
+
+        def keep(s: Statement) -> bool:
+            return (
+                s.tenant_id == where.tenant_id
+                and (where.account_id is None or s.account_id == where.account_id)
+                and (where.status is None or s.status is where.status)
+                and (where.currency is None or s.currency == where.currency)
+                and _between(s.period.start, where.period_from, where.period_to)
+            )
+
+        return _page(filter(keep, self._all()), after, limit)
+
+
+class MemoryPayoutRepository(_Repository):
+    """Payouts by id and key."""
+
+    table = "payouts"
+
+    def add(self, payout: Payout) -> None:
+        """Stage a new payout."""
+        self.uow.stage_new(self.table, payout)
+
+    def get(self, tenant_id: str, payout_id: str) -> Payout:
+        """The payout, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.payouts, payout_id, tenant_id)
+
+    def find_by_key(self, tenant_id: str, key: str) -> Payout | None:
+        """The payout created for a statement set, if any."""
+        for payout in self.uow.staged[self.table].values():
+            if payout.tenant_id == tenant_id and payout.key == key:
+                return payout  # type: ignore[no-any-return]
+        payout_id = self.uow.db.payout_by_key.get((tenant_id, key))
+        if payout_id is None:
+            return None
+        return self.uow.peek(self.table, self.uow.db.payouts, payout_id)
+
+    def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:
+        """Payouts matching a filter, in id order after a cursor."""
+
+        def keep(p: Payout) -> bool:
+            return (
+                p.tenant_id == where.tenant_id
+                and (where.account_id is None or p.account_id == where.account_id)
+                and (where.status is None or p.status is where.status)
+                and (where.currency is None or p.currency == where.currency)
+                and _between(p.created_at, where.created_from, where.created_to)
+                and _between(p.amount_minor, where.amount_min_minor, where.amount_max_minor)
+            )
+
+        return _page(filter(keep, self._all()), after, limit)
+
+
+class MemoryReleaseSummaryRepository(_Repository):
+    """Release summaries by id."""
+
+    table = "releases"
+
+    def add(self, summary: ReleaseSummary) -> None:
+        """Stage a new summary."""
+        self.uow.stage_new(self.table, summary)
+
+    def get(self, tenant_id: str, summary_id: str) -> ReleaseSummary:
+        """The summary, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.releases, summary_id, tenant_id)
+
+
+class MemoryFundingRepository(_Repository):
+    """Fundings by id and bank reference."""
+
+    table = "fundings"
+
+    def add(self, funding: Funding) -> None:
+        """Stage a new funding."""
+        self.uow.stage_new(self.table, funding)
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Funding | None:
+        """The funding recorded under a reference, if any."""
+        for funding in self.uow.staged[self.table].values():
+            if funding.tenant_id == tenant_id and funding.reference == reference:
+                return funding  # type: ignore[no-any-return]
+        funding_id = self.uow.db.funding_by_reference.get((tenant_id, reference))
+        if funding_id is None:
+            return None
+        return self.uow.peek(self.table, self.uow.db.fundings, funding_id)
+
+
+class MemoryLedger:
+    """The journal; balances are folded in as transactions are committed."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    def post(self, transaction: JournalTransaction) -> None:
+        """Stage a balanced transaction; (kind, reference) may be posted once."""
+        if self.find(transaction.kind, transaction.reference) is not None:
+            raise ConcurrencyConflict(
+                f"{transaction.kind} for {transaction.reference} was already posted"
+            )
+        self.uow.transactions.append(transaction)
+        for entry in transaction.entries:
+            self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
+
+    def get(self, transaction_id: str) -> JournalTransaction:
+        """A posted (or staged) transaction, or NotFound."""
+        for transaction in self.uow.transactions:
+            if transaction.id == transaction_id:
+                return transaction
+        found = self.uow.db.transaction_by_id.get(transaction_id)
+        if found is None:
+            raise NotFound(f"journal transaction {transaction_id!r} not found")
+        return found
+
+    def find(self, kind: str, reference: str) -> JournalTransaction | None:
+        """The transaction of a kind for a reference, if any."""
+        for transaction in self.uow.transactions:
+            if (transaction.kind, transaction.reference) == (kind, reference):
+                return transaction
+        transaction_id = self.uow.db.transaction_by_reference.get((kind, reference))
+        return None if transaction_id is None else self.uow.db.transaction_by_id[transaction_id]
+
+    def balance(self, account: str, currency: str) -> int:
+        """The sum of an account's entries in one currency."""
+        key = (account, currency)
+        return self.uow.db.balances.get(key, 0) + self.uow.balance_deltas.get(key, 0)
+
+    def balances(self, account: str) -> dict[str, int]:
+        """An account's non-zero balances per currency."""
+        currencies = {c for (a, c) in self.uow.db.balances if a == account}
+        currencies.update(c for (a, c) in self.uow.balance_deltas if a == account)
+        found = {c: self.balance(account, c) for c in currencies}
+        return {c: v for c, v in found.items() if v}
+
+    def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
+        """Every committed and staged transaction, in posting order."""
+        every = [*self.uow.db.transactions, *self.uow.transactions]
+        return [t for t in every if tenant_id is None or t.tenant_id == tenant_id]
+
+
+class MemoryOutbox:
+    """Outbox messages kept in commit order."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    def add(self, messages: Sequence[OutboxMessage]) -> None:
+        """Stage messages (events are added by the unit of work itself on commit)."""
+        self.uow.extra_messages.extend(messages)
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        """Messages not yet sent, oldest first."""
+        db = self.uow.db
+        while (
+            db.outbox_cursor < len(db.outbox) and db.outbox[db.outbox_cursor].id in db.outbox_sent
+        ):
+            db.outbox_cursor += 1
+        found = []
+        for message in db.outbox[db.outbox_cursor :]:
+            if message.id not in db.outbox_sent:
+                found.append(message)
+                if len(found) == limit:
+                    break
+        return found
+
+    def mark_sent(self, message_ids: Sequence[str]) -> None:
+        """Record delivery on commit."""
+        self.uow.sent.extend(message_ids)

@@ -1,0 +1,213 @@
+"""The in-memory unit of work: staged changes, applied atomically on commit."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import attrs
+
+from settlement_adapters.memory.database import MemoryDatabase
+from settlement_adapters.memory.repositories import (
+    MemoryAccountRepository,
+    MemoryBillingItemRepository,
+    MemoryFundingRepository,
+    MemoryLedger,
+    MemoryOutbox,
+    MemoryPayoutRepository,
+    MemoryReleaseSummaryRepository,
+    MemoryStatementRepository,
+)
+from settlement_core.errors import ConcurrencyConflict, NotFound
+from settlement_core.ids import IdFactory, UuidV7Factory
+from settlement_core.ledger import JournalTransaction
+from settlement_core.model import (
+    Account,
+    BillingItem,
+    Event,
+    Funding,
+    Payout,
+    ReleaseSummary,
+    Statement,
+)
+from settlement_core.ports import OutboxMessage, to_message
+
+T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding)
+Aggregate = Account | BillingItem | Statement | Payout | ReleaseSummary | Funding
+
+
+def clone(obj: T) -> T:
+    """A private copy for one unit of work; events stay with the original."""
+    twin = copy.copy(obj)
+    twin.events = []
+    return twin
+
+
+class MemoryUnitOfWork:
+    """A transaction over a MemoryDatabase; rolls back unless committed."""
+
+    def __init__(self, db: MemoryDatabase, ids: IdFactory | None = None) -> None:
+        self.db = db
+        self.ids = ids or UuidV7Factory()
+        self.accounts = MemoryAccountRepository(self)
+        self.items = MemoryBillingItemRepository(self)
+        self.statements = MemoryStatementRepository(self)
+        self.payouts = MemoryPayoutRepository(self)
+        self.releases = MemoryReleaseSummaryRepository(self)
+        self.fundings = MemoryFundingRepository(self)
+        self.ledger = MemoryLedger(self)
+        self.outbox = MemoryOutbox(self)
+        self._reset()
+
+    def _reset(self) -> None:
+        # table name -> id -> the unit of work's copy (read for update) or new object
+        self.staged: defaultdict[str, dict[str, Any]] = defaultdict(dict)
+        self.new: defaultdict[str, set[str]] = defaultdict(set)
+        self.originals: dict[tuple[str, str], Any] = {}
+        self.transactions: list[JournalTransaction] = []
+        self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.recorded: list[Event] = []
+        self.sent: list[str] = []
+        self.extra_messages: list[OutboxMessage] = []
+        self.new_item_keys: dict[tuple[str, str], BillingItem] = {}
+
+    def __enter__(self) -> Self:
+        """Begin (staging starts empty)."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Drop whatever was not committed."""
+        self.rollback()
+
+    # staging helpers used by the repositories
+    def load(self, table: str, committed: dict[str, T], obj_id: str, tenant_id: str | None) -> T:
+        """The unit of work's copy of a committed object, or NotFound."""
+        found = self.peek(table, committed, obj_id)
+        if found is None or (tenant_id is not None and found.tenant_id != tenant_id):
+            raise NotFound(f"{table[:-1]} {obj_id!r} not found")
+        return found
+
+    def peek(self, table: str, committed: dict[str, T], obj_id: str) -> T | None:
+        """Like `load`, but None when missing."""
+        staged = self.staged[table]
+        if obj_id in staged:
+            return staged[obj_id]  # type: ignore[no-any-return]
+        original = committed.get(obj_id)
+        if original is None:
+            return None
+        mine = clone(original)
+        staged[obj_id] = mine
+        # Committed objects are replaced on write, never changed, so this is a snapshot.
+        self.originals[(table, obj_id)] = original
+        return mine
+
+    def stage_new(self, table: str, obj: Aggregate) -> None:
+        """Stage an object to insert."""
+        self.staged[table][obj.id] = obj
+        self.new[table].add(obj.id)
+
+    def record(self, event: Event) -> None:
+        """Add an event carried by no single aggregate."""
+        self.recorded.append(event)
+
+    def commit(self) -> None:
+        """Check versions and unique keys, then apply everything at once."""
+        db = self.db
+        with db.lock:
+            changed = self._changed(db)
+            self._check(db, changed)
+            self._apply(db, changed)
+        self._reset()
+
+    def rollback(self) -> None:
+        """Discard the staged changes."""
+        self._reset()
+
+    def _changed(self, db: MemoryDatabase) -> list[tuple[str, Any, bool]]:
+        changed = []
+        for table, staged in self.staged.items():
+            for obj_id, obj in staged.items():
+                is_new = obj_id in self.new[table]
+                original = self.originals.get((table, obj_id))
+                # Objects only read are not written, so readers never conflict with writers.
+                if is_new or obj.events or original is None or not _same(original, obj):
+                    changed.append((table, obj, is_new))
+        return changed
+
+    def _check(self, db: MemoryDatabase, changed: list[tuple[str, Any, bool]]) -> None:
+        unique: dict[str, tuple[dict[Any, str], Callable[[Any], Any]]] = {
+            "accounts": (db.account_by_shop, lambda a: (a.tenant_id, a.shop_id)),
+            "items": (db.item_by_key, lambda i: (i.tenant_id, i.key)),
+            "payouts": (db.payout_by_key, lambda p: (p.tenant_id, p.key)),
+            "fundings": (db.funding_by_reference, lambda f: (f.tenant_id, f.reference)),
+        }
+        for table, obj, is_new in changed:
+            committed: dict[str, Any] = getattr(db, table)
+            if not is_new:
+                if committed[obj.id].version != obj.version:
+                    raise ConcurrencyConflict(
+                        f"{table} {obj.id} was changed by another writer; retry the command"
+                    )
+                continue
+            if obj.id in committed:
+                raise ConcurrencyConflict(f"{table} {obj.id} already exists")
+            if table in unique:
+                index, key_of = unique[table]
+                if key_of(obj) in index:
+                    raise ConcurrencyConflict(
+                        f"{table} key {key_of(obj)} was taken by another writer"
+                    )
+        for transaction in self.transactions:
+            if (transaction.kind, transaction.reference) in db.transaction_by_reference:
+                raise ConcurrencyConflict(
+                    f"{transaction.kind} for {transaction.reference} was already posted"
+                )
+
+    def _apply(self, db: MemoryDatabase, changed: list[tuple[str, Any, bool]]) -> None:
+        events: list[Event] = []
+        for table, obj, is_new in changed:
+            events.extend(obj.events)
+            obj.events.clear()
+            obj.version += 1
+            _write(db, table, obj, is_new)
+        events.extend(self.recorded)
+        for transaction in self.transactions:
+            db.index_transaction(transaction)
+        db.outbox.extend(to_message(event, self.ids.new_id()) for event in events)
+        db.outbox.extend(self.extra_messages)
+        db.outbox_sent.update(self.sent)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return all(
+        getattr(a, f.name) == getattr(b, f.name)
+        for f in attrs.fields(type(a))
+        if f.name != "events"
+    )
+
+
+def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
+    committed: dict[str, Any] = getattr(db, table)
+    old = None if is_new else committed[obj.id]
+    # Items are never handed out after commit, so they are stored as they are (the hot path);
+    # other aggregates may be returned to callers, so the database keeps its own copy.
+    stored = obj if table == "items" else clone(obj)
+    committed[obj.id] = stored
+    if table == "items":
+        db.index_item(stored, old)
+    elif table == "statements":
+        db.index_statement(stored, old)
+    elif table == "accounts" and is_new:
+        db.account_by_shop[(stored.tenant_id, stored.shop_id)] = stored.id
+    elif table == "payouts" and is_new:
+        db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
+    elif table == "fundings" and is_new:
+        db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id

@@ -1,0 +1,74 @@
+"""The double-entry journal (R-LED-1): immutable, balanced transactions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from attrs import field, frozen
+
+from settlement_core.errors import UnbalancedTransaction
+
+
+@frozen
+class Entry:
+    """One leg: a signed amount in minor units on one ledger account.
+
+    Positive amounts increase what the ledger account holds (for a party: what
+    we owe it); a transaction's legs sum to zero per currency.
+    """
+
+    account: str
+    currency: str
+    amount_minor: int
+
+
+def _balanced(_: object, __: object, entries: tuple[Entry, ...]) -> None:
+    if not entries:
+        raise UnbalancedTransaction("a journal transaction needs at least one entry")
+    totals: defaultdict[str, int] = defaultdict(int)
+    for entry in entries:
+        if type(entry.amount_minor) is not int:
+            raise UnbalancedTransaction(f"entry amount {entry.amount_minor!r} is not an integer")
+        totals[entry.currency] += entry.amount_minor
+    off = {ccy: total for ccy, total in totals.items() if total}
+    if off:
+        raise UnbalancedTransaction(f"entries do not sum to zero: {off}")
+
+
+def _as_tuple(entries: Iterable[Entry]) -> tuple[Entry, ...]:
+    return tuple(entries)
+
+
+@frozen(kw_only=True)
+class JournalTransaction:
+    """A balanced set of entries, posted once, never updated; corrections reverse."""
+
+    id: str
+    tenant_id: str
+    kind: str
+    reference: str
+    occurred_at: datetime
+    entries: tuple[Entry, ...] = field(converter=_as_tuple, validator=_balanced)
+    reverses: str | None = None
+
+    def reversal(self, new_id: str, at: datetime, reference: str) -> JournalTransaction:
+        """The transaction that undoes this one exactly."""
+        return JournalTransaction(
+            id=new_id,
+            tenant_id=self.tenant_id,
+            kind=f"{self.kind}.reversal",
+            reference=reference,
+            occurred_at=at,
+            entries=tuple(Entry(e.account, e.currency, -e.amount_minor) for e in self.entries),
+            reverses=self.id,
+        )
+
+
+def net(entries: Iterable[Entry]) -> dict[tuple[str, str], int]:
+    """Sum entries per (ledger account, currency), dropping zeros."""
+    totals: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for entry in entries:
+        totals[(entry.account, entry.currency)] += entry.amount_minor
+    return {key: value for key, value in totals.items() if value}

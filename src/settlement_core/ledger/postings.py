@@ -1,0 +1,110 @@
+"""The journal transactions each business event posts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from settlement_core.ledger import accounts
+from settlement_core.ledger.journal import Entry, JournalTransaction
+
+
+def item_booked(
+    tx_id: str,
+    tenant_id: str,
+    account_id: str,
+    item_id: str,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """Clearing hands an item's amount to the party's pending balance."""
+    return JournalTransaction(
+        id=tx_id,
+        tenant_id=tenant_id,
+        kind="item.booked",
+        reference=item_id,
+        occurred_at=at,
+        entries=(
+            Entry(accounts.CLEARING, currency, -amount_minor),
+            Entry(accounts.pending(account_id), currency, amount_minor),
+        ),
+    )
+
+
+def statement_payable(
+    tx_id: str,
+    tenant_id: str,
+    account_id: str,
+    statement_id: str,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """A due statement's total moves from pending to available."""
+    return JournalTransaction(
+        id=tx_id,
+        tenant_id=tenant_id,
+        kind="statement.payable",
+        reference=statement_id,
+        occurred_at=at,
+        entries=(
+            Entry(accounts.pending(account_id), currency, -amount_minor),
+            Entry(accounts.available(account_id), currency, amount_minor),
+        ),
+    )
+
+
+def payout_created(
+    tx_id: str,
+    tenant_id: str,
+    account_id: str,
+    payout_id: str,
+    currency: str,
+    amount_minor: int,
+    sources: Sequence[tuple[str, int, int]],
+    at: datetime,
+) -> JournalTransaction:
+    """Available balances (per source currency, converted) move into payouts in flight.
+
+    `sources` holds (source currency, source amount, converted amount); a
+    conversion passes through the FX position so both currencies balance.
+    """
+    entries: list[Entry] = []
+    for source_ccy, source_minor, converted_minor in sources:
+        entries.append(Entry(accounts.available(account_id), source_ccy, -source_minor))
+        if source_ccy != currency:
+            entries.append(Entry(accounts.FX_POSITION, source_ccy, source_minor))
+            entries.append(Entry(accounts.FX_POSITION, currency, -converted_minor))
+    entries.append(Entry(accounts.PAYOUTS_IN_FLIGHT, currency, amount_minor))
+    return JournalTransaction(
+        id=tx_id,
+        tenant_id=tenant_id,
+        kind="payout.created",
+        reference=payout_id,
+        occurred_at=at,
+        entries=tuple(entries),
+    )
+
+
+def payout_paid(
+    tx_id: str,
+    tenant_id: str,
+    payout_id: str,
+    method_ref: str | None,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """The channel paid: the money leaves the platform."""
+    return JournalTransaction(
+        id=tx_id,
+        tenant_id=tenant_id,
+        kind="payout.paid",
+        reference=payout_id,
+        occurred_at=at,
+        entries=(
+            Entry(accounts.PAYOUTS_IN_FLIGHT, currency, -amount_minor),
+            Entry(accounts.channel_settled(method_ref), currency, amount_minor),
+        ),
+    )

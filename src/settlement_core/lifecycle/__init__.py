@@ -1,0 +1,22 @@
+"""State enums and the lifecycle machines that move them."""
+
+from settlement_core.lifecycle.machines import next_state, sources, transition_table, triggers
+from settlement_core.lifecycle.states import (
+    AccountStatus,
+    BillingItemStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+    StatementStatus,
+)
+
+__all__ = [
+    "AccountStatus",
+    "BillingItemStatus",
+    "PayoutStatus",
+    "ReleaseSummaryStatus",
+    "StatementStatus",
+    "next_state",
+    "sources",
+    "transition_table",
+    "triggers",
+]

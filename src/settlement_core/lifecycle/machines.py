@@ -1,0 +1,138 @@
+"""One model-less state machine per aggregate type, and `fire()` to drive it.
+
+The machines are configuration: aggregates keep their state in a plain enum
+field and never have a machine bound to them (a bound machine costs ~13 KiB per
+object and cannot decorate slotted attrs classes). `fire()` asks the machine
+for the transition and sets the field; bulk changes in SQL ask `sources()`
+which states a trigger may leave, so both paths follow one declaration.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
+
+from transitions import Machine
+
+from settlement_core.errors import InvalidTransition
+from settlement_core.lifecycle.states import (
+    AccountStatus,
+    BillingItemStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+    StatementStatus,
+)
+
+S = TypeVar("S", bound=enum.StrEnum)
+
+
+class Stateful(Protocol[S]):
+    """Anything with a `status` field driven by a lifecycle."""
+
+    status: S
+
+
+def _machine(
+    states: type[enum.StrEnum], table: list[tuple[str, list[enum.StrEnum], enum.StrEnum]]
+) -> Machine:
+    # transitions reads an Enum member by its name; plain values keep one spelling everywhere.
+    return Machine(
+        model=None,
+        states=[s.value for s in states],
+        transitions=[
+            {"trigger": trigger, "source": [s.value for s in sources], "dest": dest.value}
+            for trigger, sources, dest in table
+        ],
+        initial=None,
+        auto_transitions=False,
+        send_event=False,
+    )
+
+
+A, Item, St, P, R = (
+    AccountStatus,
+    BillingItemStatus,
+    StatementStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+)
+
+MACHINES: Mapping[type[enum.StrEnum], Machine] = {
+    AccountStatus: _machine(
+        AccountStatus,
+        [
+            ("hold", [A.ACTIVE], A.HELD),
+            ("release_hold", [A.HELD], A.ACTIVE),
+        ],
+    ),
+    BillingItemStatus: _machine(
+        BillingItemStatus,
+        [
+            ("statement", [Item.PENDING], Item.STATEMENTED),
+            ("pay", [Item.STATEMENTED, Item.FAILED], Item.PAID),
+            ("fail", [Item.STATEMENTED], Item.FAILED),
+        ],
+    ),
+    StatementStatus: _machine(
+        StatementStatus,
+        [
+            ("close", [St.OPEN], St.CLOSED),
+            ("carry_forward", [St.CLOSED], St.CARRIED_FORWARD),
+            ("pay_out", [St.CLOSED, St.CARRIED_FORWARD], St.PAID_OUT),
+        ],
+    ),
+    PayoutStatus: _machine(
+        PayoutStatus,
+        [
+            ("approve", [P.PENDING_APPROVAL], P.CREATED),
+            ("submit", [P.CREATED], P.ONGOING),
+            ("settle", [P.ONGOING], P.PAID),
+            ("fail", [P.ONGOING], P.FAILED),
+            ("retry", [P.FAILED], P.ONGOING),
+            ("give_up", [P.ONGOING, P.FAILED], P.FAILED_NO_RETRY),
+            ("cancel", [P.PENDING_APPROVAL, P.CREATED], P.CANCELLED),
+        ],
+    ),
+    ReleaseSummaryStatus: _machine(
+        ReleaseSummaryStatus,
+        [
+            ("fund", [R.CREATED], R.FUNDED),
+            ("release", [R.FUNDED], R.RELEASED),
+        ],
+    ),
+}
+
+
+def next_state(current: S, trigger: str) -> S:
+    """The state `trigger` leads to from `current`, or InvalidTransition."""
+    states = type(current)
+    machine = MACHINES[states]
+    found = machine.get_transitions(trigger=trigger, source=current.value)
+    if not found:
+        raise InvalidTransition(states.__name__.removesuffix("Status"), current.value, trigger)
+    return states(str(found[0].dest))
+
+
+def sources(states: type[S], trigger: str) -> frozenset[S]:
+    """The states that `trigger` may leave (for set-based updates in storage)."""
+    event = MACHINES[states].events.get(trigger)
+    if event is None:
+        raise InvalidTransition(states.__name__.removesuffix("Status"), "*", trigger)
+    return frozenset(states(name) for name in event.transitions)
+
+
+def triggers(current: enum.StrEnum) -> frozenset[str]:
+    """The triggers allowed from `current`."""
+    return frozenset(MACHINES[type(current)].get_triggers(current.value))
+
+
+def transition_table(states: type[S]) -> list[tuple[str, S, S]]:
+    """Every (trigger, source, dest) of a lifecycle, for docs and tests."""
+    machine = MACHINES[states]
+    return [
+        (name, states(source), states(str(t.dest)))
+        for name, event in machine.events.items()
+        for source, found in event.transitions.items()
+        for t in found
+    ]

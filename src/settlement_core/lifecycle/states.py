@@ -1,0 +1,50 @@
+"""The states of every aggregate; their string values are the persisted form."""
+
+from __future__ import annotations
+
+import enum
+
+
+class AccountStatus(enum.StrEnum):
+    """A settlement party is paid while active, accrues but is never paid while held."""
+
+    ACTIVE = "active"
+    HELD = "held"
+
+
+class BillingItemStatus(enum.StrEnum):
+    """An order's settlement line, from recorded to paid."""
+
+    PENDING = "pending"
+    STATEMENTED = "statemented"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+class StatementStatus(enum.StrEnum):
+    """One account's bill for one cycle in one currency."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    PAID_OUT = "paid_out"
+    CARRIED_FORWARD = "carried_forward"
+
+
+class PayoutStatus(enum.StrEnum):
+    """The money one account receives; see DOMAIN.md for the flow."""
+
+    PENDING_APPROVAL = "pending_approval"
+    CREATED = "created"
+    ONGOING = "ongoing"
+    PAID = "paid"
+    FAILED = "failed"
+    FAILED_NO_RETRY = "failed_no_retry"
+    CANCELLED = "cancelled"
+
+
+class ReleaseSummaryStatus(enum.StrEnum):
+    """One batch of payouts per channel, released by operations."""
+
+    CREATED = "created"
+    FUNDED = "funded"
+    RELEASED = "released"

@@ -1,0 +1,49 @@
+"""The domain model: aggregates, values, events and commands."""
+
+from settlement_core.model.account import Account
+from settlement_core.model.base import Aggregate
+from settlement_core.model.billing_item import AmountBasis, BillingItem, ItemKind
+from settlement_core.model.commands import ApprovePayout, OpenAccount, RecordBillingItem
+from settlement_core.model.events import (
+    AccountOpened,
+    AccountRuleAssigned,
+    BillingItemRecorded,
+    BillingItemsMoved,
+    Event,
+    FundingRecorded,
+    PayoutCreated,
+    StatementOpened,
+    StatementTotalMismatch,
+    StatusChanged,
+)
+from settlement_core.model.payout import Payout
+from settlement_core.model.release import Funding, ReleaseSummary
+from settlement_core.model.statement import Statement
+from settlement_core.model.values import FxQuote, PayoutSource
+
+__all__ = [
+    "Account",
+    "Aggregate",
+    "AmountBasis",
+    "BillingItem",
+    "ItemKind",
+    "Payout",
+    "PayoutSource",
+    "FxQuote",
+    "Funding",
+    "ReleaseSummary",
+    "Statement",
+    "OpenAccount",
+    "RecordBillingItem",
+    "ApprovePayout",
+    "Event",
+    "StatusChanged",
+    "AccountOpened",
+    "AccountRuleAssigned",
+    "BillingItemRecorded",
+    "BillingItemsMoved",
+    "StatementOpened",
+    "StatementTotalMismatch",
+    "PayoutCreated",
+    "FundingRecorded",
+]

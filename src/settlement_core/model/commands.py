@@ -1,0 +1,76 @@
+"""Commands: what a host asks for, as frozen data, in the imperative."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+from attrs import field, frozen
+
+from settlement_core.model.billing_item import AmountBasis, ItemKind
+from settlement_core.money import Money, amount_str
+
+
+def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+@frozen(kw_only=True)
+class OpenAccount:
+    """Get or create the account for a host's shop id (idempotent by tenant + shop id)."""
+
+    tenant_id: str
+    shop_id: str
+    time_zone: str = "UTC"
+    attributes: Mapping[str, str] = field(factory=dict, converter=_frozen_mapping)
+    rule_override: str | None = None
+    payout_method_ref: str | None = None
+
+
+@frozen(kw_only=True)
+class RecordBillingItem:
+    """Book one order's settlement line (idempotent by tenant + key)."""
+
+    tenant_id: str
+    shop_id: str
+    key: str
+    order_id: str
+    kind: ItemKind
+    amount: Money
+    occurred_at: datetime
+    basis: AmountBasis = AmountBasis.DELTA
+    run_id: str | None = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of the request's content, stored with its key (R-ING-1)."""
+        occurred = (
+            self.occurred_at.astimezone(UTC).isoformat()
+            if self.occurred_at.tzinfo is not None
+            else self.occurred_at.isoformat()
+        )
+        content = {
+            "tenant_id": self.tenant_id,
+            "shop_id": self.shop_id,
+            "key": self.key,
+            "order_id": self.order_id,
+            "kind": str(self.kind),
+            "amount": amount_str(self.amount),
+            "currency": self.amount.currency.code,
+            "occurred_at": occurred,
+            "basis": str(self.basis),
+            "run_id": self.run_id,
+        }
+        blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@frozen(kw_only=True)
+class ApprovePayout:
+    """An operator approves a payout waiting for approval (R-PAY-3)."""
+
+    tenant_id: str
+    payout_id: str
+    approved_by: str

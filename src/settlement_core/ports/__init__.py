@@ -1,0 +1,40 @@
+"""Ports: what the core needs from storage and the outside world."""
+
+from settlement_core.ids import IdFactory
+from settlement_core.ports.outbox import EventPublisher, Outbox, OutboxMessage, to_message
+from settlement_core.ports.queries import ItemFilter, Page, PayoutFilter, StatementFilter
+from settlement_core.ports.repositories import (
+    AccountRepository,
+    BillingItemRepository,
+    FundingRepository,
+    Ledger,
+    PayoutRepository,
+    ReleaseSummaryRepository,
+    StatementRepository,
+)
+from settlement_core.ports.services import Clock, FxRates
+from settlement_core.ports.unit_of_work import UnitOfWork
+from settlement_core.rules import BusinessCalendar
+
+__all__ = [
+    "AccountRepository",
+    "BillingItemRepository",
+    "StatementRepository",
+    "PayoutRepository",
+    "ReleaseSummaryRepository",
+    "FundingRepository",
+    "Ledger",
+    "Outbox",
+    "OutboxMessage",
+    "EventPublisher",
+    "UnitOfWork",
+    "Clock",
+    "FxRates",
+    "IdFactory",
+    "BusinessCalendar",
+    "ItemFilter",
+    "StatementFilter",
+    "PayoutFilter",
+    "Page",
+    "to_message",
+]

@@ -1,0 +1,65 @@
+"""Query filters and pages (R-QRY-1). Every filter names its tenant (R-SEC-2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from attrs import frozen
+
+from settlement_core.lifecycle import BillingItemStatus, PayoutStatus, StatementStatus
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 1000
+
+
+@frozen(kw_only=True)
+class ItemFilter:
+    """Billing items of one tenant, narrowed by any of the optional fields."""
+
+    tenant_id: str
+    account_id: str | None = None
+    status: BillingItemStatus | None = None
+    statement_id: str | None = None
+    order_id: str | None = None
+    currency: str | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    amount_min_minor: int | None = None
+    amount_max_minor: int | None = None
+
+
+@frozen(kw_only=True)
+class StatementFilter:
+    """Statements of one tenant; `period_*` match the period's start."""
+
+    tenant_id: str
+    account_id: str | None = None
+    status: StatementStatus | None = None
+    currency: str | None = None
+    period_from: datetime | None = None
+    period_to: datetime | None = None
+
+
+@frozen(kw_only=True)
+class PayoutFilter:
+    """Payouts of one tenant."""
+
+    tenant_id: str
+    account_id: str | None = None
+    status: PayoutStatus | None = None
+    currency: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    amount_min_minor: int | None = None
+    amount_max_minor: int | None = None
+
+
+@frozen
+class Page(Generic[T]):
+    """One page of results in id order; pass `next_cursor` to get the next one."""
+
+    items: Sequence[T]
+    next_cursor: str | None

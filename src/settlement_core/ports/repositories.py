@@ -1,0 +1,184 @@
+"""Repository ports, one per aggregate, plus the ledger and idempotency stores.
+
+Objects returned by `get`/`find_*` belong to the current unit of work: changes
+to them are saved on commit with an optimistic version check. Bulk methods are
+set-based so a SQL adapter can run them as single statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from settlement_core.ledger import JournalTransaction
+from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
+from settlement_core.ports.queries import ItemFilter, Page, PayoutFilter, StatementFilter
+
+
+class AccountRepository(Protocol):
+    """Settlement parties, unique by (tenant, shop id)."""
+
+    def add(self, account: Account) -> None:
+        """Stage a new account."""
+        ...
+
+    def get(self, tenant_id: str, account_id: str) -> Account:
+        """The account, or NotFound (also for another tenant's account)."""
+        ...
+
+    def find_by_shop(self, tenant_id: str, shop_id: str) -> Account | None:
+        """The account for a host's shop id, if any."""
+        ...
+
+
+class BillingItemRepository(Protocol):
+    """Billing items, unique by (tenant, key)."""
+
+    def add(self, item: BillingItem) -> None:
+        """Stage a new item."""
+        ...
+
+    def get(self, tenant_id: str, item_id: str) -> BillingItem:
+        """The item, or NotFound."""
+        ...
+
+    def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> list[BillingItem]:
+        """The items that exist among `item_ids`, in the order asked."""
+        ...
+
+    def find_by_key(self, tenant_id: str, key: str) -> BillingItem | None:
+        """The item recorded under an idempotency key, if any."""
+        ...
+
+    def booked_for_order(
+        self, tenant_id: str, account_id: str, order_id: str, currency: str
+    ) -> int:
+        """What is booked so far for one order, in minor units."""
+        ...
+
+    def recount(self, statement_id: str) -> int:
+        """The full sum of a statement's items, ignoring its running total."""
+        ...
+
+    def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
+        """Apply a lifecycle trigger to every item of these statements that allows it."""
+        ...
+
+    def query(self, where: ItemFilter, after: str | None, limit: int) -> Page[BillingItem]:
+        """Items matching a filter, in id order after a cursor."""
+        ...
+
+
+class StatementRepository(Protocol):
+    """Statements, unique by (account, currency, period start)."""
+
+    def add(self, statement: Statement) -> None:
+        """Stage a new statement."""
+        ...
+
+    def get(self, tenant_id: str, statement_id: str) -> Statement:
+        """The statement, or NotFound."""
+        ...
+
+    def find_covering(self, account_id: str, currency: str, instant: datetime) -> Statement | None:
+        """The statement whose period holds `instant`, if one was opened."""
+        ...
+
+    def neighbours(
+        self, account_id: str, currency: str, instant: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """End of the latest period before `instant` and start of the first after it."""
+        ...
+
+    def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
+        """Open statements whose period ended at or before `as_of`, oldest first."""
+        ...
+
+    def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
+        """Ids of accounts holding closed statements payable at `as_of`, in id order."""
+        ...
+
+    def payable_for_account(self, account_id: str, as_of: datetime) -> list[Statement]:
+        """One account's closed statements payable at `as_of`, by period."""
+        ...
+
+    def carried_for_account(self, account_id: str) -> list[Statement]:
+        """One account's statements carried forward and not yet paid out."""
+        ...
+
+    def query(self, where: StatementFilter, after: str | None, limit: int) -> Page[Statement]:
+        """Statements matching a filter, in id order after a cursor."""
+        ...
+
+
+class PayoutRepository(Protocol):
+    """Payouts, unique by key (one per statement set)."""
+
+    def add(self, payout: Payout) -> None:
+        """Stage a new payout."""
+        ...
+
+    def get(self, tenant_id: str, payout_id: str) -> Payout:
+        """The payout, or NotFound."""
+        ...
+
+    def find_by_key(self, tenant_id: str, key: str) -> Payout | None:
+        """The payout created for a statement set, if any."""
+        ...
+
+    def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:
+        """Payouts matching a filter, in id order after a cursor."""
+        ...
+
+
+class ReleaseSummaryRepository(Protocol):
+    """Release summaries per channel."""
+
+    def add(self, summary: ReleaseSummary) -> None:
+        """Stage a new summary."""
+        ...
+
+    def get(self, tenant_id: str, summary_id: str) -> ReleaseSummary:
+        """The summary, or NotFound."""
+        ...
+
+
+class FundingRepository(Protocol):
+    """Channel fundings, unique by (tenant, reference)."""
+
+    def add(self, funding: Funding) -> None:
+        """Stage a new funding."""
+        ...
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Funding | None:
+        """The funding recorded under a bank reference, if any."""
+        ...
+
+
+class Ledger(Protocol):
+    """The journal: post balanced transactions, read derived balances."""
+
+    def post(self, transaction: JournalTransaction) -> None:
+        """Stage a transaction; (kind, reference) is unique, so a replay cannot post twice."""
+        ...
+
+    def get(self, transaction_id: str) -> JournalTransaction:
+        """A posted transaction, or NotFound."""
+        ...
+
+    def find(self, kind: str, reference: str) -> JournalTransaction | None:
+        """The transaction of a kind posted for a reference, if any."""
+        ...
+
+    def balance(self, account: str, currency: str) -> int:
+        """The sum of a ledger account's entries in one currency."""
+        ...
+
+    def balances(self, account: str) -> dict[str, int]:
+        """A ledger account's non-zero balances per currency."""
+        ...
+
+    def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
+        """Every posted transaction (for checks and audits), in posting order."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases and jobs: one unit of work per command."""

@@ -1,0 +1,203 @@
+"""Recording billing items (R-ING-1, 2, 3, 5): idempotent, one transaction per command."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from attrs import frozen
+
+from settlement_core.errors import (
+    IdempotencyConflict,
+    InvalidAmount,
+    NegativeBalanceLimitExceeded,
+    NotFound,
+    ValidationError,
+)
+from settlement_core.ids import external_id
+from settlement_core.ledger import accounts as ledger_accounts
+from settlement_core.ledger import postings
+from settlement_core.model import (
+    Account,
+    AmountBasis,
+    BillingItem,
+    BillingItemRecorded,
+    ItemKind,
+    RecordBillingItem,
+    Statement,
+)
+from settlement_core.money import Money, format_amount, from_minor, to_minor
+from settlement_core.ports import UnitOfWork
+from settlement_core.services.context import Context
+from settlement_core.services.statements import statement_for
+
+MAX_BATCH = 10_000
+
+
+@frozen
+class ItemReceipt:
+    """What a record request produced; `replayed` says it was recorded before."""
+
+    item_id: str
+    statement_id: str
+    amount: Money
+    replayed: bool
+
+
+@frozen
+class _Valid:
+    cmd: RecordBillingItem
+    amount_minor: int
+    currency: str
+    fingerprint: str
+
+
+def _validate(ctx: Context, cmd: RecordBillingItem) -> _Valid:
+    if not isinstance(cmd, RecordBillingItem):
+        raise ValidationError(f"expected RecordBillingItem, got {type(cmd).__name__}")
+    external_id(cmd.tenant_id, "tenant_id")
+    external_id(cmd.shop_id, "shop_id")
+    external_id(cmd.key, "key")
+    external_id(cmd.order_id, "order_id")
+    if cmd.run_id is not None:
+        external_id(cmd.run_id, "run_id")
+    if not isinstance(cmd.kind, ItemKind):
+        raise ValidationError(
+            f"kind must be one of {[k.value for k in ItemKind]}, got {cmd.kind!r}"
+        )
+    if not isinstance(cmd.basis, AmountBasis):
+        raise ValidationError(f"basis must be an AmountBasis, got {cmd.basis!r}")
+    if not isinstance(cmd.amount, Money):
+        raise InvalidAmount(f"amount must be Money, got {type(cmd.amount).__name__}")
+    minor = to_minor(cmd.amount)
+    ctx.not_after_now(cmd.occurred_at, "occurred_at")
+    if cmd.basis is AmountBasis.ORDER_TOTAL:
+        if minor < 0:
+            raise InvalidAmount(f"an order total cannot be negative: {format_amount(cmd.amount)}")
+    else:
+        _check_sign(cmd.kind, minor, cmd.amount)
+    return _Valid(cmd, minor, cmd.amount.currency.code, cmd.fingerprint())
+
+
+def _check_sign(kind: ItemKind, minor: int, amount: Money) -> None:
+    shown = format_amount(amount)
+    if kind is ItemKind.SALE and minor <= 0:
+        raise InvalidAmount(f"a sale's amount must be positive, got {shown}")
+    if kind in (ItemKind.REFUND, ItemKind.FEE) and minor >= 0:
+        raise InvalidAmount(f"a {kind.value}'s amount must be negative, got {shown}")
+    if kind is ItemKind.ADJUSTMENT and minor == 0:
+        raise InvalidAmount("an adjustment's amount must not be zero")
+
+
+def _account(uow: UnitOfWork, tenant_id: str, shop_id: str) -> Account:
+    account = uow.accounts.find_by_shop(tenant_id, shop_id)
+    if account is None:
+        raise NotFound(f"no account for shop {shop_id!r} of tenant {tenant_id!r}")
+    return account
+
+
+def _replay(existing: BillingItem, valid: _Valid) -> ItemReceipt:
+    if existing.request_hash != valid.fingerprint:
+        raise IdempotencyConflict(
+            f"key {existing.key!r} was already used for a different billing item"
+        )
+    return ItemReceipt(existing.id, existing.statement_id, existing.amount, replayed=True)
+
+
+def _check_debt_limit(uow: UnitOfWork, statement: Statement, account_id: str, delta: int) -> None:
+    limit = statement.rule.negative_balance_limit
+    if delta >= 0 or limit is None:
+        return
+    currency = statement.currency
+    if limit.currency.code != currency:
+        return  # the limit is set in another currency and does not apply to this one
+    balance = sum(
+        uow.ledger.balance(name, currency) for name in ledger_accounts.party_accounts(account_id)
+    )
+    if balance + delta < -to_minor(limit):
+        owed = format_amount(from_minor(-(balance + delta), currency))
+        raise NegativeBalanceLimitExceeded(
+            f"account {account_id} would owe {owed}, above its limit of {format_amount(limit)}"
+        )
+
+
+def _book(ctx: Context, uow: UnitOfWork, valid: _Valid, now: datetime) -> ItemReceipt:
+    cmd = valid.cmd
+    existing = uow.items.find_by_key(cmd.tenant_id, cmd.key)
+    if existing is not None:
+        return _replay(existing, valid)
+    account = _account(uow, cmd.tenant_id, cmd.shop_id)
+    delta = valid.amount_minor
+    if cmd.basis is AmountBasis.ORDER_TOTAL:
+        booked = uow.items.booked_for_order(cmd.tenant_id, account.id, cmd.order_id, valid.currency)
+        delta = valid.amount_minor - booked
+    statement = statement_for(ctx, uow, account, valid.currency, cmd.occurred_at, now)
+    _check_debt_limit(uow, statement, account.id, delta)
+    item = BillingItem(
+        id=ctx.ids.new_id(),
+        tenant_id=cmd.tenant_id,
+        key=cmd.key,
+        account_id=account.id,
+        order_id=cmd.order_id,
+        kind=cmd.kind,
+        amount_minor=delta,
+        currency=valid.currency,
+        occurred_at=cmd.occurred_at,
+        recorded_at=now,
+        statement_id=statement.id,
+        request_hash=valid.fingerprint,
+        basis=cmd.basis,
+        order_total_minor=valid.amount_minor if cmd.basis is AmountBasis.ORDER_TOTAL else None,
+        run_id=cmd.run_id,
+    )
+    statement.book(delta)
+    item.events.append(
+        BillingItemRecorded(
+            tenant_id=item.tenant_id,
+            at=now,
+            item_id=item.id,
+            account_id=account.id,
+            statement_id=statement.id,
+            order_id=item.order_id,
+            kind=item.kind.value,
+            amount_minor=delta,
+            currency=item.currency,
+        )
+    )
+    uow.items.add(item)
+    if delta:
+        uow.ledger.post(
+            postings.item_booked(
+                ctx.ids.new_id(), item.tenant_id, account.id, item.id, item.currency, delta, now
+            )
+        )
+    return ItemReceipt(item.id, statement.id, item.amount, replayed=False)
+
+
+def record_billing_item(ctx: Context, cmd: RecordBillingItem) -> ItemReceipt:
+    """Book one item, its statement total and its ledger entries in one transaction.
+
+    Idempotent by (tenant, key): a replay with the same content returns the first
+    receipt marked `replayed`; other content under the same key raises
+    IdempotencyConflict. With `basis=ORDER_TOTAL` only the difference from what
+    the order already booked is recorded (R-ING-3).
+    """
+    valid = _validate(ctx, cmd)
+    with ctx.uow() as uow:
+        receipt = _book(ctx, uow, valid, ctx.now())
+        if not receipt.replayed:
+            uow.commit()
+        return receipt
+
+
+def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> list[ItemReceipt]:
+    """Book a batch in one transaction: all items are stored, or none (same keys as one by one)."""
+    if len(cmds) > MAX_BATCH:
+        raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(cmds)}")
+    valid = [_validate(ctx, cmd) for cmd in cmds]
+    with ctx.uow() as uow:
+        now = ctx.now()
+        receipts = [_book(ctx, uow, v, now) for v in valid]
+        if any(not r.replayed for r in receipts):
+            uow.commit()
+        return receipts

@@ -1,0 +1,298 @@
+"""Creating payouts from payable statements (R-PAY-1..5) and recording their outcome."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime
+
+from attrs import frozen
+
+from settlement_core.ids import external_id
+from settlement_core.ledger import accounts as ledger_accounts
+from settlement_core.ledger import postings
+from settlement_core.lifecycle import PayoutStatus
+from settlement_core.model import (
+    Account,
+    ApprovePayout,
+    FxQuote,
+    Payout,
+    PayoutCreated,
+    PayoutSource,
+    Statement,
+)
+from settlement_core.money import Rounding, convert, from_minor, to_minor
+from settlement_core.ports import UnitOfWork
+from settlement_core.rules import PayoutRule
+from settlement_core.services.context import Context
+from settlement_core.services.statements import move_items
+
+# FX conversions of payouts round half-even: unbiased over many payouts.
+PAYOUT_FX_ROUNDING = Rounding.HALF_EVEN
+
+
+@frozen
+class PayoutReport:
+    """What a payout run did."""
+
+    created: tuple[str, ...]
+    carried: tuple[str, ...]
+    skipped_mismatch: tuple[str, ...]
+
+
+def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
+    """Turn every statement payable at `as_of` into payouts or carried balances.
+
+    Per account: due statements move from pending to available; then, per
+    payout currency, the available balance is paid out in one payout, or carried
+    forward when the account is held, the balance is below the threshold, or it
+    is a debt. One transaction per account. Idempotent: a statement is paid out
+    or carried exactly once, and each payout's key is its statement set.
+    """
+    as_of = ctx.not_after_now(as_of, "as_of")
+    created: list[str] = []
+    carried: list[str] = []
+    skipped: list[str] = []
+    after: str | None = None
+    while True:
+        with ctx.uow() as uow:
+            account_ids = uow.statements.accounts_with_payable(as_of, after, ctx.batch_size)
+        if not account_ids:
+            break
+        for account_id in account_ids:
+            _pay_account(ctx, account_id, as_of, created, carried, skipped)
+        after = account_ids[-1]
+    return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
+
+
+def _pay_account(
+    ctx: Context,
+    account_id: str,
+    as_of: datetime,
+    created: list[str],
+    carried: list[str],
+    skipped: list[str],
+) -> None:
+    with ctx.uow() as uow:
+        payable = uow.statements.payable_for_account(account_id, as_of)
+        skipped.extend(s.id for s in payable if s.has_mismatch)
+        due = [s for s in payable if not s.has_mismatch]
+        if not due:
+            return
+        account = uow.accounts.get(due[0].tenant_id, account_id)
+        now = ctx.now()
+        brought = _make_available(ctx, uow, account, due, now)
+        rule = due[-1].rule
+        groups: defaultdict[str, list[Statement]] = defaultdict(list)
+        for statement in due:
+            groups[rule.payment_currency or statement.currency].append(statement)
+        for target, group in groups.items():
+            payout = _settle_group(ctx, uow, account, rule, target, group, brought, as_of, now)
+            if payout is None:
+                carried.extend(s.id for s in group)
+            else:
+                created.append(payout.id)
+        uow.commit()
+
+
+def _make_available(
+    ctx: Context, uow: UnitOfWork, account: Account, due: list[Statement], now: datetime
+) -> dict[str, int]:
+    available = ledger_accounts.available(account.id)
+    brought: dict[str, int] = {}
+    for statement in due:
+        brought[statement.id] = uow.ledger.balance(available, statement.currency)
+        if statement.total_minor:
+            uow.ledger.post(
+                postings.statement_payable(
+                    ctx.ids.new_id(),
+                    account.tenant_id,
+                    account.id,
+                    statement.id,
+                    statement.currency,
+                    statement.total_minor,
+                    now,
+                )
+            )
+    return brought
+
+
+def _settle_group(
+    ctx: Context,
+    uow: UnitOfWork,
+    account: Account,
+    rule: PayoutRule,
+    target: str,
+    group: list[Statement],
+    brought: dict[str, int],
+    as_of: datetime,
+    now: datetime,
+) -> Payout | None:
+    available = ledger_accounts.available(account.id)
+    balances = {
+        ccy: amount
+        for ccy, amount in uow.ledger.balances(available).items()
+        if (rule.payment_currency or ccy) == target
+    }
+    sources = [_source(ctx, ccy, amount, target, as_of) for ccy, amount in sorted(balances.items())]
+    total = sum(s.converted_minor for s in sources)
+    if (
+        account.is_held
+        or rule.is_hold
+        or total <= 0
+        or total < _threshold(ctx, rule, target, as_of)
+    ):
+        for statement in group:
+            statement.carry_forward(now, brought[statement.id], balances.get(statement.currency, 0))
+        return None
+    earlier = [
+        s
+        for s in uow.statements.carried_for_account(account.id)
+        if (rule.payment_currency or s.currency) == target
+    ]
+    paid = sorted([*group, *earlier], key=lambda s: s.period.start)
+    payout_id = ctx.ids.new_id()
+    transaction = postings.payout_created(
+        ctx.ids.new_id(),
+        account.tenant_id,
+        account.id,
+        payout_id,
+        target,
+        total,
+        [(s.currency, s.amount_minor, s.converted_minor) for s in sources],
+        now,
+    )
+    uow.ledger.post(transaction)
+    payout = Payout(
+        id=payout_id,
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        key=_payout_key(account.id, target, paid),
+        amount_minor=total,
+        currency=target,
+        sources=tuple(sources),
+        statement_ids=tuple(s.id for s in paid),
+        created_at=now,
+        transaction_id=transaction.id,
+        method_ref=account.payout_method_ref,
+        status=PayoutStatus.CREATED if rule.auto_payment else PayoutStatus.PENDING_APPROVAL,
+    )
+    payout.events.append(
+        PayoutCreated(
+            tenant_id=account.tenant_id,
+            at=now,
+            payout_id=payout.id,
+            account_id=account.id,
+            amount_minor=total,
+            currency=target,
+            statement_ids=payout.statement_ids,
+            needs_approval=not rule.auto_payment,
+        )
+    )
+    uow.payouts.add(payout)
+    for statement in paid:
+        statement.pay_out(now, payout.id, brought.get(statement.id))
+    return payout
+
+
+def _payout_key(account_id: str, currency: str, statements: list[Statement]) -> str:
+    digest = hashlib.sha256(",".join(sorted(s.id for s in statements)).encode()).hexdigest()
+    return f"{account_id}:{currency}:{digest[:32]}"
+
+
+def _source(ctx: Context, currency: str, amount: int, target: str, as_of: datetime) -> PayoutSource:
+    if currency == target:
+        return PayoutSource(currency, amount, amount)
+    quote = ctx.fx.quote(currency, target, as_of)
+    converted = convert(from_minor(amount, currency), quote.rate, target, PAYOUT_FX_ROUNDING)
+    return PayoutSource(currency, amount, to_minor(converted), fx=quote)
+
+
+def _threshold(ctx: Context, rule: PayoutRule, target: str, as_of: datetime) -> int:
+    threshold = rule.payment_threshold
+    if threshold is None:
+        return 0
+    if threshold.currency.code == target:
+        return to_minor(threshold)
+    quote: FxQuote = ctx.fx.quote(threshold.currency.code, target, as_of)
+    return to_minor(convert(threshold, quote.rate, target, PAYOUT_FX_ROUNDING))
+
+
+def approve_payout(ctx: Context, cmd: ApprovePayout) -> Payout:
+    """Approve a payout waiting for an operator (R-PAY-3); idempotent by payout id."""
+    external_id(cmd.approved_by, "approved_by")
+    with ctx.uow() as uow:
+        payout = uow.payouts.get(cmd.tenant_id, cmd.payout_id)
+        if payout.approved_by is not None and payout.status is not PayoutStatus.PENDING_APPROVAL:
+            return payout
+        payout.approve(ctx.now(), cmd.approved_by)
+        uow.commit()
+        return payout
+
+
+def mark_payout_submitted(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
+    """The payout was handed to its channel; idempotent while it is ongoing."""
+    with ctx.uow() as uow:
+        payout = uow.payouts.get(tenant_id, payout_id)
+        if payout.status is PayoutStatus.ONGOING:
+            return payout
+        if payout.status is PayoutStatus.FAILED:
+            payout.retry(ctx.now())
+        else:
+            payout.submit(ctx.now())
+        uow.commit()
+        return payout
+
+
+def record_payout_paid(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
+    """The channel paid: money leaves the platform, items become paid. Idempotent."""
+    with ctx.uow() as uow:
+        payout = uow.payouts.get(tenant_id, payout_id)
+        if payout.status is PayoutStatus.PAID:
+            return payout
+        now = ctx.now()
+        payout.settle(now)
+        uow.ledger.post(
+            postings.payout_paid(
+                ctx.ids.new_id(),
+                tenant_id,
+                payout.id,
+                payout.method_ref,
+                payout.currency,
+                payout.amount_minor,
+                now,
+            )
+        )
+        _move_payout_items(uow, payout, "pay", now)
+        uow.commit()
+        return payout
+
+
+def record_payout_failed(ctx: Context, tenant_id: str, payout_id: str, retryable: bool) -> Payout:
+    """The channel failed the payout; a final failure returns the money once (R-PAY-7).
+
+    Idempotent: repeating a failure report changes nothing. A retryable failure
+    keeps the money in flight for the retry; a permanent one reverses the
+    payout's creation, putting every source amount back on the balance.
+    """
+    with ctx.uow() as uow:
+        payout = uow.payouts.get(tenant_id, payout_id)
+        if payout.status is PayoutStatus.FAILED_NO_RETRY or (
+            retryable and payout.status is PayoutStatus.FAILED
+        ):
+            return payout
+        now = ctx.now()
+        if retryable:
+            payout.fail(now)
+        else:
+            payout.give_up(now)
+            created = uow.ledger.get(payout.transaction_id)
+            uow.ledger.post(created.reversal(ctx.ids.new_id(), now, payout.id))
+            _move_payout_items(uow, payout, "fail", now)
+        uow.commit()
+        return payout
+
+
+def _move_payout_items(uow: UnitOfWork, payout: Payout, trigger: str, now: datetime) -> None:
+    statements = [uow.statements.get(payout.tenant_id, sid) for sid in payout.statement_ids]
+    move_items(uow, statements, trigger, now)

@@ -1,0 +1,107 @@
+"""Read side (R-QRY-1): lookups by id and filtered, keyset-paginated queries.
+
+Every query names its tenant and never returns another tenant's rows (R-SEC-2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from attrs import frozen
+
+from settlement_core.errors import ValidationError
+from settlement_core.ids import external_id
+from settlement_core.ledger import accounts as ledger_accounts
+from settlement_core.model import Account, BillingItem, Payout, Statement
+from settlement_core.money import Money, from_minor
+from settlement_core.ports import ItemFilter, Page, PayoutFilter, StatementFilter
+from settlement_core.ports.queries import MAX_PAGE_SIZE
+from settlement_core.services.context import Context
+
+MAX_IDS = 1000
+
+
+@frozen
+class Balance:
+    """An account's money per currency: booked but not yet payable, and payable."""
+
+    pending: dict[str, Money]
+    available: dict[str, Money]
+
+
+def _limit(limit: int) -> int:
+    if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE_SIZE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit!r}")
+    return limit
+
+
+def get_account(ctx: Context, tenant_id: str, account_id: str) -> Account:
+    """One account by id (NotFound for an unknown id or another tenant's)."""
+    with ctx.uow() as uow:
+        return uow.accounts.get(tenant_id, account_id)
+
+
+def find_account(ctx: Context, tenant_id: str, shop_id: str) -> Account | None:
+    """The account for a host's shop id, if any."""
+    with ctx.uow() as uow:
+        return uow.accounts.find_by_shop(tenant_id, shop_id)
+
+
+def get_items(ctx: Context, tenant_id: str, item_ids: Sequence[str]) -> list[BillingItem]:
+    """Billing items by id, in the order asked; unknown ids are left out."""
+    external_id(tenant_id, "tenant_id")
+    if len(item_ids) > MAX_IDS:
+        raise ValidationError(f"at most {MAX_IDS} ids per call, got {len(item_ids)}")
+    with ctx.uow() as uow:
+        return uow.items.get_many(tenant_id, list(item_ids))
+
+
+def query_items(
+    ctx: Context, where: ItemFilter, after: str | None = None, limit: int = 100
+) -> Page[BillingItem]:
+    """Billing items matching a filter, a page at a time."""
+    external_id(where.tenant_id, "tenant_id")
+    with ctx.uow() as uow:
+        return uow.items.query(where, after, _limit(limit))
+
+
+def get_statement(ctx: Context, tenant_id: str, statement_id: str) -> Statement:
+    """One statement by id."""
+    with ctx.uow() as uow:
+        return uow.statements.get(tenant_id, statement_id)
+
+
+def query_statements(
+    ctx: Context, where: StatementFilter, after: str | None = None, limit: int = 100
+) -> Page[Statement]:
+    """Statements matching a filter, a page at a time."""
+    external_id(where.tenant_id, "tenant_id")
+    with ctx.uow() as uow:
+        return uow.statements.query(where, after, _limit(limit))
+
+
+def get_payout(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
+    """One payout by id."""
+    with ctx.uow() as uow:
+        return uow.payouts.get(tenant_id, payout_id)
+
+
+def query_payouts(
+    ctx: Context, where: PayoutFilter, after: str | None = None, limit: int = 100
+) -> Page[Payout]:
+    """Payouts matching a filter, a page at a time."""
+    external_id(where.tenant_id, "tenant_id")
+    with ctx.uow() as uow:
+        return uow.payouts.query(where, after, _limit(limit))
+
+
+def balance(ctx: Context, tenant_id: str, account_id: str) -> Balance:
+    """An account's pending and available balances, derived from the ledger."""
+    with ctx.uow() as uow:
+        account = uow.accounts.get(tenant_id, account_id)
+        pending = uow.ledger.balances(ledger_accounts.pending(account.id))
+        available = uow.ledger.balances(ledger_accounts.available(account.id))
+    return Balance(
+        pending={c: from_minor(v, c) for c, v in sorted(pending.items())},
+        available={c: from_minor(v, c) for c, v in sorted(available.items())},
+    )

@@ -1,0 +1,545 @@
+"""Contract suites every adapter must pass, with the same results as the memory adapter.
+
+Use: in the adapter's test module define a fixture `settlement_build` returning
+a `Build` (rules, clock, fx -> Settlement on a fresh, empty store), then
+subclass each suite: `class TestMyIngest(IngestContract): pass`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from settlement_core.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InvalidTimestamp,
+    InvalidTransition,
+    NegativeBalanceLimitExceeded,
+    NotFound,
+)
+from settlement_core.ledger import postings
+from settlement_core.lifecycle import BillingItemStatus, PayoutStatus, StatementStatus
+from settlement_core.model import Account, AmountBasis, ApprovePayout, ItemKind, OpenAccount
+from settlement_core.money import money
+from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter, UnitOfWork
+from settlement_core.testing.fakes import RecordingPublisher
+from settlement_core.testing.invariants import assert_invariants
+from settlement_core.testing.marketplace import START, TENANT, Build, Marketplace
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+class _Suite:
+    @pytest.fixture
+    def market(self, settlement_build: Build) -> Marketplace:
+        """A fresh marketplace on the adapter under test."""
+        return Marketplace(settlement_build)
+
+
+class AccountContract(_Suite):
+    """get_or_create_account (R-ACC-1) and holds."""
+
+    def test_get_or_create_is_idempotent_by_shop_id(self, market: Marketplace) -> None:
+        """The same shop id always resolves to the same account."""
+        cmd = OpenAccount(tenant_id=TENANT, shop_id="s1")
+        first = market.app.get_or_create_account(cmd)
+        again = market.app.get_or_create_account(cmd)
+        assert first.created and not again.created
+        assert first.account.id == again.account.id
+
+    def test_rule_is_chosen_on_first_sight(self, market: Marketplace) -> None:
+        """Segment attributes pick the rule; an override beats them."""
+        pro = market.shop("pro", seller_type="pro")
+        forced = market.shop("forced", rule="monthly", seller_type="pro")
+        plain = market.shop("plain")
+        assert market.app.get_account(TENANT, pro).rule_id == "weekly"
+        assert market.app.get_account(TENANT, forced).rule_id == "monthly"
+        assert market.app.get_account(TENANT, plain).rule_id == "daily"
+
+    def test_tenants_never_see_each_others_accounts(self, market: Marketplace) -> None:
+        """Looking up an account id under another tenant is NotFound."""
+        account_id = market.shop("s1")
+        with pytest.raises(NotFound):
+            market.app.get_account("tenant-b", account_id)
+        assert market.app.find_account("tenant-b", "s1") is None
+
+    def test_hold_and_release_are_idempotent(self, market: Marketplace) -> None:
+        """Holding twice and releasing twice end in the same state."""
+        account_id = market.shop("s1")
+        market.app.hold_account(TENANT, account_id)
+        assert market.app.hold_account(TENANT, account_id).is_held
+        market.app.release_account_hold(TENANT, account_id)
+        assert not market.app.release_account_hold(TENANT, account_id).is_held
+
+
+class IngestContract(_Suite):
+    """record_billing_item(s) (R-ING-1, 2, 3, 5)."""
+
+    def test_item_books_statement_and_ledger_together(self, market: Marketplace) -> None:
+        """One item updates its statement total and the pending balance."""
+        account_id = market.shop("s1")
+        receipt = market.order("s1", "12.30")
+        statement = market.app.get_statement(TENANT, receipt.statement_id)
+        assert statement.total == money("12.30", "USD")
+        assert market.app.balance(TENANT, account_id).pending == {"USD": money("12.30", "USD")}
+        assert_invariants(market)
+
+    def test_true_replay_returns_the_first_result(self, market: Marketplace) -> None:
+        """The same key and content: same item, flagged as a replay, booked once."""
+        account_id = market.shop("s1")
+        cmd = market.command("s1", "10.00", key="k1")
+        first = market.app.record_billing_item(cmd)
+        again = market.app.record_billing_item(cmd)
+        assert again.replayed and not first.replayed
+        assert again.item_id == first.item_id
+        assert market.app.balance(TENANT, account_id).pending["USD"] == money("10.00", "USD")
+
+    def test_replay_with_other_content_is_a_conflict(self, market: Marketplace) -> None:
+        """The same key with another amount raises IdempotencyConflict and stores nothing."""
+        account_id = market.shop("s1")
+        market.app.record_billing_item(market.command("s1", "10.00", key="k1", order_id="o1"))
+        with pytest.raises(IdempotencyConflict):
+            market.app.record_billing_item(market.command("s1", "11.00", key="k1", order_id="o1"))
+        assert market.app.balance(TENANT, account_id).pending["USD"] == money("10.00", "USD")
+
+    def test_order_total_books_only_the_difference(self, market: Marketplace) -> None:
+        """Re-pricing an order books new total minus what was booked (R-ING-3)."""
+        account_id = market.shop("s1")
+        market.order("s1", "100.00", order_id="o1", key="o1:1", basis=AmountBasis.ORDER_TOTAL)
+        cut = market.order(
+            "s1",
+            "70.00",
+            order_id="o1",
+            key="o1:2",
+            kind=ItemKind.REFUND,
+            basis=AmountBasis.ORDER_TOTAL,
+        )
+        assert cut.amount == money("-30.00", "USD")
+        market.order("s1", "70.00", order_id="o1", key="o1:3", basis=AmountBasis.ORDER_TOTAL)
+        assert market.app.balance(TENANT, account_id).pending["USD"] == money("70.00", "USD")
+
+    def test_unknown_shop_is_not_found_and_stores_nothing(self, market: Marketplace) -> None:
+        """Items need an account first."""
+        with pytest.raises(NotFound):
+            market.order("nobody", "1.00")
+        page = market.app.query_items(ItemFilter(tenant_id=TENANT))
+        assert list(page.items) == []
+
+    def test_batch_is_all_or_nothing(self, market: Marketplace) -> None:
+        """A conflict inside a batch leaves none of the batch stored."""
+        account_id = market.shop("s1")
+        market.app.record_billing_item(market.command("s1", "5.00", key="dup", order_id="o9"))
+        batch = [
+            market.command("s1", "1.00", key="new-1"),
+            market.command("s1", "2.00", key="dup", order_id="o-other"),
+        ]
+        with pytest.raises(IdempotencyConflict):
+            market.app.record_billing_items(batch)
+        assert market.app.balance(TENANT, account_id).pending["USD"] == money("5.00", "USD")
+        assert market.app.query_items(ItemFilter(tenant_id=TENANT, order_id="new-1")).items == []
+
+    def test_batch_books_every_item(self, market: Marketplace) -> None:
+        """A batch of many items sums exactly."""
+        account_id = market.shop("s1")
+        market.shop("s2")
+        batch = [market.command(f"s{1 + i % 2}", "0.01") for i in range(200)]
+        receipts = market.app.record_billing_items(batch)
+        assert len({r.item_id for r in receipts}) == 200
+        assert market.app.balance(TENANT, account_id).pending["USD"] == money("1.00", "USD")
+        assert_invariants(market)
+
+    def test_future_items_are_refused(self, market: Marketplace) -> None:
+        """An item dated in the future is a typed error."""
+        market.shop("s1")
+        with pytest.raises(InvalidTimestamp):
+            market.order("s1", "1.00", at=market.clock.now() + timedelta(days=1))
+
+
+class CycleContract(_Suite):
+    """Statements per cycle and close_cycles (R-CYC-1, 2)."""
+
+    def test_items_of_one_day_share_a_daily_statement(self, market: Marketplace) -> None:
+        """Two items on the same day land on one statement; the next day on another."""
+        market.shop("s1")
+        a = market.order("s1", "1.00")
+        b = market.order("s1", "2.00")
+        market.advance(days=1)
+        c = market.order("s1", "3.00")
+        assert a.statement_id == b.statement_id != c.statement_id
+
+    def test_close_marks_items_statemented_and_recounts(self, market: Marketplace) -> None:
+        """Closing a finished period closes its statement and its items."""
+        market.shop("s1")
+        receipt = market.order("s1", "4.00")
+        market.advance(days=1)
+        report = market.app.close_cycles(market.clock.now())
+        assert report.closed == 1 and report.mismatched == ()
+        statement = market.app.get_statement(TENANT, receipt.statement_id)
+        assert statement.status is StatementStatus.CLOSED
+        assert statement.recount_minor == statement.total_minor == 400
+        [item] = market.app.get_items(TENANT, [receipt.item_id])
+        assert item.status is BillingItemStatus.STATEMENTED
+
+    def test_close_is_idempotent(self, market: Marketplace) -> None:
+        """A second close run finds nothing to do."""
+        market.shop("s1")
+        market.order("s1", "4.00")
+        market.advance(days=1)
+        market.app.close_cycles(market.clock.now())
+        assert market.app.close_cycles(market.clock.now()).closed == 0
+
+    def test_late_item_goes_to_the_running_cycle(self, market: Marketplace) -> None:
+        """An item dated in a closed period nets against the current one."""
+        market.shop("s1")
+        first = market.order("s1", "4.00")
+        occurred = market.clock.now()
+        market.advance(days=1)
+        market.app.close_cycles(market.clock.now())
+        late = market.order("s1", "-1.00", kind=ItemKind.REFUND, at=occurred)
+        assert late.statement_id != first.statement_id
+        statement = market.app.get_statement(TENANT, late.statement_id)
+        assert statement.period.contains(market.clock.now())
+
+    def test_rule_change_applies_from_the_next_cycle(self, market: Marketplace) -> None:
+        """The open statement keeps its rule; the next one uses the new rule."""
+        account_id = market.shop("s1")
+        first = market.order("s1", "1.00")
+        market.app.assign_rule(TENANT, account_id, "weekly")
+        same = market.order("s1", "1.00")
+        market.advance(days=1)
+        nxt = market.order("s1", "1.00")
+        assert first.statement_id == same.statement_id
+        old = market.app.get_statement(TENANT, first.statement_id)
+        new = market.app.get_statement(TENANT, nxt.statement_id)
+        assert old.rule.rule_id == "daily" and new.rule.rule_id == "weekly"
+        assert new.period.start == old.period.end
+
+
+class PayoutContract(_Suite):
+    """create_payouts and payout outcomes (R-PAY-1..5, R-PAY-7)."""
+
+    def test_one_payout_per_account_and_currency(self, market: Marketplace) -> None:
+        """Two currencies without a payout currency give two payouts."""
+        market.shop("s1")
+        market.order("s1", "10.00", "USD")
+        market.order("s1", "9.00", "EUR")
+        market.advance(days=1)
+        _, created = market.run_jobs()
+        amounts = sorted(str(market.app.get_payout(TENANT, p).amount.amount) for p in created)
+        assert amounts == ["10.00", "9.00"]
+        assert_invariants(market)
+
+    def test_payouts_wait_for_the_payout_date(self, market: Marketplace) -> None:
+        """A weekly rule with 2 delay days pays on Wednesday after the week ends."""
+        market.shop("pro", seller_type="pro")
+        market.order("pro", "10.00")
+        market.advance(days=7)  # next Monday: closed but not payable yet
+        assert market.run_jobs() == (1, ())
+        market.advance(days=2)  # Wednesday
+        _, created = market.run_jobs()
+        assert len(created) == 1
+
+    def test_below_threshold_carries_forward_then_pays_all(self, market: Marketplace) -> None:
+        """Balances under the threshold carry on; once above, one payout takes all."""
+        market.shop("s1", rule="threshold")
+        first = market.order("s1", "30.00")
+        market.advance(days=1)
+        assert market.run_jobs() == (1, ())
+        carried = market.app.get_statement(TENANT, first.statement_id)
+        assert carried.status is StatementStatus.CARRIED_FORWARD
+        assert carried.carried_forward_minor == 3000
+        second = market.order("s1", "25.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        payout = market.app.get_payout(TENANT, payout_id)
+        assert payout.amount == money("55.00", "USD")
+        assert set(payout.statement_ids) == {first.statement_id, second.statement_id}
+        paid = market.app.get_statement(TENANT, second.statement_id)
+        assert paid.brought_forward_minor == 3000
+        assert_invariants(market)
+
+    def test_held_account_accrues_but_is_not_paid(self, market: Marketplace) -> None:
+        """Held accounts (by rule or by operator) are never paid until released."""
+        by_rule = market.shop("r", rule="hold")
+        by_op = market.shop("o")
+        market.app.hold_account(TENANT, by_op)
+        market.order("r", "10.00")
+        market.order("o", "10.00")
+        market.advance(days=1)
+        assert market.run_jobs() == (2, ())
+        market.app.release_account_hold(TENANT, by_op)
+        market.order("o", "1.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        assert market.app.get_payout(TENANT, payout_id).amount == money("11.00", "USD")
+        assert market.app.balance(TENANT, by_rule).available == {"USD": money("10.00", "USD")}
+
+    def test_manual_payouts_wait_for_approval(self, market: Marketplace) -> None:
+        """A manual rule's payout starts pending approval; approval is idempotent."""
+        market.shop("m", rule="manual")
+        market.order("m", "10.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        assert market.app.get_payout(TENANT, payout_id).status is PayoutStatus.PENDING_APPROVAL
+        with pytest.raises(InvalidTransition):
+            market.app.mark_payout_submitted(TENANT, payout_id)
+        cmd = ApprovePayout(tenant_id=TENANT, payout_id=payout_id, approved_by="ops-1")
+        market.app.approve_payout(cmd)
+        assert market.app.approve_payout(cmd).status is PayoutStatus.CREATED
+
+    def test_payout_currency_converts_with_a_recorded_quote(self, market: Marketplace) -> None:
+        """EUR balances pay out in USD at the quoted rate, half-even (R-PAY-4)."""
+        market.shop("fx", rule="in-usd")
+        market.order("fx", "10.05", "EUR")
+        market.order("fx", "1.00", "USD")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        payout = market.app.get_payout(TENANT, payout_id)
+        assert payout.amount == money("12.06", "USD")  # 10.05 * 1.10 = 11.055 -> 11.06
+        eur = next(s for s in payout.sources if s.currency == "EUR")
+        assert eur.fx is not None and eur.fx.rate == Decimal("1.10")
+        assert_invariants(market)
+
+    def test_debt_carries_forward_and_nets_later(self, market: Marketplace) -> None:
+        """Refunds above sales leave a debt that the next cycle pays off first (R-PAY-5)."""
+        market.shop("s1")
+        market.order("s1", "10.00")
+        market.advance(days=1)
+        market.run_jobs()
+        market.order("s1", "-25.00", kind=ItemKind.REFUND)
+        market.advance(days=1)
+        assert market.run_jobs() == (1, ())
+        market.order("s1", "40.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        assert market.app.get_payout(TENANT, payout_id).amount == money("15.00", "USD")
+        assert_invariants(market)
+
+    def test_negative_balance_limit_refuses_deeper_debt(self, market: Marketplace) -> None:
+        """With a limit, a refund that would owe more than it is refused, nothing stored."""
+        account_id = market.shop("s1", rule="debt-limit")
+        market.order("s1", "5.00")
+        market.order("s1", "-25.00", kind=ItemKind.REFUND)
+        with pytest.raises(NegativeBalanceLimitExceeded):
+            market.order("s1", "-0.01", kind=ItemKind.REFUND)
+        assert market.app.balance(TENANT, account_id).pending["USD"] == money("-20.00", "USD")
+
+    def test_paid_payout_marks_items_paid(self, market: Marketplace) -> None:
+        """A payout through submit and paid leaves the ledger balanced and items paid."""
+        market.shop("s1")
+        receipt = market.order("s1", "10.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        market.app.mark_payout_submitted(TENANT, payout_id)
+        market.app.record_payout_paid(TENANT, payout_id)
+        again = market.app.record_payout_paid(TENANT, payout_id)
+        assert again.status is PayoutStatus.PAID
+        [item] = market.app.get_items(TENANT, [receipt.item_id])
+        assert item.status is BillingItemStatus.PAID
+        assert_invariants(market)
+
+    def test_final_failure_returns_money_exactly_once(self, market: Marketplace) -> None:
+        """Retryable failures keep money in flight; a final one returns it once (R-PAY-7)."""
+        account_id = market.shop("s1")
+        market.order("s1", "10.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        market.app.mark_payout_submitted(TENANT, payout_id)
+        market.app.record_payout_failed(TENANT, payout_id, retryable=True)
+        assert market.app.balance(TENANT, account_id).available == {}
+        market.app.mark_payout_submitted(TENANT, payout_id)
+        market.app.record_payout_failed(TENANT, payout_id, retryable=False)
+        market.app.record_payout_failed(TENANT, payout_id, retryable=False)
+        payout = market.app.get_payout(TENANT, payout_id)
+        assert payout.status is PayoutStatus.FAILED_NO_RETRY and payout.attempts == 2
+        assert market.app.balance(TENANT, account_id).available == {"USD": money("10.00", "USD")}
+        assert_invariants(market)
+
+    def test_create_payouts_is_idempotent(self, market: Marketplace) -> None:
+        """Running the payout job twice creates no second payout."""
+        market.shop("s1")
+        market.order("s1", "10.00")
+        market.advance(days=1)
+        market.run_jobs()
+        assert market.app.create_payouts(market.clock.now()).created == ()
+
+
+class QueryContract(_Suite):
+    """Lookups and filtered, paginated queries (R-QRY-1, R-SEC-2)."""
+
+    def test_items_page_through_in_id_order(self, market: Marketplace) -> None:
+        """Pages never repeat or skip an item."""
+        market.shop("s1")
+        ids = {market.order("s1", "1.00").item_id for _ in range(7)}
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = market.app.query_items(ItemFilter(tenant_id=TENANT), cursor, limit=3)
+            seen.extend(i.id for i in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == sorted(ids)
+
+    def test_filters_narrow_by_order_amount_and_status(self, market: Marketplace) -> None:
+        """Filters combine; another tenant's filter sees nothing."""
+        market.shop("s1")
+        market.order("s1", "1.00", order_id="o1")
+        market.order("s1", "50.00", order_id="o2")
+        big = market.app.query_items(ItemFilter(tenant_id=TENANT, amount_min_minor=1000))
+        assert [i.order_id for i in big.items] == ["o2"]
+        by_order = market.app.query_items(ItemFilter(tenant_id=TENANT, order_id="o1"))
+        assert [i.amount_minor for i in by_order.items] == [100]
+        pending = ItemFilter(tenant_id=TENANT, status=BillingItemStatus.PENDING)
+        assert len(market.app.query_items(pending).items) == 2
+        assert market.app.query_items(ItemFilter(tenant_id="tenant-b")).items == []
+
+    def test_statements_and_payouts_by_filter(self, market: Marketplace) -> None:
+        """Statement and payout filters find what the jobs produced."""
+        account_id = market.shop("s1")
+        market.order("s1", "3.00")
+        market.advance(days=1)
+        market.run_jobs()
+        paid = StatementFilter(tenant_id=TENANT, status=StatementStatus.PAID_OUT)
+        assert len(market.app.query_statements(paid).items) == 1
+        mine = PayoutFilter(tenant_id=TENANT, account_id=account_id)
+        assert [p.amount_minor for p in market.app.query_payouts(mine).items] == [300]
+        assert market.app.query_payouts(PayoutFilter(tenant_id="tenant-b")).items == []
+
+
+class OutboxContract(_Suite):
+    """Domain events reach the publisher at least once (R-MON-1)."""
+
+    def test_every_state_change_is_published(self, market: Marketplace) -> None:
+        """Item, statement and payout changes all produce events, delivered in order."""
+        market.shop("s1")
+        market.order("s1", "3.00")
+        market.advance(days=1)
+        market.run_jobs()
+        publisher = RecordingPublisher()
+        sent = market.app.publish_pending(publisher)
+        names = [m.name for m in publisher.messages]
+        assert sent == len(names)
+        for expected in (
+            "AccountOpened",
+            "BillingItemRecorded",
+            "StatementOpened",
+            "BillingItemsMoved",
+            "PayoutCreated",
+            "StatusChanged",
+        ):
+            assert expected in names
+        assert market.app.publish_pending(publisher) == 0
+
+    def test_failed_publication_is_retried(self, market: Marketplace) -> None:
+        """A publisher that fails leaves messages pending for the next call."""
+        market.shop("s1")
+        publisher = RecordingPublisher()
+        publisher.fail_next = True
+        with pytest.raises(ConnectionError):
+            market.app.publish_pending(publisher)
+        assert market.app.publish_pending(publisher) == 1
+
+
+def _account(account_id: str, shop_id: str) -> Account:
+    return Account(
+        id=account_id,
+        tenant_id=TENANT,
+        shop_id=shop_id,
+        time_zone="UTC",
+        rule_id="daily",
+        created_at=START,
+    )
+
+
+class UnitOfWorkContract:
+    """Transactions: rollback by default, optimistic versions, unique keys.
+
+    Needs a fixture `uow_factory` returning units of work on one fresh store.
+    """
+
+    def test_uncommitted_work_is_rolled_back(self, uow_factory: UowFactory) -> None:
+        """Leaving the block without commit stores nothing."""
+        with uow_factory() as uow:
+            uow.accounts.add(_account("a1", "s1"))
+        with uow_factory() as uow:
+            assert uow.accounts.find_by_shop(TENANT, "s1") is None
+
+    def test_failed_command_leaves_no_trace(self, uow_factory: UowFactory) -> None:
+        """An exception inside the block discards everything staged, ledger included."""
+
+        def crash() -> None:
+            with uow_factory() as uow:
+                uow.accounts.add(_account("a1", "s1"))
+                uow.ledger.post(postings.item_booked("t1", TENANT, "a1", "i1", "USD", 100, START))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            crash()
+        with uow_factory() as uow:
+            assert uow.ledger.balance("party:a1:pending", "USD") == 0
+            assert uow.ledger.find("item.booked", "i1") is None
+            assert uow.outbox.pending(10) == []
+
+    def test_committed_work_is_visible_with_its_events(self, uow_factory: UowFactory) -> None:
+        """A commit stores the aggregate and writes its events to the outbox."""
+        with uow_factory() as uow:
+            account = _account("a1", "s1")
+            account.hold(START)
+            uow.accounts.add(account)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.accounts.get(TENANT, "a1").is_held
+            assert [m.name for m in uow.outbox.pending(10)] == ["StatusChanged"]
+
+    def test_stale_write_is_a_concurrency_conflict(self, uow_factory: UowFactory) -> None:
+        """Two units change one aggregate: the second commit fails."""
+        with uow_factory() as uow:
+            uow.accounts.add(_account("a1", "s1"))
+            uow.commit()
+        with uow_factory() as first, uow_factory() as second:
+            first.accounts.get(TENANT, "a1").hold(START)
+            second.accounts.get(TENANT, "a1").hold(START)
+            first.commit()
+            with pytest.raises(ConcurrencyConflict):
+                second.commit()
+
+    def test_readers_do_not_conflict_with_writers(self, uow_factory: UowFactory) -> None:
+        """An aggregate only read is not written back."""
+        with uow_factory() as uow:
+            uow.accounts.add(_account("a1", "s1"))
+            uow.accounts.add(_account("a2", "s2"))
+            uow.commit()
+        with uow_factory() as first, uow_factory() as second:
+            first.accounts.get(TENANT, "a1").hold(START)
+            second.accounts.get(TENANT, "a1")
+            second.accounts.get(TENANT, "a2").hold(START)
+            first.commit()
+            second.commit()
+
+    def test_unique_shop_id_resolves_concurrent_creators(self, uow_factory: UowFactory) -> None:
+        """Two accounts for one shop id: the second insert is refused."""
+        with uow_factory() as first, uow_factory() as second:
+            first.accounts.add(_account("a1", "s1"))
+            second.accounts.add(_account("a2", "s1"))
+            first.commit()
+            with pytest.raises(ConcurrencyConflict):
+                second.commit()
+
+    def test_a_posting_is_unique_by_kind_and_reference(self, uow_factory: UowFactory) -> None:
+        """The same business event cannot be posted twice to the journal."""
+
+        def post(transaction_id: str) -> None:
+            with uow_factory() as uow:
+                uow.ledger.post(
+                    postings.item_booked(transaction_id, TENANT, "a1", "i1", "USD", 100, START)
+                )
+                uow.commit()
+
+        post("t1")
+        with pytest.raises(ConcurrencyConflict):
+            post("t2")

@@ -1,0 +1,108 @@
+"""Invariants that hold after any sequence of commands, checked through the public API."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from settlement_core.lifecycle import PayoutStatus, StatementStatus
+from settlement_core.model import BillingItem, Payout, Statement
+from settlement_core.money import to_minor
+from settlement_core.ports import ItemFilter, Page, PayoutFilter, StatementFilter
+from settlement_core.services.settlement import Settlement
+from settlement_core.testing.marketplace import TENANT, Marketplace
+
+T = TypeVar("T")
+
+# Payouts whose money went back to the balance.
+RETURNED = {PayoutStatus.FAILED_NO_RETRY, PayoutStatus.CANCELLED}
+
+
+def _every(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def everything(
+    app: Settlement, tenant_id: str = TENANT
+) -> tuple[list[BillingItem], list[Statement], list[Payout]]:
+    """Every item, statement and payout of a tenant."""
+    items = list(_every(lambda c: app.query_items(ItemFilter(tenant_id=tenant_id), c, 1000)))
+    statements = list(
+        _every(lambda c: app.query_statements(StatementFilter(tenant_id=tenant_id), c, 1000))
+    )
+    payouts = list(_every(lambda c: app.query_payouts(PayoutFilter(tenant_id=tenant_id), c, 1000)))
+    return items, statements, payouts
+
+
+def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
+    """Money in equals money out, per account and currency, and nothing is paid twice.
+
+    For every account and currency: the sum of its items equals pending +
+    available balance + what live payouts drew from it; statement totals equal
+    their items; each statement is paid by at most one payout.
+    """
+    app = market.app
+    items, statements, payouts = everything(app, tenant_id)
+    booked: defaultdict[tuple[str, str], int] = defaultdict(int)
+    per_statement: defaultdict[str, int] = defaultdict(int)
+    for item in items:
+        booked[(item.account_id, item.currency)] += item.amount_minor
+        per_statement[item.statement_id] += item.amount_minor
+    for statement in statements:
+        assert statement.total_minor == per_statement[statement.id], statement
+    drawn: defaultdict[tuple[str, str], int] = defaultdict(int)
+    paid_by: dict[str, str] = {}
+    for payout in payouts:
+        assert payout.amount_minor == sum(s.converted_minor for s in payout.sources), payout
+        if payout.status in RETURNED:
+            continue
+        for source in payout.sources:
+            drawn[(payout.account_id, source.currency)] += source.amount_minor
+        for statement_id in payout.statement_ids:
+            assert statement_id not in paid_by, f"statement {statement_id} paid twice"
+            paid_by[statement_id] = payout.id
+    for statement in statements:
+        if statement.status is StatementStatus.PAID_OUT:
+            assert paid_by.get(statement.id, statement.payout_id) == statement.payout_id
+            assert statement.payout_id is not None
+    _assert_ledger(app, tenant_id, payouts)
+    accounts = {account_id for account_id, _ in booked} | {p.account_id for p in payouts}
+    for account_id in accounts:
+        balance = app.balance(tenant_id, account_id)
+        currencies = (
+            {c for a, c in booked if a == account_id}
+            | set(balance.pending)
+            | set(balance.available)
+            | {c for a, c in drawn if a == account_id}
+        )
+        for currency in currencies:
+            pending = balance.pending.get(currency)
+            available = balance.available.get(currency)
+            held = (to_minor(pending) if pending else 0) + (to_minor(available) if available else 0)
+            assert booked[(account_id, currency)] == held + drawn[(account_id, currency)], (
+                f"account {account_id} {currency}: items {booked[(account_id, currency)]}"
+                f" != balance {held} + payouts {drawn[(account_id, currency)]}"
+            )
+
+
+def _assert_ledger(app: Settlement, tenant_id: str, payouts: list[Payout]) -> None:
+    """The journal sums to zero per currency; each paid payout was posted paid exactly once."""
+    with app.context.uow() as uow:
+        transactions = uow.ledger.transactions(tenant_id)
+    totals: defaultdict[str, int] = defaultdict(int)
+    paid_postings: list[str] = []
+    for transaction in transactions:
+        for entry in transaction.entries:
+            totals[entry.currency] += entry.amount_minor
+        if transaction.kind == "payout.paid":
+            paid_postings.append(transaction.reference)
+    assert all(total == 0 for total in totals.values()), totals
+    paid = [p.id for p in payouts if p.status is PayoutStatus.PAID]
+    assert sorted(paid_postings) == sorted(paid), "a payout was posted paid twice or not at all"
