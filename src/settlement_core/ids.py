@@ -11,7 +11,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from typing import NewType, Protocol
 
 from settlement_core.errors import InvalidIdentifier
@@ -52,17 +51,18 @@ class UuidV7Factory:
             # Same millisecond (or a clock step back): keep order by bumping the last value.
             value = candidate if candidate > self._last else self._last + 1
             self._last = value
-        return str(_as_uuid7(value))
+        return _as_uuid7(value)
 
 
-def _as_uuid7(value: int) -> uuid.UUID:
+def _as_uuid7(value: int) -> str:
     # 74 ordered bits after the time: 12 go to rand_a, 62 to rand_b, around the fixed
     # version and variant bits, so string order equals numeric order.
     millis = value >> 74
     rand_a = value >> 62 & 0xFFF
     rand_b = value & ((1 << 62) - 1)
     number = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    return uuid.UUID(int=number)
+    text = f"{number:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def external_id(value: object, what: str) -> str:

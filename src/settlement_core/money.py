@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import decimal
 import enum
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -91,8 +92,12 @@ _AMOUNT_PATTERN = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _PRECISION = 60
 
 
+@functools.cache
 def _context(rounding: Rounding = Rounding.HALF_EVEN, *, exact: bool = False) -> decimal.Context:
-    """A private decimal context, so the caller's ambient one never matters."""
+    """A private decimal context, so the caller's ambient one never matters.
+
+    Cached: `localcontext()` works on a copy, so sharing one instance is safe.
+    """
     traps: list[type[decimal.DecimalException]] = [
         decimal.InvalidOperation,
         decimal.DivisionByZero,
@@ -127,6 +132,12 @@ def get_currency(code: str | Currency) -> Currency:
         raise UnknownCurrency(f"currency must be an ISO 4217 code, got {_describe(code)}")
     if not isinstance(raw, str) or not raw:
         raise UnknownCurrency(f"currency must be an ISO 4217 code, got {_describe(code)}")
+    return _known_currency(raw)
+
+
+@functools.cache
+def _known_currency(raw: str) -> Currency:
+    """The checked Currency for a code (cached: this runs for every amount)."""
     try:
         currency = moneyed.get_currency(raw)
     except moneyed.CurrencyDoesNotExist:
@@ -213,6 +224,11 @@ def to_minor(m: Money) -> int:
     """The amount in minor units (cents); refuses amounts that would need rounding."""
     checked = _check_money(m)
     cur = get_currency(checked.currency)
+    places = exponent(cur)
+    shape = checked.amount.as_tuple()
+    if shape.exponent == -places and len(shape.digits) <= _PRECISION:
+        # Already at the currency's scale (what this module builds): shifting is exact.
+        return int(checked.amount.scaleb(places, _context(exact=True)))
     exact = _build(checked.amount, cur, None).amount
     with decimal.localcontext(_context(exact=True)):
         return int(exact.scaleb(exponent(cur)))
@@ -225,9 +241,8 @@ def from_minor(units: int, currency: str | Currency) -> Money:
         raise InvalidAmount(f"minor units must be an int, got {_describe(units)}")
     if abs(units) >= 10**_PRECISION:
         raise InvalidAmount(f"{units} minor units of {cur.code} has more than {_PRECISION} digits")
-    with decimal.localcontext(_context(exact=True)):
-        scaled = Decimal(int(units)).scaleb(-exponent(cur))
-    return _build(scaled, cur, None)
+    # An integer shifted by the exponent is exact and already at the currency's scale.
+    return Money(Decimal(int(units)).scaleb(-exponent(cur), _context(exact=True)), cur)
 
 
 def quantize(amount: Money, rounding: Rounding) -> Money:

@@ -14,7 +14,15 @@ from datetime import datetime
 
 from settlement_core.ledger import JournalTransaction
 from settlement_core.lifecycle import StatementStatus
-from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
+from settlement_core.model import (
+    Account,
+    BillingItem,
+    Event,
+    Funding,
+    Payout,
+    ReleaseSummary,
+    Statement,
+)
 from settlement_core.ports import OutboxMessage
 
 
@@ -37,6 +45,7 @@ class MemoryDatabase:
             list
         )
         self.statements_by_status: defaultdict[StatementStatus, set[str]] = defaultdict(set)
+        self.statements_by_account: defaultdict[str, list[str]] = defaultdict(list)
         self.payouts: dict[str, Payout] = {}
         self.payout_by_key: dict[tuple[str, str], str] = {}
         self.releases: dict[str, ReleaseSummary] = {}
@@ -46,7 +55,8 @@ class MemoryDatabase:
         self.transaction_by_id: dict[str, JournalTransaction] = {}
         self.transaction_by_reference: dict[tuple[str, str], str] = {}
         self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.outbox: list[OutboxMessage] = []
+        # Events are kept as (message id, event) and serialised when read.
+        self.outbox: list[tuple[str, Event] | OutboxMessage] = []
         self.outbox_sent: set[str] = set()
         self.outbox_cursor = 0
 
@@ -58,6 +68,7 @@ class MemoryDatabase:
             at = bisect.bisect(starts, statement.period.start)
             starts.insert(at, statement.period.start)
             self.statement_ids_by_series[series].insert(at, statement.id)
+            self.statements_by_account[statement.account_id].append(statement.id)
         else:
             self.statements_by_status[old.status].discard(statement.id)
         self.statements_by_status[statement.status].add(statement.id)

@@ -10,8 +10,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import JournalTransaction
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus, next_state, sources
-from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
-from settlement_core.ports import ItemFilter, OutboxMessage, Page, PayoutFilter, StatementFilter
+from settlement_core.model import (
+    Account,
+    BillingItem,
+    Event,
+    Funding,
+    Payout,
+    ReleaseSummary,
+    Statement,
+)
+from settlement_core.ports import (
+    ItemFilter,
+    OutboxMessage,
+    Page,
+    PayoutFilter,
+    StatementFilter,
+    to_message,
+)
 
 if TYPE_CHECKING:
     from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
@@ -61,6 +76,7 @@ class MemoryAccountRepository(_Repository):
     def add(self, account: Account) -> None:
         """Stage a new account."""
         self.uow.stage_new(self.table, account)
+        self.uow.new_accounts_by_shop[(account.tenant_id, account.shop_id)] = account
 
     def get(self, tenant_id: str, account_id: str) -> Account:
         """The account, or NotFound."""
@@ -68,9 +84,9 @@ class MemoryAccountRepository(_Repository):
 
     def find_by_shop(self, tenant_id: str, shop_id: str) -> Account | None:
         """The account for a shop id, if any."""
-        for account in self.uow.staged[self.table].values():
-            if account.tenant_id == tenant_id and account.shop_id == shop_id:
-                return account  # type: ignore[no-any-return]
+        new = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
+        if new is not None:
+            return new
         account_id = self.uow.db.account_by_shop.get((tenant_id, shop_id))
         if account_id is None:
             return None
@@ -82,14 +98,15 @@ class MemoryBillingItemRepository(_Repository):
 
     table = "items"
 
-    def _new(self) -> list[BillingItem]:
-        staged = self.uow.staged[self.table]
-        return [staged[i] for i in self.uow.new[self.table]]
-
     def add(self, item: BillingItem) -> None:
         """Stage a new item."""
-        self.uow.stage_new(self.table, item)
-        self.uow.new_item_keys[(item.tenant_id, item.key)] = item
+        uow = self.uow
+        uow.stage_new(self.table, item)
+        uow.new_item_keys[(item.tenant_id, item.key)] = item
+        uow.new_items_by_statement[item.statement_id].append(item)
+        uow.new_items_by_account[item.account_id].append(item)
+        order = (item.tenant_id, item.account_id, item.order_id, item.currency)
+        uow.new_booked_by_order[order] += item.amount_minor
 
     def get(self, tenant_id: str, item_id: str) -> BillingItem:
         """The item, or NotFound."""
@@ -119,20 +136,14 @@ class MemoryBillingItemRepository(_Repository):
         self, tenant_id: str, account_id: str, order_id: str, currency: str
     ) -> int:
         """What one order has booked so far, in minor units."""
-        total = self.uow.db.booked_by_order.get((tenant_id, account_id, order_id, currency), 0)
-        for item in self._new():
-            if (item.tenant_id, item.account_id, item.order_id, item.currency) == (
-                tenant_id,
-                account_id,
-                order_id,
-                currency,
-            ):
-                total += item.amount_minor
-        return total
+        order = (tenant_id, account_id, order_id, currency)
+        return self.uow.db.booked_by_order.get(order, 0) + self.uow.new_booked_by_order.get(
+            order, 0
+        )
 
     def _ids_of_statement(self, statement_id: str) -> list[str]:
         ids = list(self.uow.db.items_by_statement.get(statement_id, ()))
-        ids.extend(i.id for i in self._new() if i.statement_id == statement_id)
+        ids.extend(i.id for i in self.uow.new_items_by_statement.get(statement_id, ()))
         return ids
 
     def recount(self, statement_id: str) -> int:
@@ -158,7 +169,7 @@ class MemoryBillingItemRepository(_Repository):
             candidates = self._all(self._ids_of_statement(where.statement_id))
         elif where.account_id is not None:
             ids = list(self.uow.db.items_by_account.get(where.account_id, ()))
-            ids.extend(i.id for i in self._new() if i.account_id == where.account_id)
+            ids.extend(i.id for i in self.uow.new_items_by_account.get(where.account_id, ()))
             candidates = self._all(ids)
         else:
             candidates = self._all()
@@ -186,19 +197,17 @@ class MemoryStatementRepository(_Repository):
     def add(self, statement: Statement) -> None:
         """Stage a new statement."""
         self.uow.stage_new(self.table, statement)
+        series = (statement.account_id, statement.currency)
+        self.uow.new_statements_by_series[series].append(statement)
 
     def get(self, tenant_id: str, statement_id: str) -> Statement:
         """The statement, or NotFound."""
         return self.uow.load(self.table, self.uow.db.statements, statement_id, tenant_id)
 
     def _series(self, account_id: str, currency: str) -> list[Statement]:
-        ids = list(self.uow.db.statement_ids_by_series.get((account_id, currency), ()))
-        staged = self.uow.staged[self.table]
-        ids.extend(
-            i
-            for i in self.uow.new[self.table]
-            if staged[i].account_id == account_id and staged[i].currency == currency
-        )
+        series = (account_id, currency)
+        ids = list(self.uow.db.statement_ids_by_series.get(series, ()))
+        ids.extend(s.id for s in self.uow.new_statements_by_series.get(series, ()))
         return sorted(self._all(ids), key=lambda s: s.period.start)
 
     def find_covering(self, account_id: str, currency: str, instant: datetime) -> Statement | None:
@@ -211,12 +220,8 @@ class MemoryStatementRepository(_Repository):
             candidate = self.uow.peek(self.table, self.uow.db.statements, statement_id)
             if candidate is not None and candidate.period.contains(instant):
                 return candidate
-        staged = self.uow.staged[self.table]
-        for statement_id in self.uow.new[self.table]:
-            statement: Statement = staged[statement_id]
-            if (statement.account_id, statement.currency) == series and statement.period.contains(
-                instant
-            ):
+        for statement in self.uow.new_statements_by_series.get(series, ()):
+            if statement.period.contains(instant):
                 return statement
         return None
 
@@ -268,10 +273,17 @@ class MemoryStatementRepository(_Repository):
     def _of_account(
         self, account_id: str, status: StatementStatus, as_of: datetime | None
     ) -> list[Statement]:
+        ids = list(self.uow.db.statements_by_account.get(account_id, ()))
+        ids.extend(
+            s.id
+            for (a, _), new in self.uow.new_statements_by_series.items()
+            if a == account_id
+            for s in new
+        )
         found = [
             self._own(s)
-            for s in self._with_status(status)
-            if s.account_id == account_id and (as_of is None or s.payable_at <= as_of)
+            for s in self._all(ids)
+            if s.status is status and (as_of is None or s.payable_at <= as_of)
         ]
         return sorted(found, key=lambda s: (s.period.start, s.currency))
 
@@ -376,6 +388,7 @@ class MemoryLedger:
                 f"{transaction.kind} for {transaction.reference} was already posted"
             )
         self.uow.transactions.append(transaction)
+        self.uow.new_transactions[(transaction.kind, transaction.reference)] = transaction
         for entry in transaction.entries:
             self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
 
@@ -391,9 +404,9 @@ class MemoryLedger:
 
     def find(self, kind: str, reference: str) -> JournalTransaction | None:
         """The transaction of a kind for a reference, if any."""
-        for transaction in self.uow.transactions:
-            if (transaction.kind, transaction.reference) == (kind, reference):
-                return transaction
+        staged = self.uow.new_transactions.get((kind, reference))
+        if staged is not None:
+            return staged
         transaction_id = self.uow.db.transaction_by_reference.get((kind, reference))
         return None if transaction_id is None else self.uow.db.transaction_by_id[transaction_id]
 
@@ -428,18 +441,28 @@ class MemoryOutbox:
     def pending(self, limit: int) -> list[OutboxMessage]:
         """Messages not yet sent, oldest first."""
         db = self.uow.db
-        while (
-            db.outbox_cursor < len(db.outbox) and db.outbox[db.outbox_cursor].id in db.outbox_sent
-        ):
-            db.outbox_cursor += 1
-        found = []
-        for message in db.outbox[db.outbox_cursor :]:
-            if message.id not in db.outbox_sent:
-                found.append(message)
-                if len(found) == limit:
-                    break
+        with db.lock:
+            outbox = db.outbox
+            while db.outbox_cursor < len(outbox) and (
+                _message_id(outbox[db.outbox_cursor]) in db.outbox_sent
+            ):
+                db.outbox_cursor += 1
+            found = []
+            for at in range(db.outbox_cursor, len(outbox)):
+                entry = outbox[at]
+                if isinstance(entry, tuple):
+                    entry = to_message(entry[1], entry[0])
+                    outbox[at] = entry
+                if entry.id not in db.outbox_sent:
+                    found.append(entry)
+                    if len(found) == limit:
+                        break
         return found
 
     def mark_sent(self, message_ids: Sequence[str]) -> None:
         """Record delivery on commit."""
         self.uow.sent.extend(message_ids)
+
+
+def _message_id(entry: tuple[str, Event] | OutboxMessage) -> str:
+    return entry[0] if isinstance(entry, tuple) else entry.id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from types import TracebackType
@@ -33,15 +33,23 @@ from settlement_core.model import (
     ReleaseSummary,
     Statement,
 )
-from settlement_core.ports import OutboxMessage, to_message
+from settlement_core.ports import OutboxMessage
 
 T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding)
 Aggregate = Account | BillingItem | Statement | Payout | ReleaseSummary | Funding
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls) if f.name != "events")
+
+
 def clone(obj: T) -> T:
     """A private copy for one unit of work; events stay with the original."""
-    twin = copy.copy(obj)
+    cls = type(obj)
+    twin = cls.__new__(cls)
+    for name in _field_names(cls):
+        setattr(twin, name, getattr(obj, name))
     twin.events = []
     return twin
 
@@ -72,7 +80,16 @@ class MemoryUnitOfWork:
         self.recorded: list[Event] = []
         self.sent: list[str] = []
         self.extra_messages: list[OutboxMessage] = []
+        # Indexes over what this unit of work added, so lookups stay O(1) in big batches.
         self.new_item_keys: dict[tuple[str, str], BillingItem] = {}
+        self.new_items_by_statement: defaultdict[str, list[BillingItem]] = defaultdict(list)
+        self.new_items_by_account: defaultdict[str, list[BillingItem]] = defaultdict(list)
+        self.new_booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.new_accounts_by_shop: dict[tuple[str, str], Account] = {}
+        self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
+            list
+        )
+        self.new_transactions: dict[tuple[str, str], JournalTransaction] = {}
 
     def __enter__(self) -> Self:
         """Begin (staging starts empty)."""
@@ -181,7 +198,8 @@ class MemoryUnitOfWork:
         events.extend(self.recorded)
         for transaction in self.transactions:
             db.index_transaction(transaction)
-        db.outbox.extend(to_message(event, self.ids.new_id()) for event in events)
+        # Serialised when read, not here: commit stays cheap on the ingest path.
+        db.outbox.extend((self.ids.new_id(), event) for event in events)
         db.outbox.extend(self.extra_messages)
         db.outbox_sent.update(self.sent)
 

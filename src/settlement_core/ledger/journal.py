@@ -27,13 +27,13 @@ class Entry:
 def _balanced(_: object, __: object, entries: tuple[Entry, ...]) -> None:
     if not entries:
         raise UnbalancedTransaction("a journal transaction needs at least one entry")
-    totals: defaultdict[str, int] = defaultdict(int)
+    totals: dict[str, int] = {}
     for entry in entries:
         if type(entry.amount_minor) is not int:
             raise UnbalancedTransaction(f"entry amount {entry.amount_minor!r} is not an integer")
-        totals[entry.currency] += entry.amount_minor
-    off = {ccy: total for ccy, total in totals.items() if total}
-    if off:
+        totals[entry.currency] = totals.get(entry.currency, 0) + entry.amount_minor
+    if any(totals.values()):
+        off = {ccy: total for ccy, total in totals.items() if total}
         raise UnbalancedTransaction(f"entries do not sum to zero: {off}")
 
 

@@ -8,24 +8,31 @@ subclass each suite: `class TestMyIngest(IngestContract): pass`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from settlement_core.errors import (
     ConcurrencyConflict,
+    ExcessPrecision,
     IdempotencyConflict,
+    InvalidAmount,
+    InvalidIdentifier,
     InvalidTimestamp,
     InvalidTransition,
     NegativeBalanceLimitExceeded,
     NotFound,
+    ValidationError,
 )
 from settlement_core.ledger import postings
 from settlement_core.lifecycle import BillingItemStatus, PayoutStatus, StatementStatus
 from settlement_core.model import Account, AmountBasis, ApprovePayout, ItemKind, OpenAccount
-from settlement_core.money import money
+from settlement_core.money import Money, money
 from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter, UnitOfWork
+from settlement_core.services.queries import Balance
 from settlement_core.testing.fakes import RecordingPublisher
 from settlement_core.testing.invariants import assert_invariants
 from settlement_core.testing.marketplace import START, TENANT, Build, Marketplace
@@ -50,6 +57,14 @@ class AccountContract(_Suite):
         again = market.app.get_or_create_account(cmd)
         assert first.created and not again.created
         assert first.account.id == again.account.id
+
+    def test_concurrent_creators_get_one_account(self, market: Marketplace) -> None:
+        """Eight threads opening one shop at once resolve to a single account."""
+        cmd = OpenAccount(tenant_id=TENANT, shop_id="race")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            receipts = list(pool.map(lambda _: market.app.get_or_create_account(cmd), range(8)))
+        assert len({r.account.id for r in receipts}) == 1
+        assert sum(r.created for r in receipts) == 1
 
     def test_rule_is_chosen_on_first_sight(self, market: Marketplace) -> None:
         """Segment attributes pick the rule; an override beats them."""
@@ -158,6 +173,38 @@ class IngestContract(_Suite):
         with pytest.raises(InvalidTimestamp):
             market.order("s1", "1.00", at=market.clock.now() + timedelta(days=1))
 
+    @pytest.mark.parametrize(
+        ("change", "error"),
+        [
+            ({"occurred_at": START.replace(tzinfo=None)}, InvalidTimestamp),
+            ({"occurred_at": "2025-03-03"}, InvalidTimestamp),
+            ({"amount": money("-1.00", "USD")}, InvalidAmount),
+            ({"kind": ItemKind.REFUND}, InvalidAmount),
+            ({"kind": ItemKind.FEE}, InvalidAmount),
+            ({"kind": "sale"}, ValidationError),
+            ({"amount": Decimal("1.00")}, InvalidAmount),
+            ({"amount": Money("1.005", "USD")}, ExcessPrecision),
+            ({"amount": Money("1.5", "JPY")}, ExcessPrecision),
+            ({"key": ""}, InvalidIdentifier),
+            ({"key": "k" * 200}, InvalidIdentifier),
+            ({"order_id": "caf\u00e9"}, InvalidIdentifier),
+            ({"tenant_id": None}, InvalidIdentifier),
+            ({"basis": "order_total"}, ValidationError),
+            ({"basis": AmountBasis.ORDER_TOTAL, "amount": money("-1.00", "USD")}, InvalidAmount),
+        ],
+    )
+    def test_bad_input_is_a_typed_error_and_stores_nothing(
+        self, market: Marketplace, change: dict[str, object], error: type[Exception]
+    ) -> None:
+        """Every malformed request raises its typed error; storage is unchanged."""
+        account_id = market.shop("s1")
+        good = market.command("s1", "1.00")
+        with pytest.raises(error):
+            market.app.record_billing_item(attrs.evolve(good, **change))  # type: ignore[misc]
+        assert market.app.query_items(ItemFilter(tenant_id=TENANT)).items == []
+        assert market.app.balance(TENANT, account_id) == Balance(pending={}, available={})
+        assert market.app.record_billing_item(good).replayed is False
+
 
 class CycleContract(_Suite):
     """Statements per cycle and close_cycles (R-CYC-1, 2)."""
@@ -217,6 +264,17 @@ class CycleContract(_Suite):
         new = market.app.get_statement(TENANT, nxt.statement_id)
         assert old.rule.rule_id == "daily" and new.rule.rule_id == "weekly"
         assert new.period.start == old.period.end
+
+    def test_periods_follow_the_account_time_zone(self, market: Marketplace) -> None:
+        """A New York shop's day runs from local midnight, 23 hours on the DST change."""
+        market.shop("ny", time_zone="America/New_York")
+        first = market.order("ny", "1.00")  # 2025-03-02 19:00 in New York
+        statement = market.app.get_statement(TENANT, first.statement_id)
+        assert statement.period.start == datetime(2025, 3, 2, 5, tzinfo=UTC)
+        assert statement.period.end == datetime(2025, 3, 3, 5, tzinfo=UTC)
+        market.advance(days=6, hours=12)  # 2025-03-09, the day clocks go forward
+        dst = market.app.get_statement(TENANT, market.order("ny", "1.00").statement_id)
+        assert dst.period.end - dst.period.start == timedelta(hours=23)
 
 
 class PayoutContract(_Suite):
@@ -303,6 +361,26 @@ class PayoutContract(_Suite):
         eur = next(s for s in payout.sources if s.currency == "EUR")
         assert eur.fx is not None and eur.fx.rate == Decimal("1.10")
         assert_invariants(market)
+
+    def test_zero_and_three_decimal_currencies_pay_exactly(self, market: Marketplace) -> None:
+        """JPY has no minor unit, KWD three; both pay to the last unit."""
+        market.shop("s1")
+        market.order("s1", "1500", "JPY")
+        market.order("s1", "1.234", "KWD")
+        market.order("s1", "-0.001", "KWD", kind=ItemKind.REFUND)
+        market.advance(days=1)
+        _, created = market.run_jobs()
+        amounts = {market.app.get_payout(TENANT, p).amount for p in created}
+        assert amounts == {money("1500", "JPY"), money("1.233", "KWD")}
+        assert_invariants(market)
+
+    def test_zero_decimal_currency_converts_with_named_rounding(self, market: Marketplace) -> None:
+        """1234 JPY at 0.0067 is 8.2678 USD, paid as 8.27."""
+        market.shop("fx", rule="in-usd")
+        market.order("fx", "1234", "JPY")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        assert market.app.get_payout(TENANT, payout_id).amount == money("8.27", "USD")
 
     def test_debt_carries_forward_and_nets_later(self, market: Marketplace) -> None:
         """Refunds above sales leave a debt that the next cycle pays off first (R-PAY-5)."""
