@@ -62,7 +62,8 @@ class TestPayout:
         payout.fail(AT)
         payout.retry(AT)
         payout.settle(AT)
-        moves = [(e.trigger, e.source, e.dest) for e in payout.events if isinstance(e, StatusChanged)]
+        changes = [e for e in payout.events if isinstance(e, StatusChanged)]
+        moves = [(e.trigger, e.source, e.dest) for e in changes]
         assert moves == [
             ("submit", "created", "ongoing"),
             ("fail", "ongoing", "failed"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Callable
 from types import TracebackType
@@ -39,9 +38,14 @@ T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Fundin
 Aggregate = Account | BillingItem | Statement | Payout | ReleaseSummary | Funding
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in attrs.fields(cls) if f.name != "events")
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls) if f.name != "events")
+    return names
 
 
 def clone(obj: T) -> T:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -200,7 +201,7 @@ class IngestContract(_Suite):
         account_id = market.shop("s1")
         good = market.command("s1", "1.00")
         with pytest.raises(error):
-            market.app.record_billing_item(attrs.evolve(good, **change))  # type: ignore[misc]
+            market.app.record_billing_item(attrs.evolve(good, **cast(dict[str, Any], change)))
         assert market.app.query_items(ItemFilter(tenant_id=TENANT)).items == []
         assert market.app.balance(TENANT, account_id) == Balance(pending={}, available={})
         assert market.app.record_billing_item(good).replayed is False
