@@ -11,12 +11,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from settlement_adapters.bootstrap import in_memory
 from settlement_core.errors import IdempotencyConflict, InvalidTransition
 from settlement_core.lifecycle import triggers
-from settlement_core.model import ApprovePayout, ItemKind, Payout, RecordBillingItem
+from settlement_core.model import ApprovePayout, ItemKind, OpenAccount, Payout, RecordBillingItem
 from settlement_core.money import from_minor
 from settlement_core.ports import PayoutFilter
 from settlement_core.testing.invariants import assert_invariants
 from settlement_core.testing.marketplace import TENANT, Marketplace
-from settlement_core.testing.strategies import ItemSpec, item_specs
+from settlement_core.testing.strategies import ItemSpec, item_specs, open_accounts
 
 ACTIONS = {"approve", "submit", "retry", "settle", "fail", "give_up"}
 RULES = ("daily", "weekly", "monthly", "threshold", "hold", "manual", "in-usd")
@@ -32,12 +32,12 @@ class PayoutFlow(RuleBasedStateMachine):
         self.accounts: list[str] = []
 
     @initialize(
-        rules=st.lists(st.sampled_from(RULES), min_size=3, max_size=3),
+        accounts=open_accounts(TENANT, RULES),
         first=st.lists(item_specs(), min_size=1, max_size=6),
     )
-    def open_shops(self, rules: list[str], first: list[ItemSpec]) -> None:
-        """Three shops with random rules, and their first orders."""
-        self.accounts = [self.market.shop(f"shop-{i}", rule=r) for i, r in enumerate(rules)]
+    def open_shops(self, accounts: list[OpenAccount], first: list[ItemSpec]) -> None:
+        """Three shops with random rules and time zones, and their first orders."""
+        self.accounts = [self.market.app.get_or_create_account(a).account.id for a in accounts]
         for spec in first:
             self.record(spec)
 

@@ -33,6 +33,7 @@ from settlement_core.lifecycle import BillingItemStatus, PayoutStatus, Statement
 from settlement_core.model import Account, AmountBasis, ApprovePayout, ItemKind, OpenAccount
 from settlement_core.money import Money, money
 from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter, UnitOfWork
+from settlement_core.rules import Cycle, PayoutRule
 from settlement_core.services.queries import Balance
 from settlement_core.testing.fakes import RecordingPublisher
 from settlement_core.testing.invariants import assert_invariants
@@ -276,6 +277,32 @@ class CycleContract(_Suite):
         market.advance(days=6, hours=12)  # 2025-03-09, the day clocks go forward
         dst = market.app.get_statement(TENANT, market.order("ny", "1.00").statement_id)
         assert dst.period.end - dst.period.start == timedelta(hours=23)
+
+    def test_new_rule_version_applies_from_the_next_cycle(self, market: Marketplace) -> None:
+        """A version taking effect mid-cycle leaves the open statement on the old one."""
+        market.shop("s1")
+        first = market.order("s1", "30.00")
+        market.rules.define(
+            PayoutRule(
+                rule_id="daily",
+                version=2,
+                cycle=Cycle.daily(),
+                payment_threshold=money("50.00", "USD"),
+                effective_from=market.clock.now() + timedelta(hours=12),
+            )
+        )
+        market.advance(hours=13)
+        same = market.order("s1", "1.00")
+        market.advance(hours=11)
+        second = market.order("s1", "30.00")
+        assert first.statement_id == same.statement_id
+        old = market.app.get_statement(TENANT, first.statement_id)
+        new = market.app.get_statement(TENANT, second.statement_id)
+        assert (old.rule.version, new.rule.version) == (1, 2)
+        _, created = market.run_jobs()
+        assert len(created) == 1  # the old statement pays under v1: no threshold
+        market.advance(days=1)
+        assert market.run_jobs() == (1, ())  # 30.00 under v2's 50.00 threshold: carried
 
 
 class PayoutContract(_Suite):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 from attrs import frozen
 from hypothesis import strategies as st
 
-from settlement_core.model import ItemKind
+from settlement_core.model import ItemKind, OpenAccount
 from settlement_core.money import Money, exponent, from_minor
 from settlement_core.rules import Cycle, CycleKind, PayoutRule
 
@@ -87,6 +88,41 @@ def item_specs(
     return st.one_of(sale, sale, sale, refund)
 
 
+def open_accounts(
+    tenant_id: str, rule_ids: tuple[str, ...], count: int = 3
+) -> st.SearchStrategy[list[OpenAccount]]:
+    """Accounts with distinct shop ids, random zones, attributes and pinned rules."""
+    one = st.builds(
+        OpenAccount,
+        tenant_id=st.just(tenant_id),
+        shop_id=st.just("placeholder"),
+        time_zone=st.sampled_from(ZONES),
+        attributes=st.dictionaries(
+            st.sampled_from(["region", "seller_type"]), st.sampled_from(["EU", "US", "pro"])
+        ),
+        rule_override=st.one_of(st.none(), st.sampled_from(rule_ids)),
+    )
+    return st.lists(one, min_size=count, max_size=count).map(
+        lambda accounts: [attrs.evolve(a, shop_id=f"shop-{i}") for i, a in enumerate(accounts)]
+    )
+
+
+@frozen
+class Stream:
+    """Items to send in order; `replays` are indexes of earlier items sent again."""
+
+    items: tuple[ItemSpec, ...]
+    replays: tuple[int, ...]
+
+
+@st.composite
+def item_streams(draw: st.DrawFn, shops: int = 3, max_items: int = 30) -> Stream:
+    """A stream of sales and refunds, with some items sent again (at-least-once delivery)."""
+    items = tuple(draw(st.lists(item_specs(shops), min_size=1, max_size=max_items)))
+    replays = tuple(draw(st.lists(st.integers(0, len(items) - 1), max_size=max_items // 2)))
+    return Stream(items, replays)
+
+
 __all__ = [
     "CURRENCIES",
     "ZONES",
@@ -97,5 +133,8 @@ __all__ = [
     "cycles",
     "decimal_strings",
     "item_specs",
+    "item_streams",
+    "open_accounts",
+    "Stream",
     "payout_rules",
 ]
