@@ -9,6 +9,28 @@ from settlement_core.ledger import accounts
 from settlement_core.ledger.journal import Entry, JournalTransaction
 
 
+def transfer(
+    tx_id: str,
+    tenant_id: str,
+    kind: str,
+    reference: str,
+    at: datetime,
+    source: str,
+    dest: str,
+    currency: str,
+    amount_minor: int,
+) -> JournalTransaction:
+    """Move an amount from one ledger account to another: the two-leg transaction."""
+    return JournalTransaction(
+        id=tx_id,
+        tenant_id=tenant_id,
+        kind=kind,
+        reference=reference,
+        occurred_at=at,
+        entries=(Entry(source, currency, -amount_minor), Entry(dest, currency, amount_minor)),
+    )
+
+
 def item_booked(
     tx_id: str,
     tenant_id: str,
@@ -19,16 +41,16 @@ def item_booked(
     at: datetime,
 ) -> JournalTransaction:
     """Clearing hands an item's amount to the party's pending balance."""
-    return JournalTransaction(
-        id=tx_id,
-        tenant_id=tenant_id,
-        kind="item.booked",
-        reference=item_id,
-        occurred_at=at,
-        entries=(
-            Entry(accounts.CLEARING, currency, -amount_minor),
-            Entry(accounts.pending(account_id), currency, amount_minor),
-        ),
+    return transfer(
+        tx_id,
+        tenant_id,
+        "item.booked",
+        item_id,
+        at,
+        accounts.CLEARING,
+        accounts.pending(account_id),
+        currency,
+        amount_minor,
     )
 
 
@@ -42,16 +64,16 @@ def statement_payable(
     at: datetime,
 ) -> JournalTransaction:
     """A due statement's total moves from pending to available."""
-    return JournalTransaction(
-        id=tx_id,
-        tenant_id=tenant_id,
-        kind="statement.payable",
-        reference=statement_id,
-        occurred_at=at,
-        entries=(
-            Entry(accounts.pending(account_id), currency, -amount_minor),
-            Entry(accounts.available(account_id), currency, amount_minor),
-        ),
+    return transfer(
+        tx_id,
+        tenant_id,
+        "statement.payable",
+        statement_id,
+        at,
+        accounts.pending(account_id),
+        accounts.available(account_id),
+        currency,
+        amount_minor,
     )
 
 
@@ -97,14 +119,14 @@ def payout_paid(
     at: datetime,
 ) -> JournalTransaction:
     """The channel paid: the money leaves the platform."""
-    return JournalTransaction(
-        id=tx_id,
-        tenant_id=tenant_id,
-        kind="payout.paid",
-        reference=payout_id,
-        occurred_at=at,
-        entries=(
-            Entry(accounts.PAYOUTS_IN_FLIGHT, currency, -amount_minor),
-            Entry(accounts.channel_settled(method_ref), currency, amount_minor),
-        ),
+    return transfer(
+        tx_id,
+        tenant_id,
+        "payout.paid",
+        payout_id,
+        at,
+        accounts.PAYOUTS_IN_FLIGHT,
+        accounts.channel_settled(method_ref),
+        currency,
+        amount_minor,
     )

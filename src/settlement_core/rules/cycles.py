@@ -35,6 +35,7 @@ from attrs import field, frozen
 
 from settlement_core.errors import InvalidRule, InvalidTimestamp, SettlementError
 from settlement_core.rules.calendar import BusinessCalendar, next_business_day
+from settlement_core.timestamps import require_aware
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DEFAULT_BIWEEKLY_EPOCH = date(2024, 1, 1)
@@ -61,20 +62,12 @@ def resolve_zone(tz: str | ZoneInfo) -> ZoneInfo:
         raise InvalidRule(f"unknown time zone {tz!r}") from exc
 
 
-def _aware(value: object, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidTimestamp(f"{what} must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidTimestamp(f"{what} must be time-zone aware, got naive {value.isoformat()}")
-    return value
-
-
 def _utc_start(value: datetime) -> datetime:
-    return _aware(value, "period start").astimezone(UTC)
+    return require_aware(value, "period start").astimezone(UTC)
 
 
 def _utc_end(value: datetime) -> datetime:
-    return _aware(value, "period end").astimezone(UTC)
+    return require_aware(value, "period end").astimezone(UTC)
 
 
 @frozen
@@ -94,7 +87,7 @@ class Period:
 
     def contains(self, instant: datetime) -> bool:
         """Return True if ``start <= instant < end``."""
-        return self.start <= _aware(instant, "instant") < self.end
+        return self.start <= require_aware(instant, "instant") < self.end
 
 
 def _day_start(day: date, zone: ZoneInfo) -> datetime:
@@ -168,7 +161,7 @@ class Cycle:
 
     def period_containing(self, instant: datetime, tz: str | ZoneInfo) -> Period:
         """Return the unique period ``[start, end)`` that holds `instant`, cut in zone `tz`."""
-        instant = _aware(instant, "instant")
+        instant = require_aware(instant, "instant")
         zone = resolve_zone(tz)
         try:
             day = self._local_day(instant, zone)

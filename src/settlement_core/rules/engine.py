@@ -23,8 +23,9 @@ from typing import Any
 
 from attrs import field, frozen
 
-from settlement_core.errors import InvalidRule, InvalidTimestamp
+from settlement_core.errors import InvalidRule
 from settlement_core.rules.payout_rule import PayoutRule, check_rule_id
+from settlement_core.timestamps import require_aware
 
 MatchPairs = tuple[tuple[str, str], ...]
 
@@ -64,14 +65,6 @@ class SegmentRule:
     def matches(self, attributes: Mapping[str, str]) -> bool:
         """Return True if every required attribute is present in `attributes` with its value."""
         return all(attributes.get(name) == required for name, required in self.match)
-
-
-def _aware(at: object) -> datetime:
-    if not isinstance(at, datetime):
-        raise InvalidTimestamp(f"at must be a datetime, got {type(at).__name__}")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidTimestamp(f"at must be time-zone aware, got naive {at.isoformat()}")
-    return at
 
 
 class RuleEngine:
@@ -145,7 +138,7 @@ class RuleEngine:
 
     def rule(self, rule_id: str, at: datetime) -> PayoutRule:
         """Return the version of `rule_id` in effect at instant `at`."""
-        at = _aware(at)
+        at = require_aware(at, "at")
         versions = self._known(rule_id)
         in_effect = versions[0]  # before the first version starts, it still applies
         for version in versions:

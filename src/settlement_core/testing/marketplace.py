@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from settlement_core.model import AmountBasis, ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import money
@@ -67,23 +68,10 @@ class Marketplace:
         return self.app.get_or_create_account(cmd).account.id
 
     def order(
-        self,
-        shop_id: str,
-        amount: str,
-        currency: str = "USD",
-        *,
-        kind: ItemKind = ItemKind.SALE,
-        key: str | None = None,
-        order_id: str | None = None,
-        at: datetime | None = None,
-        basis: AmountBasis = AmountBasis.DELTA,
+        self, shop_id: str, amount: str, currency: str = "USD", **options: Any
     ) -> ItemReceipt:
-        """Record one billing item (a sale unless told otherwise)."""
-        return self.app.record_billing_item(
-            self.command(
-                shop_id, amount, currency, kind=kind, key=key, order_id=order_id, at=at, basis=basis
-            )
-        )
+        """Record one billing item (a sale unless told otherwise); options as `command`."""
+        return self.app.record_billing_item(self.command(shop_id, amount, currency, **options))
 
     def command(
         self,
