@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from settlement_adapters.bootstrap import in_memory
-from settlement_adapters.memory import MemoryDatabase, MemoryUnitOfWork
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
 from settlement_core.services.settlement import Settlement
@@ -17,7 +16,6 @@ from settlement_core.testing.contracts import (
     PayoutContract,
     QueryContract,
     UnitOfWorkContract,
-    UowFactory,
 )
 from settlement_core.testing.marketplace import Build
 
@@ -54,13 +52,6 @@ class TestMemoryQueries(QueryContract):
 
 class TestMemoryOutbox(OutboxContract):
     """Outbox on the memory adapter."""
-
-
-@pytest.fixture
-def uow_factory() -> UowFactory:
-    """Units of work on one fresh in-memory database."""
-    db = MemoryDatabase()
-    return lambda: MemoryUnitOfWork(db)
 
 
 class TestMemoryUnitOfWork(UnitOfWorkContract):

@@ -562,11 +562,13 @@ def _account(account_id: str, shop_id: str) -> Account:
     )
 
 
-class UnitOfWorkContract:
-    """Transactions: rollback by default, optimistic versions, unique keys.
+class UnitOfWorkContract(_Suite):
+    """Transactions: rollback by default, optimistic versions, unique keys."""
 
-    Needs a fixture `uow_factory` returning units of work on one fresh store.
-    """
+    @pytest.fixture
+    def uow_factory(self, market: Marketplace) -> UowFactory:
+        """Units of work on the adapter's fresh store."""
+        return market.app.context.uow
 
     def test_uncommitted_work_is_rolled_back(self, uow_factory: UowFactory) -> None:
         """Leaving the block without commit stores nothing."""
