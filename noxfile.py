@@ -13,8 +13,8 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Unit, contract, property and end-to-end tests."""
-    session.install("-e", ".[dev]")
+    """Unit, contract (memory, SQLite, PostgreSQL, MariaDB), property and end-to-end tests."""
+    session.install("-e", ".[dev,sql,postgres,mysql]")
     args = session.posargs or ["-q", "-p", "no:cacheprovider"]
     session.run("pytest", *args)
 
@@ -30,14 +30,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the library, its tests and examples."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev,sql,postgres,mysql]")
     session.run("mypy", "--strict")
 
 
 @nox.session(python=PYTHON)
 def imports(session: nox.Session) -> None:
     """import-linter: the core stays pure and layered."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev,sql]")
     session.run("lint-imports")
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from settlement_adapters.clock import SystemClock
 from settlement_adapters.fx import NoFxRates
 from settlement_adapters.memory import MemoryDatabase, MemoryUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ports import BusinessCalendar, Clock, FxRates
 from settlement_core.rules import RuleEngine, WeekendCalendar
@@ -28,6 +33,45 @@ def in_memory(
     factory = ids or UuidV7Factory()
     context = Context(
         uow=lambda: MemoryUnitOfWork(database, factory),
+        rules=rules,
+        clock=clock or SystemClock(),
+        ids=factory,
+        fx=fx or NoFxRates(),
+        calendar=calendar or WeekendCalendar(),
+        batch_size=batch_size,
+    )
+    return Settlement(context)
+
+
+def bootstrap(
+    target: str | Engine,
+    rules: RuleEngine,
+    *,
+    clock: Clock | None = None,
+    fx: FxRates | None = None,
+    calendar: BusinessCalendar | None = None,
+    ids: IdFactory | None = None,
+    create: bool = False,
+    batch_size: int = 500,
+) -> Settlement:
+    """A ready Settlement for `memory://`, a database URL, or an existing Engine.
+
+    `create=True` creates missing tables (tests, quick starts); production
+    databases are managed with the shipped migrations.
+    """
+    if isinstance(target, str) and target.startswith("memory://"):
+        return in_memory(
+            rules, clock=clock, fx=fx, calendar=calendar, ids=ids, batch_size=batch_size
+        )
+    from settlement_adapters.sqla import SqlAlchemyUnitOfWork, create_schema, make_engine
+
+    rules.validate()
+    engine = make_engine(target) if isinstance(target, str) else target
+    if create:
+        create_schema(engine)
+    factory = ids or UuidV7Factory()
+    context = Context(
+        uow=lambda: SqlAlchemyUnitOfWork(engine, ids=factory),
         rules=rules,
         clock=clock or SystemClock(),
         ids=factory,

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from attrs import frozen
 
-from settlement_core.errors import InvalidTimestamp
+from settlement_core.errors import ConcurrencyConflict, InvalidTimestamp
 from settlement_core.ids import IdFactory
 from settlement_core.ports import BusinessCalendar, Clock, FxRates, UnitOfWork
 from settlement_core.rules import RuleEngine
 from settlement_core.timestamps import require_aware
+
+T = TypeVar("T")
+
+# Optimistic writes that lose a race are re-run this many times in all.
+ATTEMPTS = 5
 
 # Hosts' clocks drift; an instant this far ahead of ours is still accepted.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -39,3 +47,18 @@ class Context:
         if moment > self.now() + CLOCK_SKEW:
             raise InvalidTimestamp(f"{what} {moment.isoformat()} is in the future")
         return moment
+
+
+def retrying(command: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+    """Run a unit of work again when it lost a race (ConcurrencyConflict).
+
+    Safe because every command is idempotent: the re-run sees what the winner
+    wrote (a replayed key, a closed statement) and acts on that.
+    """
+    for attempt in range(attempts - 1):
+        try:
+            return command()
+        except ConcurrencyConflict:
+            # Jittered backoff so two losers do not collide again in lockstep.
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))
+    return command()

@@ -28,7 +28,7 @@ from settlement_core.model import (
 )
 from settlement_core.money import Money, format_amount, from_minor, to_minor
 from settlement_core.ports import UnitOfWork
-from settlement_core.services.context import Context
+from settlement_core.services.context import Context, retrying
 from settlement_core.services.statements import statement_for
 
 MAX_BATCH = 10_000
@@ -183,11 +183,15 @@ def record_billing_item(ctx: Context, cmd: RecordBillingItem) -> ItemReceipt:
     the order already booked is recorded (R-ING-3).
     """
     valid = _validate(ctx, cmd)
-    with ctx.uow() as uow:
-        receipt = _book(ctx, uow, valid, ctx.now())
-        if not receipt.replayed:
-            uow.commit()
-        return receipt
+
+    def attempt() -> ItemReceipt:
+        with ctx.uow() as uow:
+            receipt = _book(ctx, uow, valid, ctx.now())
+            if not receipt.replayed:
+                uow.commit()
+            return receipt
+
+    return retrying(attempt)
 
 
 def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> list[ItemReceipt]:
@@ -195,9 +199,13 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
     if len(cmds) > MAX_BATCH:
         raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(cmds)}")
     valid = [_validate(ctx, cmd) for cmd in cmds]
-    with ctx.uow() as uow:
-        now = ctx.now()
-        receipts = [_book(ctx, uow, v, now) for v in valid]
-        if any(not r.replayed for r in receipts):
-            uow.commit()
-        return receipts
+
+    def attempt() -> list[ItemReceipt]:
+        with ctx.uow() as uow:
+            now = ctx.now()
+            receipts = [_book(ctx, uow, v, now) for v in valid]
+            if any(not r.replayed for r in receipts):
+                uow.commit()
+            return receipts
+
+    return retrying(attempt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from datetime import datetime
@@ -24,7 +25,7 @@ from settlement_core.model import (
 from settlement_core.money import Rounding, convert, from_minor, to_minor
 from settlement_core.ports import UnitOfWork
 from settlement_core.rules import PayoutRule
-from settlement_core.services.context import Context
+from settlement_core.services.context import Context, retrying
 from settlement_core.services.statements import move_items
 
 # FX conversions of payouts round half-even: unbiased over many payouts.
@@ -60,25 +61,23 @@ def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
         if not account_ids:
             break
         for account_id in account_ids:
-            _pay_account(ctx, account_id, as_of, created, carried, skipped)
+            outcome = retrying(functools.partial(_pay_account, ctx, account_id, as_of))
+            created.extend(outcome.created)
+            carried.extend(outcome.carried)
+            skipped.extend(outcome.skipped_mismatch)
         after = account_ids[-1]
     return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
 
 
-def _pay_account(
-    ctx: Context,
-    account_id: str,
-    as_of: datetime,
-    created: list[str],
-    carried: list[str],
-    skipped: list[str],
-) -> None:
+def _pay_account(ctx: Context, account_id: str, as_of: datetime) -> PayoutReport:
+    created: list[str] = []
+    carried: list[str] = []
     with ctx.uow() as uow:
         payable = uow.statements.payable_for_account(account_id, as_of)
-        skipped.extend(s.id for s in payable if s.has_mismatch)
+        skipped = tuple(s.id for s in payable if s.has_mismatch)
         due = [s for s in payable if not s.has_mismatch]
         if not due:
-            return
+            return PayoutReport((), (), skipped)
         account = uow.accounts.get(due[0].tenant_id, account_id)
         now = ctx.now()
         brought = _make_available(ctx, uow, account, due, now)
@@ -93,6 +92,7 @@ def _pay_account(
             else:
                 created.append(payout.id)
         uow.commit()
+    return PayoutReport(tuple(created), tuple(carried), skipped)
 
 
 def _make_available(

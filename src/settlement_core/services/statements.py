@@ -10,7 +10,7 @@ from settlement_core.lifecycle import BillingItemStatus, next_state, sources
 from settlement_core.model import Account, BillingItemsMoved, Statement, StatementOpened
 from settlement_core.ports import UnitOfWork
 from settlement_core.rules import Period, payout_date, resolve_zone
-from settlement_core.services.context import Context
+from settlement_core.services.context import Context, retrying
 
 
 def statement_for(
@@ -101,19 +101,20 @@ def close_cycles(ctx: Context, as_of: datetime) -> CloseReport:
     as_of = ctx.not_after_now(as_of, "as_of")
     closed = 0
     mismatched: list[str] = []
-    while True:
+
+    def batch() -> list[Statement]:
         with ctx.uow() as uow:
             due = uow.statements.due_to_close(as_of, ctx.batch_size)
-            if not due:
-                break
             now = ctx.now()
             for statement in due:
                 statement.close(now, uow.items.recount(statement.id))
-                if statement.has_mismatch:
-                    mismatched.append(statement.id)
             move_items(uow, due, "statement", now)
             uow.commit()
-            closed += len(due)
+            return due
+
+    while done := retrying(batch):
+        closed += len(done)
+        mismatched.extend(s.id for s in done if s.has_mismatch)
     return CloseReport(closed, tuple(mismatched))
 
 

@@ -1,0 +1,353 @@
+"""Rows to aggregates and back: the only place that knows the column layout.
+
+Aggregates are rebuilt through their constructors, so attrs validators run on
+every load, and nothing of SQLAlchemy reaches the domain classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from settlement_core.lifecycle import (
+    AccountStatus,
+    BillingItemStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+    StatementStatus,
+)
+from settlement_core.model import (
+    Account,
+    AmountBasis,
+    BillingItem,
+    Funding,
+    FxQuote,
+    ItemKind,
+    Payout,
+    PayoutSource,
+    ReleaseSummary,
+    Statement,
+)
+from settlement_core.money import Money, amount_str, money
+from settlement_core.rules import Cycle, CycleKind, PayoutRule, Period
+
+Row = Mapping[str, Any]
+
+
+def _money_out(value: Money | None) -> list[str] | None:
+    return None if value is None else [amount_str(value), value.currency.code]
+
+
+def _money_in(value: list[str] | None) -> Money | None:
+    return None if value is None else money(value[0], value[1])
+
+
+def rule_to_json(rule: PayoutRule) -> dict[str, Any]:
+    """A rule snapshot as plain JSON."""
+    return {
+        "rule_id": rule.rule_id,
+        "version": rule.version,
+        "cycle": {
+            "kind": rule.cycle.kind.value,
+            "anchor_weekday": rule.cycle.anchor_weekday,
+            "anchor_day": rule.cycle.anchor_day,
+            "biweekly_epoch": rule.cycle.biweekly_epoch.isoformat(),
+        },
+        "auto_payment": rule.auto_payment,
+        "payment_threshold": _money_out(rule.payment_threshold),
+        "payment_currency": rule.payment_currency,
+        "is_hold": rule.is_hold,
+        "delay_days": rule.delay_days,
+        "negative_balance_limit": _money_out(rule.negative_balance_limit),
+        "effective_from": rule.effective_from.isoformat() if rule.effective_from else None,
+    }
+
+
+def rule_from_json(data: Mapping[str, Any]) -> PayoutRule:
+    """The rule snapshot a statement was opened with."""
+    cycle = data["cycle"]
+    effective = data["effective_from"]
+    return PayoutRule(
+        rule_id=data["rule_id"],
+        version=data["version"],
+        cycle=Cycle(
+            kind=CycleKind(cycle["kind"]),
+            anchor_weekday=cycle["anchor_weekday"],
+            anchor_day=cycle["anchor_day"],
+            biweekly_epoch=date.fromisoformat(cycle["biweekly_epoch"]),
+        ),
+        auto_payment=data["auto_payment"],
+        payment_threshold=_money_in(data["payment_threshold"]),
+        payment_currency=data["payment_currency"],
+        is_hold=data["is_hold"],
+        delay_days=data["delay_days"],
+        negative_balance_limit=_money_in(data["negative_balance_limit"]),
+        effective_from=datetime.fromisoformat(effective) if effective else None,
+    )
+
+
+def account_row(a: Account) -> dict[str, Any]:
+    """Columns of an account."""
+    return {
+        "id": a.id,
+        "tenant_id": a.tenant_id,
+        "shop_id": a.shop_id,
+        "time_zone": a.time_zone,
+        "rule_id": a.rule_id,
+        "rule_override": a.rule_override,
+        "payout_method_ref": a.payout_method_ref,
+        "attributes": dict(a.attributes),
+        "status": a.status.value,
+        "created_at": a.created_at,
+        "version": a.version,
+    }
+
+
+def account_from(r: Row) -> Account:
+    """An account from its row."""
+    return Account(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        shop_id=r["shop_id"],
+        time_zone=r["time_zone"],
+        rule_id=r["rule_id"],
+        created_at=r["created_at"],
+        attributes=dict(r["attributes"]),
+        rule_override=r["rule_override"],
+        payout_method_ref=r["payout_method_ref"],
+        status=AccountStatus(r["status"]),
+        version=r["version"],
+    )
+
+
+def item_row(i: BillingItem) -> dict[str, Any]:
+    """Columns of a billing item."""
+    return {
+        "id": i.id,
+        "tenant_id": i.tenant_id,
+        "item_key": i.key,
+        "account_id": i.account_id,
+        "order_id": i.order_id,
+        "kind": i.kind.value,
+        "amount_minor": i.amount_minor,
+        "currency": i.currency,
+        "occurred_at": i.occurred_at,
+        "recorded_at": i.recorded_at,
+        "statement_id": i.statement_id,
+        "request_hash": i.request_hash,
+        "basis": i.basis.value,
+        "order_total_minor": i.order_total_minor,
+        "run_id": i.run_id,
+        "status": i.status.value,
+        "version": i.version,
+    }
+
+
+def item_from(r: Row) -> BillingItem:
+    """A billing item from its row."""
+    return BillingItem(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        key=r["item_key"],
+        account_id=r["account_id"],
+        order_id=r["order_id"],
+        kind=ItemKind(r["kind"]),
+        amount_minor=r["amount_minor"],
+        currency=r["currency"],
+        occurred_at=r["occurred_at"],
+        recorded_at=r["recorded_at"],
+        statement_id=r["statement_id"],
+        request_hash=r["request_hash"],
+        basis=AmountBasis(r["basis"]),
+        order_total_minor=r["order_total_minor"],
+        run_id=r["run_id"],
+        status=BillingItemStatus(r["status"]),
+        version=r["version"],
+    )
+
+
+def statement_row(s: Statement) -> dict[str, Any]:
+    """Columns of a statement."""
+    return {
+        "id": s.id,
+        "tenant_id": s.tenant_id,
+        "account_id": s.account_id,
+        "currency": s.currency,
+        "period_start": s.period.start,
+        "period_end": s.period.end,
+        "rule": rule_to_json(s.rule),
+        "payout_date": s.payout_date,
+        "payable_at": s.payable_at,
+        "opened_at": s.opened_at,
+        "total_minor": s.total_minor,
+        "item_count": s.item_count,
+        "status": s.status.value,
+        "closed_at": s.closed_at,
+        "recount_minor": s.recount_minor,
+        "brought_forward_minor": s.brought_forward_minor,
+        "carried_forward_minor": s.carried_forward_minor,
+        "payout_id": s.payout_id,
+        "version": s.version,
+    }
+
+
+def statement_from(r: Row) -> Statement:
+    """A statement from its row."""
+    return Statement(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        account_id=r["account_id"],
+        currency=r["currency"],
+        period=Period(r["period_start"], r["period_end"]),
+        rule=rule_from_json(r["rule"]),
+        payout_date=r["payout_date"],
+        payable_at=r["payable_at"],
+        opened_at=r["opened_at"],
+        total_minor=r["total_minor"],
+        item_count=r["item_count"],
+        status=StatementStatus(r["status"]),
+        closed_at=r["closed_at"],
+        recount_minor=r["recount_minor"],
+        brought_forward_minor=r["brought_forward_minor"],
+        carried_forward_minor=r["carried_forward_minor"],
+        payout_id=r["payout_id"],
+        version=r["version"],
+    )
+
+
+def _source_out(s: PayoutSource) -> dict[str, Any]:
+    fx = s.fx
+    return {
+        "currency": s.currency,
+        "amount_minor": s.amount_minor,
+        "converted_minor": s.converted_minor,
+        "fx": None
+        if fx is None
+        else {
+            "base": fx.base,
+            "quote": fx.quote,
+            "rate": str(fx.rate),
+            "as_of": fx.as_of.astimezone(UTC).isoformat(),
+            "source": fx.source,
+        },
+    }
+
+
+def _source_in(d: Mapping[str, Any]) -> PayoutSource:
+    fx = d["fx"]
+    return PayoutSource(
+        currency=d["currency"],
+        amount_minor=d["amount_minor"],
+        converted_minor=d["converted_minor"],
+        fx=None
+        if fx is None
+        else FxQuote(
+            base=fx["base"],
+            quote=fx["quote"],
+            rate=Decimal(fx["rate"]),
+            as_of=datetime.fromisoformat(fx["as_of"]),
+            source=fx["source"],
+        ),
+    )
+
+
+def payout_row(p: Payout) -> dict[str, Any]:
+    """Columns of a payout."""
+    return {
+        "id": p.id,
+        "tenant_id": p.tenant_id,
+        "account_id": p.account_id,
+        "payout_key": p.key,
+        "amount_minor": p.amount_minor,
+        "currency": p.currency,
+        "sources": [_source_out(s) for s in p.sources],
+        "statement_ids": list(p.statement_ids),
+        "created_at": p.created_at,
+        "transaction_id": p.transaction_id,
+        "method_ref": p.method_ref,
+        "status": p.status.value,
+        "attempts": p.attempts,
+        "approved_by": p.approved_by,
+        "version": p.version,
+    }
+
+
+def payout_from(r: Row) -> Payout:
+    """A payout from its row."""
+    return Payout(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        account_id=r["account_id"],
+        key=r["payout_key"],
+        amount_minor=r["amount_minor"],
+        currency=r["currency"],
+        sources=tuple(_source_in(s) for s in r["sources"]),
+        statement_ids=tuple(r["statement_ids"]),
+        created_at=r["created_at"],
+        transaction_id=r["transaction_id"],
+        method_ref=r["method_ref"],
+        status=PayoutStatus(r["status"]),
+        attempts=r["attempts"],
+        approved_by=r["approved_by"],
+        version=r["version"],
+    )
+
+
+def release_row(s: ReleaseSummary) -> dict[str, Any]:
+    """Columns of a release summary."""
+    return {
+        "id": s.id,
+        "tenant_id": s.tenant_id,
+        "channel": s.channel,
+        "currency": s.currency,
+        "total_minor": s.total_minor,
+        "payout_ids": list(s.payout_ids),
+        "created_at": s.created_at,
+        "status": s.status.value,
+        "version": s.version,
+    }
+
+
+def release_from(r: Row) -> ReleaseSummary:
+    """A release summary from its row."""
+    return ReleaseSummary(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        channel=r["channel"],
+        currency=r["currency"],
+        total_minor=r["total_minor"],
+        payout_ids=tuple(r["payout_ids"]),
+        created_at=r["created_at"],
+        status=ReleaseSummaryStatus(r["status"]),
+        version=r["version"],
+    )
+
+
+def funding_row(f: Funding) -> dict[str, Any]:
+    """Columns of a funding."""
+    return {
+        "id": f.id,
+        "tenant_id": f.tenant_id,
+        "channel": f.channel,
+        "currency": f.currency,
+        "amount_minor": f.amount_minor,
+        "reference": f.reference,
+        "recorded_at": f.recorded_at,
+        "version": f.version,
+    }
+
+
+def funding_from(r: Row) -> Funding:
+    """A funding from its row."""
+    return Funding(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        channel=r["channel"],
+        currency=r["currency"],
+        amount_minor=r["amount_minor"],
+        reference=r["reference"],
+        recorded_at=r["recorded_at"],
+        version=r["version"],
+    )

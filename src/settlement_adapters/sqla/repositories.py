@@ -1,0 +1,537 @@
+"""SQL repositories: Core statements over the unit of work's connection.
+
+Reads that could miss buffered rows flush first; lookups that the unit of work
+indexes itself (keys, shops, statement series, postings) do not, so a batch of
+items is written with one executemany at commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select, update
+
+from settlement_adapters.sqla import mapping, tables
+from settlement_core.errors import ConcurrencyConflict, NotFound
+from settlement_core.ledger import Entry, JournalTransaction
+from settlement_core.lifecycle import BillingItemStatus, StatementStatus, next_state, sources
+from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
+from settlement_core.ports import ItemFilter, OutboxMessage, Page, PayoutFilter, StatementFilter
+
+if TYPE_CHECKING:
+    from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
+
+T = TypeVar("T")
+
+
+class _Repository:
+    table: Table
+    build: Callable[[Any], Any]
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self.uow = uow
+
+    def _one(self, *where: ColumnElement[bool], lock: bool = False) -> Any:
+        stmt = select(self.table).where(*where)
+        if lock and self.uow.locks_rows:
+            stmt = stmt.with_for_update()
+        row = self.uow.conn.execute(stmt).first()
+        return None if row is None else self.uow.adopt(self.table, row, type(self).build)
+
+    def _many(self, stmt: Select[Any]) -> list[Any]:
+        return [
+            self.uow.adopt(self.table, row, type(self).build) for row in self.uow.conn.execute(stmt)
+        ]
+
+    def _tracked(self, obj_id: str) -> Any:
+        found = self.uow.tracked.get((self.table.name, obj_id))
+        return None if found is None else found[0]
+
+    def _get(self, tenant_id: str, obj_id: str, what: str) -> Any:
+        obj = self._tracked(obj_id)
+        if obj is None:
+            obj = self._one(self.table.c.id == obj_id)
+        if obj is None or obj.tenant_id != tenant_id:
+            raise NotFound(f"{what} {obj_id!r} not found")
+        return obj
+
+    def _page(self, where: list[ColumnElement[bool]], after: str | None, limit: int) -> Page[Any]:
+        self.uow.flush()
+        if after is not None:
+            where = [*where, self.table.c.id > after]
+        stmt = select(self.table).where(*where).order_by(self.table.c.id).limit(limit + 1)
+        rows = self._many(stmt)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, rows[-1].id if more and rows else None)
+
+    def add(self, obj: Any) -> None:
+        """Stage a new aggregate."""
+        self.uow.stage_new(self.table, obj)
+
+
+def _range(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
+    found = []
+    if low is not None:
+        found.append(column >= low)
+    if high is not None:
+        found.append(column <= high)
+    return found
+
+
+def _equal(table: Table, **values: Any) -> list[ColumnElement[bool]]:
+    return [table.c[name] == value for name, value in values.items() if value is not None]
+
+
+class SqlAccountRepository(_Repository):
+    """Accounts; (tenant, shop id) is unique."""
+
+    table = tables.accounts
+    build = staticmethod(mapping.account_from)
+
+    def add(self, account: Account) -> None:
+        """Stage a new account."""
+        super().add(account)
+        self.uow.new_accounts_by_shop[(account.tenant_id, account.shop_id)] = account
+
+    def get(self, tenant_id: str, account_id: str) -> Account:
+        """The account, or NotFound."""
+        found: Account = self._get(tenant_id, account_id, "account")
+        return found
+
+    def find_by_shop(self, tenant_id: str, shop_id: str) -> Account | None:
+        """The account for a shop id, if any."""
+        new = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
+        if new is not None:
+            return new
+        c = self.table.c
+        found: Account | None = self._one(c.tenant_id == tenant_id, c.shop_id == shop_id)
+        return found
+
+
+class SqlBillingItemRepository(_Repository):
+    """Billing items; (tenant, key) is unique."""
+
+    table = tables.billing_items
+    build = staticmethod(mapping.item_from)
+
+    def add(self, item: BillingItem) -> None:
+        """Stage a new item (inserted in bulk at the next flush)."""
+        uow = self.uow
+        uow.stage_new(self.table, item)
+        uow.new_item_keys[(item.tenant_id, item.key)] = item
+        order = (item.tenant_id, item.account_id, item.order_id, item.currency)
+        uow.new_booked_by_order[order] += item.amount_minor
+
+    def get(self, tenant_id: str, item_id: str) -> BillingItem:
+        """The item, or NotFound."""
+        found: BillingItem = self._get(tenant_id, item_id, "billing item")
+        return found
+
+    def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> list[BillingItem]:
+        """The existing items among `item_ids`, in the order asked."""
+        self.uow.flush()
+        c = self.table.c
+        rows = self._many(select(self.table).where(c.tenant_id == tenant_id, c.id.in_(item_ids)))
+        by_id = {item.id: item for item in rows}
+        return [by_id[i] for i in item_ids if i in by_id]
+
+    def find_by_key(self, tenant_id: str, key: str) -> BillingItem | None:
+        """The item recorded under a key, if any."""
+        new = self.uow.new_item_keys.get((tenant_id, key))
+        if new is not None:
+            return new
+        c = self.table.c
+        found: BillingItem | None = self._one(c.tenant_id == tenant_id, c.item_key == key)
+        return found
+
+    def booked_for_order(
+        self, tenant_id: str, account_id: str, order_id: str, currency: str
+    ) -> int:
+        """What one order has booked so far, in minor units."""
+        c = self.table.c
+        stored = self.uow.conn.execute(
+            select(func.coalesce(func.sum(c.amount_minor), 0)).where(
+                c.account_id == account_id, c.order_id == order_id, c.currency == currency
+            )
+        ).scalar_one()
+        order = (tenant_id, account_id, order_id, currency)
+        return int(stored) + self.uow.new_booked_by_order.get(order, 0)
+
+    def recount(self, statement_id: str) -> int:
+        """The sum of a statement's items, from the items themselves."""
+        self.uow.flush()
+        c = self.table.c
+        total = self.uow.conn.execute(
+            select(func.coalesce(func.sum(c.amount_minor), 0)).where(c.statement_id == statement_id)
+        ).scalar_one()
+        return int(total)
+
+    def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
+        """One UPDATE moving every item of these statements that allows the trigger."""
+        if not statement_ids:
+            return 0
+        self.uow.flush()
+        allowed = sources(BillingItemStatus, trigger)
+        dest = next_state(next(iter(allowed)), trigger)
+        c = self.table.c
+        result = self.uow.conn.execute(
+            update(self.table)
+            .where(c.statement_id.in_(statement_ids), c.status.in_([s.value for s in allowed]))
+            .values(status=dest.value, version=c.version + 1)
+        )
+        chosen = set(statement_ids)
+        for (name, _), entry in self.uow.tracked.items():
+            item = entry[0]
+            if name == self.table.name and item.statement_id in chosen and item.status in allowed:
+                item.status = dest
+                item.version += 1
+                entry[1] = mapping.item_row(item)
+        return int(result.rowcount)
+
+    def query(self, where: ItemFilter, after: str | None, limit: int) -> Page[BillingItem]:
+        """Items matching a filter, in id order after a cursor."""
+        c = self.table.c
+        conditions = _equal(
+            self.table,
+            tenant_id=where.tenant_id,
+            account_id=where.account_id,
+            status=where.status.value if where.status else None,
+            statement_id=where.statement_id,
+            order_id=where.order_id,
+            currency=where.currency,
+        )
+        conditions += _range(c.recorded_at, where.recorded_from, where.recorded_to)
+        conditions += _range(c.amount_minor, where.amount_min_minor, where.amount_max_minor)
+        return self._page(conditions, after, limit)
+
+
+class SqlStatementRepository(_Repository):
+    """Statements; (account, currency, period start) is unique."""
+
+    table = tables.statements
+    build = staticmethod(mapping.statement_from)
+
+    def add(self, statement: Statement) -> None:
+        """Stage a new statement."""
+        super().add(statement)
+        series = (statement.account_id, statement.currency)
+        self.uow.new_statements_by_series[series].append(statement)
+
+    def get(self, tenant_id: str, statement_id: str) -> Statement:
+        """The statement, or NotFound."""
+        found: Statement = self._get(tenant_id, statement_id, "statement")
+        return found
+
+    def find_covering(self, account_id: str, currency: str, instant: datetime) -> Statement | None:
+        """The statement whose period holds `instant`, if any."""
+        for statement in self.uow.new_statements_by_series.get((account_id, currency), ()):
+            if statement.period.contains(instant):
+                return statement
+        c = self.table.c
+        found: Statement | None = self._one(
+            c.account_id == account_id,
+            c.currency == currency,
+            c.period_start <= instant,
+            c.period_end > instant,
+        )
+        return found
+
+    def neighbours(
+        self, account_id: str, currency: str, instant: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """End of the latest period before `instant` and start of the first after it."""
+        c = self.table.c
+        series = [c.account_id == account_id, c.currency == currency]
+        before, after = self.uow.conn.execute(
+            select(
+                select(func.max(c.period_end))
+                .where(*series, c.period_end <= instant)
+                .scalar_subquery(),
+                select(func.min(c.period_start))
+                .where(*series, c.period_start > instant)
+                .scalar_subquery(),
+            )
+        ).one()
+        for statement in self.uow.new_statements_by_series.get((account_id, currency), ()):
+            if statement.period.end <= instant and (
+                before is None or statement.period.end > before
+            ):
+                before = statement.period.end
+            if statement.period.start > instant and (
+                after is None or statement.period.start < after
+            ):
+                after = statement.period.start
+        return _aware(before), _aware(after)
+
+    def _locked(self, stmt: Select[Any]) -> list[Statement]:
+        # Two workers running the same job take disjoint rows instead of waiting.
+        if self.uow.locks_rows:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return self._many(stmt)
+
+    def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
+        """Open statements whose period ended by `as_of`, oldest first, locked."""
+        self.uow.flush()
+        c = self.table.c
+        return self._locked(
+            select(self.table)
+            .where(c.status == StatementStatus.OPEN.value, c.period_end <= as_of)
+            .order_by(c.period_end, c.id)
+            .limit(limit)
+        )
+
+    def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
+        """Accounts holding closed statements payable at `as_of`, in id order."""
+        self.uow.flush()
+        c = self.table.c
+        where = [c.status == StatementStatus.CLOSED.value, c.payable_at <= as_of]
+        if after is not None:
+            where.append(c.account_id > after)
+        stmt = select(c.account_id).where(*where).distinct().order_by(c.account_id).limit(limit)
+        return list(self.uow.conn.execute(stmt).scalars())
+
+    def payable_for_account(self, account_id: str, as_of: datetime) -> list[Statement]:
+        """One account's closed statements payable at `as_of`, by period, locked."""
+        self.uow.flush()
+        c = self.table.c
+        return self._locked(
+            select(self.table)
+            .where(
+                c.account_id == account_id,
+                c.status == StatementStatus.CLOSED.value,
+                c.payable_at <= as_of,
+            )
+            .order_by(c.period_start, c.currency)
+        )
+
+    def carried_for_account(self, account_id: str) -> list[Statement]:
+        """One account's carried-forward statements, by period."""
+        self.uow.flush()
+        c = self.table.c
+        stmt = (
+            select(self.table)
+            .where(c.account_id == account_id, c.status == StatementStatus.CARRIED_FORWARD.value)
+            .order_by(c.period_start, c.currency)
+        )
+        if self.uow.locks_rows:
+            stmt = stmt.with_for_update()
+        return self._many(stmt)
+
+    def query(self, where: StatementFilter, after: str | None, limit: int) -> Page[Statement]:
+        """Statements matching a filter, in id order after a cursor."""
+        conditions = _equal(
+            self.table,
+            tenant_id=where.tenant_id,
+            account_id=where.account_id,
+            status=where.status.value if where.status else None,
+            currency=where.currency,
+        )
+        conditions += _range(self.table.c.period_start, where.period_from, where.period_to)
+        return self._page(conditions, after, limit)
+
+
+class SqlPayoutRepository(_Repository):
+    """Payouts; (tenant, key) is unique."""
+
+    table = tables.payouts
+    build = staticmethod(mapping.payout_from)
+
+    def get(self, tenant_id: str, payout_id: str) -> Payout:
+        """The payout, or NotFound."""
+        found: Payout = self._get(tenant_id, payout_id, "payout")
+        return found
+
+    def find_by_key(self, tenant_id: str, key: str) -> Payout | None:
+        """The payout created for a statement set, if any."""
+        self.uow.flush()
+        c = self.table.c
+        found: Payout | None = self._one(c.tenant_id == tenant_id, c.payout_key == key)
+        return found
+
+    def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:
+        """Payouts matching a filter, in id order after a cursor."""
+        c = self.table.c
+        conditions = _equal(
+            self.table,
+            tenant_id=where.tenant_id,
+            account_id=where.account_id,
+            status=where.status.value if where.status else None,
+            currency=where.currency,
+        )
+        conditions += _range(c.created_at, where.created_from, where.created_to)
+        conditions += _range(c.amount_minor, where.amount_min_minor, where.amount_max_minor)
+        return self._page(conditions, after, limit)
+
+
+class SqlReleaseSummaryRepository(_Repository):
+    """Release summaries."""
+
+    table = tables.release_summaries
+    build = staticmethod(mapping.release_from)
+
+    def get(self, tenant_id: str, summary_id: str) -> ReleaseSummary:
+        """The summary, or NotFound."""
+        found: ReleaseSummary = self._get(tenant_id, summary_id, "release summary")
+        return found
+
+
+class SqlFundingRepository(_Repository):
+    """Fundings; (tenant, reference) is unique."""
+
+    table = tables.fundings
+    build = staticmethod(mapping.funding_from)
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Funding | None:
+        """The funding recorded under a reference, if any."""
+        self.uow.flush()
+        c = self.table.c
+        found: Funding | None = self._one(c.tenant_id == tenant_id, c.reference == reference)
+        return found
+
+
+class SqlLedger:
+    """The journal, with balances cached per (ledger account, currency)."""
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self.uow = uow
+
+    def post(self, transaction: JournalTransaction) -> None:
+        """Stage a balanced transaction; (kind, reference) is unique."""
+        if self.find(transaction.kind, transaction.reference) is not None:
+            raise ConcurrencyConflict(
+                f"{transaction.kind} for {transaction.reference} was already posted"
+            )
+        uow = self.uow
+        uow.staged_transactions.append(transaction)
+        uow.new_transactions[(transaction.kind, transaction.reference)] = transaction
+        for entry in transaction.entries:
+            uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
+
+    def _load(self, where: ColumnElement[bool]) -> list[JournalTransaction]:
+        t, e = tables.journal_transactions, tables.journal_entries
+        conn = self.uow.conn
+        heads = conn.execute(select(t).where(where).order_by(t.c.id)).all()
+        if not heads:
+            return []
+        legs: dict[str, list[Entry]] = {h.id: [] for h in heads}
+        ids = list(legs)
+        for at in range(0, len(ids), 500):
+            chunk = ids[at : at + 500]
+            rows = conn.execute(select(e).where(e.c.transaction_id.in_(chunk)).order_by(e.c.id))
+            for row in rows:
+                legs[row.transaction_id].append(
+                    Entry(row.account, row.currency, int(row.amount_minor))
+                )
+        return [
+            JournalTransaction(
+                id=h.id,
+                tenant_id=h.tenant_id,
+                kind=h.kind,
+                reference=h.reference,
+                occurred_at=h.occurred_at,
+                entries=tuple(legs[h.id]),
+                reverses=h.reverses,
+            )
+            for h in heads
+        ]
+
+    def get(self, transaction_id: str) -> JournalTransaction:
+        """A posted (or staged) transaction, or NotFound."""
+        for transaction in self.uow.staged_transactions:
+            if transaction.id == transaction_id:
+                return transaction
+        found = self._load(tables.journal_transactions.c.id == transaction_id)
+        if not found:
+            raise NotFound(f"journal transaction {transaction_id!r} not found")
+        return found[0]
+
+    def find(self, kind: str, reference: str) -> JournalTransaction | None:
+        """The transaction of a kind for a reference, if any."""
+        staged = self.uow.new_transactions.get((kind, reference))
+        if staged is not None:
+            return staged
+        t = tables.journal_transactions
+        found = self._load(and_(t.c.kind == kind, t.c.reference == reference))
+        return found[0] if found else None
+
+    def balance(self, account: str, currency: str) -> int:
+        """The sum of an account's entries in one currency (cached balance + staged)."""
+        b = tables.ledger_balances
+        stored = self.uow.conn.execute(
+            select(b.c.balance_minor).where(b.c.account == account, b.c.currency == currency)
+        ).scalar()
+        return int(stored or 0) + self.uow.balance_deltas.get((account, currency), 0)
+
+    def balances(self, account: str) -> dict[str, int]:
+        """An account's non-zero balances per currency."""
+        b = tables.ledger_balances
+        found: dict[str, int] = {
+            row.currency: int(row.balance_minor)
+            for row in self.uow.conn.execute(select(b).where(b.c.account == account))
+        }
+        for (name, currency), delta in self.uow.balance_deltas.items():
+            if name == account:
+                found[currency] = found.get(currency, 0) + delta
+        return {c: v for c, v in found.items() if v}
+
+    def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
+        """Every posted transaction, in posting order."""
+        self.uow.flush()
+        t = tables.journal_transactions
+        where = t.c.tenant_id == tenant_id if tenant_id is not None else t.c.id.is_not(None)
+        return self._load(where)
+
+
+class SqlOutbox:
+    """Outbox rows, written by the unit of work on commit."""
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self.uow = uow
+
+    def add(self, messages: Sequence[OutboxMessage]) -> None:
+        """Write messages in the current transaction."""
+        if messages:
+            self.uow.conn.execute(tables.outbox.insert(), [outbox_row(m) for m in messages])
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        """Messages not yet sent, oldest first."""
+        o = tables.outbox
+        rows = self.uow.conn.execute(
+            select(o).where(o.c.sent.is_(False)).order_by(o.c.id).limit(limit)
+        )
+        return [
+            OutboxMessage(
+                id=r.id,
+                tenant_id=r.tenant_id,
+                name=r.name,
+                payload=r.payload,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    def mark_sent(self, message_ids: Sequence[str]) -> None:
+        """Record delivery on commit."""
+        self.uow.sent.extend(message_ids)
+
+
+def outbox_row(message: OutboxMessage) -> dict[str, Any]:
+    """Columns of an outbox message."""
+    return {
+        "id": message.id,
+        "tenant_id": message.tenant_id,
+        "name": message.name,
+        "payload": dict(message.payload),
+        "created_at": message.created_at,
+        "sent": False,
+    }
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # Should an aggregate come back without the column type, its value is naive UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -1,0 +1,216 @@
+"""The schema: one table per aggregate, the journal, cached balances and the outbox.
+
+Amounts are BIGINT minor units beside a CHAR(3) currency. Unique constraints
+carry the idempotency guarantees; every aggregate table has a `version` column
+for optimistic concurrency.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from settlement_adapters.sqla.types import JsonText, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+ID = 36  # a UUID in text form
+EXTERNAL = 128  # the longest identifier a host may send
+
+
+def _id(name: str = "id", **kw: object) -> Column[str]:
+    return Column(name, String(ID), **kw)  # type: ignore[arg-type]
+
+
+accounts = Table(
+    "settlement_accounts",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("shop_id", String(EXTERNAL), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("rule_override", String(64)),
+    Column("payout_method_ref", String(EXTERNAL)),
+    Column("attributes", JsonText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "shop_id", name="uq_settlement_accounts_shop"),
+)
+
+billing_items = Table(
+    "settlement_billing_items",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("item_key", String(EXTERNAL), nullable=False),
+    _id("account_id", nullable=False),
+    Column("order_id", String(EXTERNAL), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    _id("statement_id", nullable=False),
+    Column("request_hash", CHAR(64), nullable=False),
+    Column("basis", String(16), nullable=False),
+    Column("order_total_minor", BigInteger),
+    Column("run_id", String(EXTERNAL)),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "item_key", name="uq_settlement_billing_items_key"),
+    Index("ix_settlement_billing_items_statement", "statement_id", "status"),
+    Index("ix_settlement_billing_items_order", "account_id", "order_id", "currency"),
+    Index("ix_settlement_billing_items_tenant_order", "tenant_id", "order_id"),
+    Index("ix_settlement_billing_items_tenant_recorded", "tenant_id", "recorded_at"),
+    Index("ix_settlement_billing_items_tenant_status", "tenant_id", "status", "id"),
+)
+
+statements = Table(
+    "settlement_statements",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    _id("account_id", nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("period_end", UtcDateTime, nullable=False),
+    Column("rule", JsonText, nullable=False),
+    Column("payout_date", Date, nullable=False),
+    Column("payable_at", UtcDateTime, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("recount_minor", BigInteger),
+    Column("brought_forward_minor", BigInteger),
+    Column("carried_forward_minor", BigInteger),
+    _id("payout_id"),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint(
+        "account_id", "currency", "period_start", name="uq_settlement_statements_period"
+    ),
+    Index("ix_settlement_statements_due", "status", "period_end"),
+    Index("ix_settlement_statements_payable", "status", "payable_at", "account_id"),
+    Index("ix_settlement_statements_account", "account_id", "status"),
+    Index("ix_settlement_statements_tenant", "tenant_id", "status", "period_start"),
+)
+
+payouts = Table(
+    "settlement_payouts",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    _id("account_id", nullable=False),
+    Column("payout_key", String(EXTERNAL), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("sources", JsonText, nullable=False),
+    Column("statement_ids", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    _id("transaction_id", nullable=False),
+    Column("method_ref", String(EXTERNAL)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("approved_by", String(EXTERNAL)),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "payout_key", name="uq_settlement_payouts_key"),
+    Index("ix_settlement_payouts_account", "tenant_id", "account_id"),
+    Index("ix_settlement_payouts_status", "tenant_id", "status", "created_at"),
+)
+
+release_summaries = Table(
+    "settlement_release_summaries",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("channel", String(EXTERNAL), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("payout_ids", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+fundings = Table(
+    "settlement_fundings",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("channel", String(EXTERNAL), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("reference", String(EXTERNAL), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "reference", name="uq_settlement_fundings_reference"),
+)
+
+journal_transactions = Table(
+    "settlement_journal_transactions",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("reference", String(EXTERNAL), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    _id("reverses"),
+    UniqueConstraint("kind", "reference", name="uq_settlement_journal_transactions_ref"),
+    Index("ix_settlement_journal_transactions_tenant", "tenant_id", "id"),
+)
+
+journal_entries = Table(
+    "settlement_journal_entries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    _id("transaction_id", nullable=False),
+    Column("account", String(EXTERNAL + 32), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Index("ix_settlement_journal_entries_transaction", "transaction_id"),
+    Index("ix_settlement_journal_entries_account", "account", "currency"),
+)
+
+ledger_balances = Table(
+    "settlement_ledger_balances",
+    metadata,
+    Column("account", String(EXTERNAL + 32), primary_key=True),
+    Column("currency", CHAR(3), primary_key=True),
+    Column("balance_minor", BigInteger, nullable=False),
+)
+
+outbox = Table(
+    "settlement_outbox",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("payload", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent", Boolean, nullable=False),
+    Index("ix_settlement_outbox_pending", "sent", "id"),
+)

@@ -1,0 +1,353 @@
+"""The SQL unit of work: one database transaction per command.
+
+New rows are buffered and written with executemany when a read needs them or
+at commit; changed aggregates are written with an optimistic version check.
+Statement totals and ledger balances are commutative, so they are written as
+increments (`total = total + :delta`) that never conflict: one hot seller
+cannot make everybody else's ingest retry (R-ING-4).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from settlement_adapters.sqla import mapping, tables
+from settlement_adapters.sqla.repositories import (
+    SqlAccountRepository,
+    SqlBillingItemRepository,
+    SqlFundingRepository,
+    SqlLedger,
+    SqlOutbox,
+    SqlPayoutRepository,
+    SqlReleaseSummaryRepository,
+    SqlStatementRepository,
+    outbox_row,
+)
+from settlement_core.errors import ConcurrencyConflict
+from settlement_core.ids import IdFactory, UuidV7Factory
+from settlement_core.ledger import JournalTransaction
+from settlement_core.lifecycle import StatementStatus
+from settlement_core.model import Account, BillingItem, Event, Statement
+from settlement_core.ports import to_message
+
+ToRow = Callable[[Any], dict[str, Any]]
+
+# Insert order respects what later rows refer to.
+WRITERS: list[tuple[Table, ToRow]] = [
+    (tables.accounts, mapping.account_row),
+    (tables.statements, mapping.statement_row),
+    (tables.billing_items, mapping.item_row),
+    (tables.payouts, mapping.payout_row),
+    (tables.release_summaries, mapping.release_row),
+    (tables.fundings, mapping.funding_row),
+]
+ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
+TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
+# Columns written as increments rather than overwritten (see the module docstring).
+INCREMENTS: dict[str, tuple[str, ...]] = {tables.statements.name: ("total_minor", "item_count")}
+
+
+class SqlAlchemyUnitOfWork:
+    """A transaction on an engine, or inside a connection the host already has open."""
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        connection: Connection | None = None,
+        ids: IdFactory | None = None,
+    ) -> None:
+        if (engine is None) == (connection is None):
+            raise ValueError("give exactly one of engine or connection")
+        self.engine = engine
+        self.external = connection
+        self.ids = ids or UuidV7Factory()
+        self.accounts = SqlAccountRepository(self)
+        self.items = SqlBillingItemRepository(self)
+        self.statements = SqlStatementRepository(self)
+        self.payouts = SqlPayoutRepository(self)
+        self.releases = SqlReleaseSummaryRepository(self)
+        self.fundings = SqlFundingRepository(self)
+        self.ledger = SqlLedger(self)
+        self.outbox = SqlOutbox(self)
+        self._conn: Connection | None = None
+        self._tx: Any = None
+        self._reset()
+
+    def _reset(self) -> None:
+        # (table name, id) -> [object, row as last written or read; None while unwritten]
+        self.tracked: dict[tuple[str, str], list[Any]] = {}
+        self.recorded: list[Event] = []
+        self.new_item_keys: dict[tuple[str, str], BillingItem] = {}
+        self.new_booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.new_accounts_by_shop: dict[tuple[str, str], Account] = {}
+        self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
+            list
+        )
+        self.new_transactions: dict[tuple[str, str], JournalTransaction] = {}
+        self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.staged_transactions: list[JournalTransaction] = []
+        self.sent: list[str] = []
+
+    @property
+    def conn(self) -> Connection:
+        """The connection of the open transaction."""
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open: use it as a context manager")
+        return self._conn
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite`, `postgresql` or `mysql`."""
+        name = self.conn.dialect.name
+        return "mysql" if name == "mariadb" else name
+
+    @property
+    def single_writer(self) -> bool:
+        """Whether write transactions queue for one lock (SQLite) instead of locking rows."""
+        bind = self.external if self.external is not None else self.engine
+        assert bind is not None
+        return bind.dialect.name == "sqlite"
+
+    @property
+    def locks_rows(self) -> bool:
+        """Whether this backend takes row locks (SQLite has a single writer instead)."""
+        return self.dialect in ("postgresql", "mysql")
+
+    def __enter__(self) -> Self:
+        """Begin the transaction (a savepoint inside the host's open transaction)."""
+        if self.external is not None:
+            self._conn = self.external
+            in_tx = self.external.in_transaction()
+            self._tx = self.external.begin_nested() if in_tx else self.external.begin()
+        else:
+            assert self.engine is not None
+            self._conn = self.engine.connect()
+            self._tx = self._conn.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed and release the connection."""
+        try:
+            self.rollback()
+        finally:
+            if self.external is None and self._conn is not None:
+                self._conn.close()
+            self._conn = None
+
+    def record(self, event: Event) -> None:
+        """Add an event carried by no single aggregate."""
+        self.recorded.append(event)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(
+                f"a unique key was taken by another writer: {exc.orig}"
+            ) from exc
+        except OperationalError as exc:
+            if _is_contention(exc):
+                raise ConcurrencyConflict(
+                    f"the database refused for contention: {exc.orig}"
+                ) from exc
+            raise
+
+    # tracking, used by the repositories
+    def adopt(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
+        """The tracked object for a loaded row (one object per row per unit of work)."""
+        key = (table.name, row.id)
+        found = self.tracked.get(key)
+        if found is not None:
+            return found[0]
+        obj = build(row._mapping)
+        self.tracked[key] = [obj, ROW_OF[table.name](obj)]
+        return obj
+
+    def stage_new(self, table: Table, obj: Any) -> None:
+        """Track a new object; it is inserted at the next flush."""
+        self.tracked[(table.name, obj.id)] = [obj, None]
+
+    def flush(self) -> None:
+        """Write buffered inserts, changed aggregates and staged postings."""
+        with self._translated():
+            self._flush()
+
+    def _flush(self) -> None:
+        conn = self.conn
+        for table, to_row in WRITERS:
+            new = [
+                e for (name, _), e in self.tracked.items() if name == table.name and e[1] is None
+            ]
+            if new:
+                rows = []
+                for entry in new:
+                    entry[0].version += 1
+                    rows.append(to_row(entry[0]))
+                conn.execute(insert(table), rows)
+                for entry, row in zip(new, rows, strict=True):
+                    entry[1] = row
+        for (name, _), entry in self.tracked.items():
+            self._write_changes(name, entry)
+        if self.staged_transactions:
+            self._write_postings()
+        self.new_item_keys.clear()
+        self.new_booked_by_order.clear()
+        self.new_accounts_by_shop.clear()
+        self.new_statements_by_series.clear()
+
+    def _write_changes(self, name: str, entry: list[Any]) -> None:
+        obj, before = entry
+        after = ROW_OF[name](obj)
+        if after == before:
+            return
+        table = TABLE_OF[name]
+        increments = {
+            col: after[col] - before[col]
+            for col in INCREMENTS.get(name, ())
+            if after[col] != before[col]
+        }
+        changed = {
+            col: value
+            for col, value in after.items()
+            if value != before[col] and col not in increments and col != "version"
+        }
+        values: dict[str, Any] = {col: table.c[col] + delta for col, delta in increments.items()}
+        where = [table.c.id == obj.id]
+        if changed:
+            values.update(changed)
+            values["version"] = table.c.version + 1
+            where.append(table.c.version == obj.version)
+        else:
+            # Increments alone: only while the statement is still open (a close wins).
+            where.append(table.c.status == StatementStatus.OPEN.value)
+        result = self.conn.execute(update(table).where(and_(*where)).values(values))
+        if result.rowcount != 1:
+            raise ConcurrencyConflict(
+                f"{name} {obj.id} was changed by another writer; retry the command"
+            )
+        if changed:
+            obj.version += 1
+        entry[1] = ROW_OF[name](obj)
+
+    def _write_postings(self) -> None:
+        conn = self.conn
+        staged = self.staged_transactions
+        conn.execute(
+            insert(tables.journal_transactions),
+            [
+                {
+                    "id": t.id,
+                    "tenant_id": t.tenant_id,
+                    "kind": t.kind,
+                    "reference": t.reference,
+                    "occurred_at": t.occurred_at,
+                    "reverses": t.reverses,
+                }
+                for t in staged
+            ],
+        )
+        conn.execute(
+            insert(tables.journal_entries),
+            [
+                {
+                    "transaction_id": t.id,
+                    "account": e.account,
+                    "currency": e.currency,
+                    "amount_minor": e.amount_minor,
+                }
+                for t in staged
+                for e in t.entries
+            ],
+        )
+        # Sorted, so two transactions touching the same balances lock them in one order.
+        deltas = sorted((k, v) for k, v in self.balance_deltas.items() if v)
+        if deltas:
+            self._add_to_balances(deltas)
+        self.staged_transactions = []
+        self.new_transactions.clear()
+        self.balance_deltas.clear()
+
+    def _add_to_balances(self, deltas: list[tuple[tuple[str, str], int]]) -> None:
+        table = tables.ledger_balances
+        rows = [{"account": a, "currency": c, "balance_minor": d} for (a, c), d in deltas]
+        if self.dialect == "postgresql":
+            pg = postgresql.insert(table)
+            stmt: Any = pg.on_conflict_do_update(
+                index_elements=["account", "currency"],
+                set_={"balance_minor": table.c.balance_minor + pg.excluded.balance_minor},
+            )
+        elif self.dialect == "mysql":
+            my = mysql.insert(table)
+            stmt = my.on_duplicate_key_update(
+                balance_minor=table.c.balance_minor + my.inserted.balance_minor
+            )
+        else:
+            lite = sqlite.insert(table)
+            stmt = lite.on_conflict_do_update(
+                index_elements=["account", "currency"],
+                set_={"balance_minor": table.c.balance_minor + lite.excluded.balance_minor},
+            )
+        for row in rows:
+            self.conn.execute(stmt, row)
+
+    def commit(self) -> None:
+        """Flush, write the events to the outbox, and commit the transaction."""
+        with self._translated():
+            self._flush()
+            events: list[Event] = []
+            for obj, _ in self.tracked.values():
+                events.extend(obj.events)
+            events.extend(self.recorded)
+            messages = [to_message(event, self.ids.new_id()) for event in events]
+            if messages:
+                self.conn.execute(insert(tables.outbox), [outbox_row(m) for m in messages])
+            if self.sent:
+                self.conn.execute(
+                    update(tables.outbox)
+                    .where(tables.outbox.c.id == bindparam("message_id"))
+                    .values(sent=True),
+                    [{"message_id": m} for m in self.sent],
+                )
+            self._tx.commit()
+        for obj, _ in self.tracked.values():
+            obj.events.clear()
+        self._reset()
+        self._begin_again()
+
+    def _begin_again(self) -> None:
+        # A unit of work may commit more than once; each commit ends one transaction.
+        if self.external is not None:
+            in_tx = self.external.in_transaction()
+            self._tx = self.external.begin_nested() if in_tx else self.external.begin()
+        else:
+            self._tx = self.conn.begin()
+
+    def rollback(self) -> None:
+        """Discard everything since the last commit."""
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()
+        self._tx = None
+        self._reset()
+
+
+def _is_contention(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(
+        marker in text
+        for marker in ("deadlock", "lock wait timeout", "database is locked", "could not serialize")
+    )

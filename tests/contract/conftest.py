@@ -1,0 +1,76 @@
+"""The backends every contract suite runs on: memory, SQLite, PostgreSQL, MySQL/MariaDB.
+
+Each test gets an empty store of its own: a fresh memory database, a new SQLite
+file, or a schema (PostgreSQL) / database (MariaDB) created for it and dropped
+after. Server URLs come from SETTLEMENT_TEST_POSTGRES_URL and
+SETTLEMENT_TEST_MYSQL_URL; an unreachable server fails the run, never skips it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from settlement_adapters.bootstrap import bootstrap, in_memory
+from settlement_adapters.sqla import create_schema, make_engine
+from settlement_core.ports import Clock, FxRates
+from settlement_core.rules import RuleEngine
+from settlement_core.services.settlement import Settlement
+from settlement_core.testing.marketplace import Build
+
+POSTGRES_URL = os.environ.get(
+    "SETTLEMENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MYSQL_URL = os.environ.get("SETTLEMENT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+BACKENDS = ["memory", "sqlite", "postgresql", "mysql"]
+
+
+def _server_engine(backend: str) -> Iterator[Engine]:
+    """An engine whose tables live in a schema made for one test."""
+    url = POSTGRES_URL if backend == "postgresql" else MYSQL_URL
+    name = f"st_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url)
+    create = f"CREATE SCHEMA {name}" if backend == "postgresql" else f"CREATE DATABASE {name}"
+    drop = f"DROP SCHEMA {name} CASCADE" if backend == "postgresql" else f"DROP DATABASE {name}"
+    with admin.begin() as conn:
+        conn.execute(text(create))
+    engine = admin.execution_options(schema_translate_map={None: name})
+    try:
+        create_schema(engine)
+        yield engine
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(drop))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine | None]:
+    """An empty store on one backend (None for memory)."""
+    name = request.param
+    if name == "memory":
+        yield None
+    elif name == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'settlement.db'}")
+        create_schema(engine)
+        yield engine
+        engine.dispose()
+    else:
+        yield from _server_engine(name)
+
+
+@pytest.fixture
+def settlement_build(backend: Engine | None) -> Build:
+    """Builds a Settlement on the backend under test."""
+
+    def build(rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
+        if backend is None:
+            return in_memory(rules, clock=clock, fx=fx)
+        return bootstrap(backend, rules, clock=clock, fx=fx)
+
+    return build

@@ -1,0 +1,41 @@
+"""Every contract suite on every backend (ids name the backend: [memory], [sqlite], ...)."""
+
+from __future__ import annotations
+
+from settlement_core.testing.contracts import (
+    AccountContract,
+    CycleContract,
+    IngestContract,
+    OutboxContract,
+    PayoutContract,
+    QueryContract,
+    UnitOfWorkContract,
+)
+
+
+class TestAccounts(AccountContract):
+    """Accounts."""
+
+
+class TestIngest(IngestContract):
+    """Ingest."""
+
+
+class TestCycles(CycleContract):
+    """Cycles."""
+
+
+class TestPayouts(PayoutContract):
+    """Payouts."""
+
+
+class TestQueries(QueryContract):
+    """Queries."""
+
+
+class TestOutbox(OutboxContract):
+    """Outbox."""
+
+
+class TestUnitOfWork(UnitOfWorkContract):
+    """Unit of work."""
