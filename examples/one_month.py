@@ -1,6 +1,6 @@
 """One month of a small marketplace, in memory: ingest, cycle closes, payouts.
 
-Run: python examples/one_month.py [--seed N]
+Run: python examples/one_month.py [--seed N] [--url sqlite:///june.db]
 Prints each shop's statements and the payouts created, and checks that every
 cent booked is either pending, available (carried) or in a payout.
 """
@@ -12,7 +12,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from settlement_adapters.bootstrap import in_memory
+from settlement_adapters.bootstrap import bootstrap
 from settlement_core.lifecycle import PayoutStatus
 from settlement_core.model import ApprovePayout, ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import format_amount, from_minor, money, to_minor
@@ -54,12 +54,12 @@ def rules() -> RuleEngine:
     return engine
 
 
-def main(seed: int) -> int:
+def main(seed: int, url: str) -> int:
     """Simulate June, then print statements and payouts."""
     rng = random.Random(seed)
     clock = ManualClock(START)
     fx = StaticFxRates({("USD", "EUR"): Decimal("0.92")})
-    app = in_memory(rules(), clock=clock, fx=fx)
+    app = bootstrap(url, rules(), clock=clock, fx=fx, create=True)
     for shop, attributes in SHOPS.items():
         app.get_or_create_account(
             OpenAccount(
@@ -152,4 +152,6 @@ def _shop(app: Settlement, account_id: str) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=7)
-    raise SystemExit(main(parser.parse_args().seed))
+    parser.add_argument("--url", default="memory://", help="memory:// or a database URL")
+    options = parser.parse_args()
+    raise SystemExit(main(options.seed, options.url))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
+
 from settlement_adapters.clock import SystemClock
 from settlement_adapters.fx import NoFxRates
 from settlement_adapters.memory import MemoryDatabase, MemoryUnitOfWork
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ports import BusinessCalendar, Clock, FxRates
 from settlement_core.rules import RuleEngine, WeekendCalendar
@@ -78,5 +80,21 @@ def bootstrap(
         fx=fx or NoFxRates(),
         calendar=calendar or WeekendCalendar(),
         batch_size=batch_size,
+    )
+    return Settlement(context)
+
+
+def joined(app: Settlement, connection: Connection) -> Settlement:
+    """The same service, working inside a connection (and transaction) the host holds.
+
+    Each command then runs in a savepoint of the host's transaction, so the
+    host's own write (the order) and ours (the billing item) commit or roll back
+    together; the host commits.
+    """
+    from settlement_adapters.sqla import SqlAlchemyUnitOfWork
+
+    factory = app.context.ids
+    context = attrs.evolve(
+        app.context, uow=lambda: SqlAlchemyUnitOfWork(connection=connection, ids=factory)
     )
     return Settlement(context)

@@ -8,13 +8,17 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "one_month.py"
 
 
-def test_example_runs_and_conserves_money() -> None:
-    """Exit 0; booked = paid out + still on balances, as printed."""
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_example_runs_and_conserves_money(store: str, tmp_path: Path) -> None:
+    """Exit 0; booked = paid out + still on balances, as printed; only the URL differs."""
+    url = "memory://" if store == "memory" else f"sqlite:///{tmp_path / 'june.db'}"
     done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--seed", "11"],
+        [sys.executable, str(EXAMPLE), "--seed", "11", "--url", url],
         capture_output=True,
         text=True,
         check=False,

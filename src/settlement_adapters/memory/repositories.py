@@ -146,9 +146,12 @@ class MemoryBillingItemRepository(_Repository):
         ids.extend(i.id for i in self.uow.new_items_by_statement.get(statement_id, ()))
         return ids
 
-    def recount(self, statement_id: str) -> int:
-        """The sum of a statement's items, from the items themselves."""
-        return sum(item.amount_minor for item in self._all(self._ids_of_statement(statement_id)))
+    def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
+        """Sums of these statements' items, from the items themselves."""
+        return {
+            sid: sum(item.amount_minor for item in self._all(self._ids_of_statement(sid)))
+            for sid in statement_ids
+        }
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
         """Apply a trigger to every item of these statements that allows it."""

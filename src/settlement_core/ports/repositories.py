@@ -57,8 +57,8 @@ class BillingItemRepository(Protocol):
         """What is booked so far for one order, in minor units."""
         ...
 
-    def recount(self, statement_id: str) -> int:
-        """The full sum of a statement's items, ignoring its running total."""
+    def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
+        """Full sums of these statements' items (one GROUP BY), ignoring running totals."""
         ...
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:

@@ -106,8 +106,9 @@ def close_cycles(ctx: Context, as_of: datetime) -> CloseReport:
         with ctx.uow() as uow:
             due = uow.statements.due_to_close(as_of, ctx.batch_size)
             now = ctx.now()
+            recounts = uow.items.recount([s.id for s in due])
             for statement in due:
-                statement.close(now, uow.items.recount(statement.id))
+                statement.close(now, recounts[statement.id])
             move_items(uow, due, "statement", now)
             uow.commit()
             return due
