@@ -132,6 +132,11 @@ class MemoryBillingItemRepository(_Repository):
             return None
         return self.uow.peek(self.table, self.uow.db.items, item_id)
 
+    def find_by_keys(self, tenant_id: str, keys: Sequence[str]) -> dict[str, BillingItem]:
+        """The items recorded under any of these keys, by key."""
+        found = {key: self.find_by_key(tenant_id, key) for key in keys}
+        return {key: item for key, item in found.items() if item is not None}
+
     def booked_for_order(
         self, tenant_id: str, account_id: str, order_id: str, currency: str
     ) -> int:

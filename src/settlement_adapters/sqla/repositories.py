@@ -103,11 +103,13 @@ class SqlAccountRepository(_Repository):
 
     def find_by_shop(self, tenant_id: str, shop_id: str) -> Account | None:
         """The account for a shop id, if any."""
-        new = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
-        if new is not None:
-            return new
+        known = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
+        if known is not None:
+            return known
         c = self.table.c
         found: Account | None = self._one(c.tenant_id == tenant_id, c.shop_id == shop_id)
+        if found is not None:
+            self.uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
         return found
 
 
@@ -143,8 +145,26 @@ class SqlBillingItemRepository(_Repository):
         new = self.uow.new_item_keys.get((tenant_id, key))
         if new is not None:
             return new
+        if (tenant_id, key) in self.uow.known_keys:
+            return self.uow.known_keys[(tenant_id, key)]
         c = self.table.c
         found: BillingItem | None = self._one(c.tenant_id == tenant_id, c.item_key == key)
+        return found
+
+    def find_by_keys(self, tenant_id: str, keys: Sequence[str]) -> dict[str, BillingItem]:
+        """The items recorded under any of these keys, by key, in a few queries."""
+        c = self.table.c
+        found: dict[str, BillingItem] = {}
+        unique = list(dict.fromkeys(keys))
+        for at in range(0, len(unique), 500):
+            chunk = unique[at : at + 500]
+            stmt = select(self.table).where(c.tenant_id == tenant_id, c.item_key.in_(chunk))
+            for item in self._many(stmt):
+                found[item.key] = item
+        # Later single lookups of these keys need no query: absent stays absent
+        # within this transaction, or the insert fails on the unique key.
+        for key in unique:
+            self.uow.known_keys[(tenant_id, key)] = found.get(key)
         return found
 
     def booked_for_order(
@@ -232,7 +252,8 @@ class SqlStatementRepository(_Repository):
 
     def find_covering(self, account_id: str, currency: str, instant: datetime) -> Statement | None:
         """The statement whose period holds `instant`, if any."""
-        for statement in self.uow.new_statements_by_series.get((account_id, currency), ()):
+        series = (account_id, currency)
+        for statement in self.uow.new_statements_by_series.get(series, ()):
             if statement.period.contains(instant):
                 return statement
         c = self.table.c
@@ -242,6 +263,9 @@ class SqlStatementRepository(_Repository):
             c.period_start <= instant,
             c.period_end > instant,
         )
+        if found is not None:
+            # Periods never overlap, so a known statement answers later lookups.
+            self.uow.new_statements_by_series[series].append(found)
         return found
 
     def neighbours(
@@ -404,8 +428,12 @@ class SqlLedger:
         self.uow = uow
 
     def post(self, transaction: JournalTransaction) -> None:
-        """Stage a balanced transaction; (kind, reference) is unique."""
-        if self.find(transaction.kind, transaction.reference) is not None:
+        """Stage a balanced transaction; (kind, reference) is unique.
+
+        A posting already in the database is refused by its unique key when the
+        transaction is written (ConcurrencyConflict), which saves a query per post.
+        """
+        if (transaction.kind, transaction.reference) in self.uow.new_transactions:
             raise ConcurrencyConflict(
                 f"{transaction.kind} for {transaction.reference} was already posted"
             )

@@ -87,6 +87,7 @@ class SqlAlchemyUnitOfWork:
         self.tracked: dict[tuple[str, str], list[Any]] = {}
         self.recorded: list[Event] = []
         self.new_item_keys: dict[tuple[str, str], BillingItem] = {}
+        self.known_keys: dict[tuple[str, str], BillingItem | None] = {}
         self.new_booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
         self.new_accounts_by_shop: dict[tuple[str, str], Account] = {}
         self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
@@ -205,10 +206,8 @@ class SqlAlchemyUnitOfWork:
             self._write_changes(name, entry)
         if self.staged_transactions:
             self._write_postings()
-        self.new_item_keys.clear()
+        # Written rows are found in the database now; identity-mapped lookups stay valid.
         self.new_booked_by_order.clear()
-        self.new_accounts_by_shop.clear()
-        self.new_statements_by_series.clear()
 
     def _write_changes(self, name: str, entry: list[Any]) -> None:
         obj, before = entry

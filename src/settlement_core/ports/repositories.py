@@ -51,6 +51,10 @@ class BillingItemRepository(Protocol):
         """The item recorded under an idempotency key, if any."""
         ...
 
+    def find_by_keys(self, tenant_id: str, keys: Sequence[str]) -> dict[str, BillingItem]:
+        """The items recorded under any of these keys, by key (one query for a batch)."""
+        ...
+
     def booked_for_order(
         self, tenant_id: str, account_id: str, order_id: str, currency: str
     ) -> int:

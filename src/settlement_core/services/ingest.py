@@ -200,8 +200,14 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
         raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(cmds)}")
     valid = [_validate(ctx, cmd) for cmd in cmds]
 
+    keys_by_tenant: dict[str, list[str]] = {}
+    for v in valid:
+        keys_by_tenant.setdefault(v.cmd.tenant_id, []).append(v.cmd.key)
+
     def attempt() -> list[ItemReceipt]:
         with ctx.uow() as uow:
+            for tenant_id, keys in keys_by_tenant.items():
+                uow.items.find_by_keys(tenant_id, keys)  # one query instead of one per item
             now = ctx.now()
             receipts = [_book(ctx, uow, v, now) for v in valid]
             if any(not r.replayed for r in receipts):
