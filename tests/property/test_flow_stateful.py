@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from settlement_adapters.bootstrap import in_memory
+from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_core.errors import IdempotencyConflict, InvalidTransition
 from settlement_core.lifecycle import triggers
 from settlement_core.model import ApprovePayout, ItemKind, OpenAccount, Payout, RecordBillingItem
 from settlement_core.money import from_minor
-from settlement_core.ports import PayoutFilter
+from settlement_core.ports import Clock, FxRates, PayoutFilter
+from settlement_core.rules import RuleEngine
+from settlement_core.services.settlement import Settlement
 from settlement_core.testing.invariants import assert_invariants
 from settlement_core.testing.marketplace import TENANT, Marketplace
 from settlement_core.testing.strategies import ItemSpec, item_specs, open_accounts
@@ -25,9 +28,13 @@ RULES = ("daily", "weekly", "monthly", "threshold", "hold", "manual", "in-usd")
 class PayoutFlow(RuleBasedStateMachine):
     """Random ingest, replays, time, jobs and payout outcomes on the memory adapter."""
 
+    def build(self, rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
+        """The store under test: a fresh in-memory one."""
+        return in_memory(rules, clock=clock, fx=fx)
+
     def __init__(self) -> None:
         super().__init__()
-        self.market = Marketplace(lambda rules, clock, fx: in_memory(rules, clock=clock, fx=fx))
+        self.market = Marketplace(self.build)
         self.sent: list[RecordBillingItem] = []
         self.accounts: list[str] = []
 
@@ -156,6 +163,24 @@ TestPayoutFlow = PayoutFlow.TestCase
 TestPayoutFlow.settings = settings(
     max_examples=60,
     stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+class SqlitePayoutFlow(PayoutFlow):
+    """The same flow on a fresh SQLite file per example."""
+
+    def build(self, rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
+        """A new SQLite database in a temporary folder."""
+        folder = tempfile.mkdtemp(prefix="settlement-flow-")
+        return bootstrap(f"sqlite:///{folder}/flow.db", rules, clock=clock, fx=fx, create=True)
+
+
+TestSqlitePayoutFlow = SqlitePayoutFlow.TestCase
+TestSqlitePayoutFlow.settings = settings(
+    max_examples=15,
+    stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
