@@ -191,6 +191,7 @@ class MemoryBillingItemRepository(_Repository):
                 and (where.order_id is None or i.order_id == where.order_id)
                 and (where.currency is None or i.currency == where.currency)
                 and _between(i.recorded_at, where.recorded_from, where.recorded_to)
+                and _between(i.occurred_at, where.occurred_from, where.occurred_to)
                 and _between(i.amount_minor, where.amount_min_minor, where.amount_max_minor)
             )
 

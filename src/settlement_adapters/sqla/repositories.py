@@ -229,6 +229,7 @@ class SqlBillingItemRepository(_Repository):
             currency=where.currency,
         )
         conditions += _range(c.recorded_at, where.recorded_from, where.recorded_to)
+        conditions += _range(c.occurred_at, where.occurred_from, where.occurred_to)
         conditions += _range(c.amount_minor, where.amount_min_minor, where.amount_max_minor)
         return self._page(conditions, after, limit)
 

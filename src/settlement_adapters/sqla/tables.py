@@ -83,6 +83,7 @@ billing_items = Table(
     Index("ix_settlement_billing_items_order", "account_id", "order_id", "currency"),
     Index("ix_settlement_billing_items_tenant_order", "tenant_id", "order_id"),
     Index("ix_settlement_billing_items_tenant_recorded", "tenant_id", "recorded_at"),
+    Index("ix_settlement_billing_items_tenant_occurred", "tenant_id", "occurred_at"),
     Index("ix_settlement_billing_items_tenant_status", "tenant_id", "status", "id"),
 )
 

@@ -27,6 +27,8 @@ class ItemFilter:
     currency: str | None = None
     recorded_from: datetime | None = None
     recorded_to: datetime | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
     amount_min_minor: int | None = None
     amount_max_minor: int | None = None
 

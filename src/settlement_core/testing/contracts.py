@@ -504,6 +504,22 @@ class QueryContract(_Suite):
         assert len(market.app.query_items(pending).items) == 2
         assert market.app.query_items(ItemFilter(tenant_id="tenant-b")).items == []
 
+    def test_items_by_time_ranges(self, market: Marketplace) -> None:
+        """Occurred and recorded ranges are inclusive and combine with the tenant."""
+        market.shop("s1")
+        early = market.clock.now()
+        market.order("s1", "1.00", order_id="o1")
+        market.advance(hours=2)
+        market.order("s1", "2.00", order_id="o2", at=early + timedelta(hours=1))
+        window = ItemFilter(
+            tenant_id=TENANT,
+            occurred_from=early + timedelta(minutes=30),
+            occurred_to=market.clock.now(),
+        )
+        assert [i.order_id for i in market.app.query_items(window).items] == ["o2"]
+        recorded = ItemFilter(tenant_id=TENANT, recorded_to=early)
+        assert [i.order_id for i in market.app.query_items(recorded).items] == ["o1"]
+
     def test_statements_and_payouts_by_filter(self, market: Marketplace) -> None:
         """Statement and payout filters find what the jobs produced."""
         account_id = market.shop("s1")

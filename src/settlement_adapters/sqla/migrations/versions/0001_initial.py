@@ -83,6 +83,11 @@ def upgrade() -> None:
         ["tenant_id", "recorded_at"],
     )
     op.create_index(
+        "ix_settlement_billing_items_tenant_occurred",
+        "settlement_billing_items",
+        ["tenant_id", "occurred_at"],
+    )
+    op.create_index(
         "ix_settlement_billing_items_tenant_status",
         "settlement_billing_items",
         ["tenant_id", "status", "id"],
