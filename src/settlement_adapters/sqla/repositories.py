@@ -37,13 +37,11 @@ class _Repository:
         stmt = select(self.table).where(*where)
         if lock and self.uow.locks_rows:
             stmt = stmt.with_for_update()
-        row = self.uow.conn.execute(stmt).first()
+        row = self.uow.execute(stmt).first()
         return None if row is None else self.uow.adopt(self.table, row, type(self).build)
 
     def _many(self, stmt: Select[Any]) -> list[Any]:
-        return [
-            self.uow.adopt(self.table, row, type(self).build) for row in self.uow.conn.execute(stmt)
-        ]
+        return [self.uow.adopt(self.table, row, type(self).build) for row in self.uow.execute(stmt)]
 
     def _tracked(self, obj_id: str) -> Any:
         found = self.uow.tracked.get((self.table.name, obj_id))
@@ -172,7 +170,7 @@ class SqlBillingItemRepository(_Repository):
     ) -> int:
         """What one order has booked so far, in minor units."""
         c = self.table.c
-        stored = self.uow.conn.execute(
+        stored = self.uow.execute(
             select(func.coalesce(func.sum(c.amount_minor), 0)).where(
                 c.account_id == account_id, c.order_id == order_id, c.currency == currency
             )
@@ -185,7 +183,7 @@ class SqlBillingItemRepository(_Repository):
         self.uow.flush()
         c = self.table.c
         totals = dict.fromkeys(statement_ids, 0)
-        rows = self.uow.conn.execute(
+        rows = self.uow.execute(
             select(c.statement_id, func.sum(c.amount_minor))
             .where(c.statement_id.in_(statement_ids))
             .group_by(c.statement_id)
@@ -202,7 +200,7 @@ class SqlBillingItemRepository(_Repository):
         allowed = sources(BillingItemStatus, trigger)
         dest = next_state(next(iter(allowed)), trigger)
         c = self.table.c
-        result = self.uow.conn.execute(
+        result = self.uow.execute(
             update(self.table)
             .where(c.statement_id.in_(statement_ids), c.status.in_([s.value for s in allowed]))
             .values(status=dest.value, version=c.version + 1)
@@ -275,7 +273,7 @@ class SqlStatementRepository(_Repository):
         """End of the latest period before `instant` and start of the first after it."""
         c = self.table.c
         series = [c.account_id == account_id, c.currency == currency]
-        before, after = self.uow.conn.execute(
+        before, after = self.uow.execute(
             select(
                 select(func.max(c.period_end))
                 .where(*series, c.period_end <= instant)
@@ -321,7 +319,7 @@ class SqlStatementRepository(_Repository):
         if after is not None:
             where.append(c.account_id > after)
         stmt = select(c.account_id).where(*where).distinct().order_by(c.account_id).limit(limit)
-        return list(self.uow.conn.execute(stmt).scalars())
+        return list(self.uow.execute(stmt).scalars())
 
     def payable_for_account(self, account_id: str, as_of: datetime) -> list[Statement]:
         """One account's closed statements payable at `as_of`, by period, locked."""
@@ -446,15 +444,14 @@ class SqlLedger:
 
     def _load(self, where: ColumnElement[bool]) -> list[JournalTransaction]:
         t, e = tables.journal_transactions, tables.journal_entries
-        conn = self.uow.conn
-        heads = conn.execute(select(t).where(where).order_by(t.c.id)).all()
+        heads = self.uow.execute(select(t).where(where).order_by(t.c.id)).all()
         if not heads:
             return []
         legs: dict[str, list[Entry]] = {h.id: [] for h in heads}
         ids = list(legs)
         for at in range(0, len(ids), 500):
             chunk = ids[at : at + 500]
-            rows = conn.execute(select(e).where(e.c.transaction_id.in_(chunk)).order_by(e.c.id))
+            rows = self.uow.execute(select(e).where(e.c.transaction_id.in_(chunk)).order_by(e.c.id))
             for row in rows:
                 legs[row.transaction_id].append(
                     Entry(row.account, row.currency, int(row.amount_minor))
@@ -494,7 +491,7 @@ class SqlLedger:
     def balance(self, account: str, currency: str) -> int:
         """The sum of an account's entries in one currency (cached balance + staged)."""
         b = tables.ledger_balances
-        stored = self.uow.conn.execute(
+        stored = self.uow.execute(
             select(b.c.balance_minor).where(b.c.account == account, b.c.currency == currency)
         ).scalar()
         return int(stored or 0) + self.uow.balance_deltas.get((account, currency), 0)
@@ -504,7 +501,7 @@ class SqlLedger:
         b = tables.ledger_balances
         found: dict[str, int] = {
             row.currency: int(row.balance_minor)
-            for row in self.uow.conn.execute(select(b).where(b.c.account == account))
+            for row in self.uow.execute(select(b).where(b.c.account == account))
         }
         for (name, currency), delta in self.uow.balance_deltas.items():
             if name == account:
@@ -528,14 +525,12 @@ class SqlOutbox:
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         """Write messages in the current transaction."""
         if messages:
-            self.uow.conn.execute(tables.outbox.insert(), [outbox_row(m) for m in messages])
+            self.uow.execute(tables.outbox.insert(), [outbox_row(m) for m in messages])
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         """Messages not yet sent, oldest first."""
         o = tables.outbox
-        rows = self.uow.conn.execute(
-            select(o).where(o.c.sent.is_(False)).order_by(o.c.id).limit(limit)
-        )
+        rows = self.uow.execute(select(o).where(o.c.sent.is_(False)).order_by(o.c.id).limit(limit))
         return [
             OutboxMessage(
                 id=r.id,

@@ -168,6 +168,11 @@ class SqlAlchemyUnitOfWork:
                 ) from exc
             raise
 
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        """Run a statement in this transaction; lost races surface as ConcurrencyConflict."""
+        with self._translated():
+            return self.conn.execute(statement, parameters)
+
     # tracking, used by the repositories
     def adopt(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
         """The tracked object for a loaded row (one object per row per unit of work)."""

@@ -18,8 +18,9 @@ from settlement_core.timestamps import require_aware
 
 T = TypeVar("T")
 
-# Optimistic writes that lose a race are re-run this many times in all.
-ATTEMPTS = 5
+# Optimistic writes that lose a race are re-run this many times in all; with the
+# doubling backoff below that is up to ~2.5 s of waiting, longer than any batch.
+ATTEMPTS = 10
 
 # Hosts' clocks drift; an instant this far ahead of ours is still accepted.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -60,5 +61,5 @@ def retrying(command: Callable[[], T], attempts: int = ATTEMPTS) -> T:
             return command()
         except ConcurrencyConflict:
             # Jittered backoff so two losers do not collide again in lockstep.
-            time.sleep(random.uniform(0, 0.002 * 2**attempt))
+            time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
     return command()

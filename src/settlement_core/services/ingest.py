@@ -28,7 +28,7 @@ from settlement_core.model import (
 )
 from settlement_core.money import Money, format_amount, from_minor, to_minor
 from settlement_core.ports import UnitOfWork
-from settlement_core.services.context import Context, retrying
+from settlement_core.services.context import ATTEMPTS, Context, retrying
 from settlement_core.services.statements import statement_for
 
 MAX_BATCH = 10_000
@@ -214,4 +214,6 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
                 uow.commit()
             return receipts
 
-    return retrying(attempt)
+    # Every race a batch loses is on a key or statement that the next attempt sees
+    # as written, so it progresses; allow one more attempt per item it might lose.
+    return retrying(attempt, attempts=ATTEMPTS + len(valid))
