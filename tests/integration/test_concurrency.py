@@ -625,7 +625,7 @@ def test_a_deadlock_inside_a_payout_run_is_retried_not_raised(
     carried_for_account = SqlStatementRepository.carried_for_account
 
     def spy(self: SqlStatementRepository, account_id: str) -> list[Statement]:
-        reached.set()  # payable_for_account has locked the payable statement
+        reached.set()  # payable_for_accounts has locked the payable statement
         return carried_for_account(self, account_id)
 
     monkeypatch.setattr(SqlStatementRepository, "carried_for_account", spy)

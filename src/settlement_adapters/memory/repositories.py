@@ -271,9 +271,12 @@ class MemoryStatementRepository(_Repository):
         }
         return sorted(ids)[:limit]
 
-    def payable_for_account(self, account_id: str, as_of: datetime) -> list[Statement]:
-        """One account's closed statements payable at `as_of`, by period."""
-        return self._of_account(account_id, StatementStatus.CLOSED, as_of)
+    def payable_for_accounts(
+        self, account_ids: Sequence[str], as_of: datetime
+    ) -> dict[str, list[Statement]]:
+        """These accounts' closed statements payable at `as_of`, by period."""
+        found = {a: self._of_account(a, StatementStatus.CLOSED, as_of) for a in account_ids}
+        return {a: statements for a, statements in found.items() if statements}
 
     def carried_for_account(self, account_id: str) -> list[Statement]:
         """One account's carried-forward statements, by period."""

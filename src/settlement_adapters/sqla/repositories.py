@@ -321,19 +321,25 @@ class SqlStatementRepository(_Repository):
         stmt = select(c.account_id).where(*where).distinct().order_by(c.account_id).limit(limit)
         return list(self.uow.execute(stmt).scalars())
 
-    def payable_for_account(self, account_id: str, as_of: datetime) -> list[Statement]:
-        """One account's closed statements payable at `as_of`, by period, locked."""
+    def payable_for_accounts(
+        self, account_ids: Sequence[str], as_of: datetime
+    ) -> dict[str, list[Statement]]:
+        """These accounts' closed statements payable at `as_of`, in one locking query."""
         self.uow.flush()
         c = self.table.c
-        return self._locked(
+        found: dict[str, list[Statement]] = {}
+        statements = self._locked(
             select(self.table)
             .where(
-                c.account_id == account_id,
+                c.account_id.in_(account_ids),
                 c.status == StatementStatus.CLOSED.value,
                 c.payable_at <= as_of,
             )
-            .order_by(c.period_start, c.currency)
+            .order_by(c.account_id, c.period_start, c.currency)
         )
+        for statement in statements:
+            found.setdefault(statement.account_id, []).append(statement)
+        return found
 
     def carried_for_account(self, account_id: str) -> list[Statement]:
         """One account's carried-forward statements, by period."""

@@ -103,8 +103,14 @@ class StatementRepository(Protocol):
         """Ids of accounts holding closed statements payable at `as_of`, in id order."""
         ...
 
-    def payable_for_account(self, account_id: str, as_of: datetime) -> list[Statement]:
-        """One account's closed statements payable at `as_of`, by period."""
+    def payable_for_accounts(
+        self, account_ids: Sequence[str], as_of: datetime
+    ) -> dict[str, list[Statement]]:
+        """These accounts' closed statements payable at `as_of`, by account then period.
+
+        One query, locking the rows it returns; rows another worker holds are
+        skipped, so two workers never settle the same statement.
+        """
         ...
 
     def carried_for_account(self, account_id: str) -> list[Statement]:

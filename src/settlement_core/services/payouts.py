@@ -47,8 +47,9 @@ def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
     Per account: due statements move from pending to available; then, per
     payout currency, the available balance is paid out in one payout, or carried
     forward when the account is held, the balance is below the threshold, or it
-    is a debt. One transaction per account. Idempotent: a statement is paid out
-    or carried exactly once, and each payout's key is its statement set.
+    is a debt. One transaction per batch of accounts, whose payable statements
+    are read (and locked) in one query. Idempotent: a statement is paid out or
+    carried exactly once, and each payout's key is its statement set.
     """
     as_of = ctx.not_after_now(as_of, "as_of")
     created: list[str] = []
@@ -60,39 +61,53 @@ def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
             account_ids = uow.statements.accounts_with_payable(as_of, after, ctx.batch_size)
         if not account_ids:
             break
-        for account_id in account_ids:
-            outcome = retrying(functools.partial(_pay_account, ctx, account_id, as_of))
-            created.extend(outcome.created)
-            carried.extend(outcome.carried)
-            skipped.extend(outcome.skipped_mismatch)
+        outcome = retrying(functools.partial(_pay_accounts, ctx, account_ids, as_of))
+        created.extend(outcome.created)
+        carried.extend(outcome.carried)
+        skipped.extend(outcome.skipped_mismatch)
         after = account_ids[-1]
     return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
 
 
-def _pay_account(ctx: Context, account_id: str, as_of: datetime) -> PayoutReport:
+def _pay_accounts(ctx: Context, account_ids: list[str], as_of: datetime) -> PayoutReport:
     created: list[str] = []
     carried: list[str] = []
+    skipped: list[str] = []
     with ctx.uow() as uow:
-        payable = uow.statements.payable_for_account(account_id, as_of)
-        skipped = tuple(s.id for s in payable if s.has_mismatch)
-        due = [s for s in payable if not s.has_mismatch]
-        if not due:
-            return PayoutReport((), (), skipped)
-        account = uow.accounts.get(due[0].tenant_id, account_id)
+        payable = uow.statements.payable_for_accounts(account_ids, as_of)
         now = ctx.now()
-        brought = _make_available(ctx, uow, account, due, now)
-        rule = due[-1].rule
-        groups: defaultdict[str, list[Statement]] = defaultdict(list)
-        for statement in due:
-            groups[rule.payment_currency or statement.currency].append(statement)
-        for target, group in groups.items():
-            payout = _settle_group(ctx, uow, account, rule, target, group, brought, as_of, now)
-            if payout is None:
-                carried.extend(s.id for s in group)
-            else:
-                created.append(payout.id)
+        for account_id in account_ids:
+            statements = payable.get(account_id, [])
+            skipped.extend(s.id for s in statements if s.has_mismatch)
+            due = [s for s in statements if not s.has_mismatch]
+            if due:
+                _pay_account(ctx, uow, account_id, due, as_of, now, created, carried)
         uow.commit()
-    return PayoutReport(tuple(created), tuple(carried), skipped)
+    return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
+
+
+def _pay_account(
+    ctx: Context,
+    uow: UnitOfWork,
+    account_id: str,
+    due: list[Statement],
+    as_of: datetime,
+    now: datetime,
+    created: list[str],
+    carried: list[str],
+) -> None:
+    account = uow.accounts.get(due[0].tenant_id, account_id)
+    brought = _make_available(ctx, uow, account, due, now)
+    rule = due[-1].rule
+    groups: defaultdict[str, list[Statement]] = defaultdict(list)
+    for statement in due:
+        groups[rule.payment_currency or statement.currency].append(statement)
+    for target, group in groups.items():
+        payout = _settle_group(ctx, uow, account, rule, target, group, brought, as_of, now)
+        if payout is None:
+            carried.extend(s.id for s in group)
+        else:
+            created.append(payout.id)
 
 
 def _make_available(
