@@ -8,45 +8,21 @@ SETTLEMENT_TEST_MYSQL_URL; an unreachable server fails the run, never skips it.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.sqla import create_schema, make_engine
+from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.marketplace import Build
 
-POSTGRES_URL = os.environ.get(
-    "SETTLEMENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-MYSQL_URL = os.environ.get("SETTLEMENT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 BACKENDS = ["memory", "sqlite", "postgresql", "mysql"]
-
-
-def _server_engine(backend: str) -> Iterator[Engine]:
-    """An engine whose tables live in a schema made for one test."""
-    url = POSTGRES_URL if backend == "postgresql" else MYSQL_URL
-    name = f"st_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url)
-    create = f"CREATE SCHEMA {name}" if backend == "postgresql" else f"CREATE DATABASE {name}"
-    drop = f"DROP SCHEMA {name} CASCADE" if backend == "postgresql" else f"DROP DATABASE {name}"
-    with admin.begin() as conn:
-        conn.execute(text(create))
-    engine = admin.execution_options(schema_translate_map={None: name})
-    try:
-        create_schema(engine)
-        yield engine
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(drop))
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -61,7 +37,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine |
         yield engine
         engine.dispose()
     else:
-        yield from _server_engine(name)
+        with scratch_schema(name) as scratch:
+            yield scratch.engine
 
 
 @pytest.fixture

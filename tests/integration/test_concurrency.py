@@ -29,12 +29,10 @@ escapes fails the test.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import random
 import threading
 import time
 import traceback
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,13 +41,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from attrs import frozen
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from settlement_adapters.bootstrap import bootstrap
-from settlement_adapters.sqla import create_schema, make_engine, tables
+from settlement_adapters.sqla import make_engine, tables
 from settlement_adapters.sqla.repositories import SqlStatementRepository
+from settlement_adapters.sqla.scratch import Scratch, scratch_schema
 from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus
 from settlement_core.model import ItemKind, OpenAccount, RecordBillingItem, Statement
@@ -73,10 +71,6 @@ from settlement_core.testing.marketplace import (
 
 T = TypeVar("T")
 
-POSTGRES_URL = os.environ.get(
-    "SETTLEMENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-MYSQL_URL = os.environ.get("SETTLEMENT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 THREADS = 8
 REPLAY_ITEMS = 200
@@ -91,14 +85,7 @@ RACED_BATCH = 12
 # -- the store ---------------------------------------------------------------------------
 
 
-@frozen
-class Store:
-    """An empty schema on one server, and how to reach it from another process."""
-
-    backend: str
-    url: str
-    schema: str
-    engine: Engine
+Store = Scratch
 
 
 def _scoped(url: str, schema: str) -> tuple[Engine, Engine]:
@@ -110,21 +97,8 @@ def _scoped(url: str, schema: str) -> tuple[Engine, Engine]:
 @pytest.fixture(params=["postgresql", "mysql"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     """A schema (PostgreSQL) or database (MariaDB) made for one test and dropped after."""
-    backend: str = request.param
-    url = POSTGRES_URL if backend == "postgresql" else MYSQL_URL
-    name = f"st_{uuid.uuid4().hex[:12]}"
-    kind = "SCHEMA" if backend == "postgresql" else "DATABASE"
-    admin, engine = _scoped(url, name)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE {kind} {name}"))
-    try:
-        create_schema(engine)
-        yield Store(backend, url, name, engine)
-    finally:
-        cascade = " CASCADE" if backend == "postgresql" else ""
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP {kind} {name}{cascade}"))
-        admin.dispose()
+    with scratch_schema(request.param, pool_size=THREADS + 2, max_overflow=4) as scratch:
+        yield scratch
 
 
 def _build(engine: Engine, batch_size: int = 500) -> Build:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,9 @@ from settlement_adapters.sqla.migrate import (
     target_schema,
     upgrade,
 )
+from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.sqla.types import JsonText
 
-POSTGRES_URL = os.environ.get(
-    "SETTLEMENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-MYSQL_URL = os.environ.get("SETTLEMENT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 TABLES = set(metadata.tables)
 
 
@@ -48,19 +44,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield lite
         lite.dispose()
         return
-    url = POSTGRES_URL if request.param == "postgresql" else MYSQL_URL
-    kind = "SCHEMA" if request.param == "postgresql" else "DATABASE"
-    name = f"st_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE {kind} {name}"))
-    try:
-        yield admin.execution_options(schema_translate_map={None: name})
-    finally:
-        cascade = " CASCADE" if kind == "SCHEMA" else ""
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP {kind} {name}{cascade}"))
-        admin.dispose()
+    with scratch_schema(request.param, tables=False) as scratch:
+        yield scratch.engine
 
 
 def _tables(engine: Engine) -> set[str]:

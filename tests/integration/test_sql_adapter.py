@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from settlement_adapters.bootstrap import bootstrap, in_memory, joined
 from settlement_adapters.sqla import SqlAlchemyUnitOfWork, create_schema, make_engine, tables
+from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_core.model import ItemKind, OpenAccount
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.invariants import everything
 from settlement_core.testing.marketplace import TENANT, Marketplace, standard_rules
-
-POSTGRES_URL = os.environ.get(
-    "SETTLEMENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-MYSQL_URL = os.environ.get("SETTLEMENT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -35,21 +29,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield lite
         lite.dispose()
         return
-    url = POSTGRES_URL if request.param == "postgresql" else MYSQL_URL
-    kind = "SCHEMA" if request.param == "postgresql" else "DATABASE"
-    name = f"st_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE {kind} {name}"))
-    scoped = admin.execution_options(schema_translate_map={None: name})
-    try:
-        create_schema(scoped)
-        yield scoped
-    finally:
-        cascade = " CASCADE" if kind == "SCHEMA" else ""
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP {kind} {name}{cascade}"))
-        admin.dispose()
+    with scratch_schema(request.param) as scratch:
+        yield scratch.engine
 
 
 def _market(engine: Engine) -> Marketplace:
