@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -13,7 +14,7 @@ from settlement_adapters.memory import MemoryDatabase, MemoryUnitOfWork
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 from settlement_core.ids import IdFactory, UuidV7Factory
-from settlement_core.ports import BusinessCalendar, Clock, FxRates
+from settlement_core.ports import BusinessCalendar, Clock, FxRates, UnitOfWork
 from settlement_core.rules import RuleEngine, WeekendCalendar
 from settlement_core.services.context import Context
 from settlement_core.services.settlement import Settlement
@@ -30,19 +31,11 @@ def in_memory(
     batch_size: int = 500,
 ) -> Settlement:
     """A Settlement on the in-memory adapter (tests, demos, embedded use without a database)."""
-    rules.validate()
     database = db if db is not None else MemoryDatabase()
     factory = ids or UuidV7Factory()
-    context = Context(
-        uow=lambda: MemoryUnitOfWork(database, factory),
-        rules=rules,
-        clock=clock or SystemClock(),
-        ids=factory,
-        fx=fx or NoFxRates(),
-        calendar=calendar or WeekendCalendar(),
-        batch_size=batch_size,
+    return _assemble(
+        lambda: MemoryUnitOfWork(database, factory), rules, clock, fx, calendar, factory, batch_size
     )
-    return Settlement(context)
 
 
 def bootstrap(
@@ -67,16 +60,37 @@ def bootstrap(
         )
     from settlement_adapters.sqla import SqlAlchemyUnitOfWork, create_schema, make_engine
 
-    rules.validate()
     engine = make_engine(target) if isinstance(target, str) else target
     if create:
         create_schema(engine)
     factory = ids or UuidV7Factory()
+    return _assemble(
+        lambda: SqlAlchemyUnitOfWork(engine, ids=factory),
+        rules,
+        clock,
+        fx,
+        calendar,
+        factory,
+        batch_size,
+    )
+
+
+def _assemble(
+    uow: Callable[[], UnitOfWork],
+    rules: RuleEngine,
+    clock: Clock | None,
+    fx: FxRates | None,
+    calendar: BusinessCalendar | None,
+    ids: IdFactory,
+    batch_size: int,
+) -> Settlement:
+    """The service over one store, with the defaults for every port not given."""
+    rules.validate()
     context = Context(
-        uow=lambda: SqlAlchemyUnitOfWork(engine, ids=factory),
+        uow=uow,
         rules=rules,
         clock=clock or SystemClock(),
-        ids=factory,
+        ids=ids,
         fx=fx or NoFxRates(),
         calendar=calendar or WeekendCalendar(),
         batch_size=batch_size,
