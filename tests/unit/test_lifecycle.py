@@ -13,6 +13,7 @@ from settlement_core.lifecycle import (
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
+    destination,
     next_state,
     sources,
     transition_table,
@@ -82,6 +83,10 @@ class TestHelpers:
         """A trigger the machine does not know is refused with the aggregate's name."""
         with pytest.raises(InvalidTransition, match="Payout"):
             sources(P, "teleport")
+
+    def test_destination_is_the_one_state_a_bulk_move_reaches(self) -> None:
+        """pay leads items to paid from statemented and from failed alike."""
+        assert destination(BillingItemStatus, "pay") is BillingItemStatus.PAID
 
     def test_triggers_from_a_state(self) -> None:
         """A failed payout can be retried or given up."""

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, func, select, update
 from settlement_adapters.sqla import mapping, tables
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import Entry, JournalTransaction
-from settlement_core.lifecycle import BillingItemStatus, StatementStatus, next_state, sources
+from settlement_core.lifecycle import BillingItemStatus, StatementStatus, destination, sources
 from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
 from settlement_core.ports import ItemFilter, OutboxMessage, Page, PayoutFilter, StatementFilter
 
@@ -198,7 +198,7 @@ class SqlBillingItemRepository(_Repository):
             return 0
         self.uow.flush()
         allowed = sources(BillingItemStatus, trigger)
-        dest = next_state(next(iter(allowed)), trigger)
+        dest = destination(BillingItemStatus, trigger)
         c = self.table.c
         result = self.uow.execute(
             update(self.table)

@@ -195,19 +195,25 @@ class SqlAlchemyUnitOfWork:
 
     def _flush(self) -> None:
         conn = self.conn
+        new: defaultdict[str, list[list[Any]]] = defaultdict(list)
+        known: list[tuple[str, list[Any]]] = []
+        for (name, _), entry in self.tracked.items():
+            if entry[1] is None:
+                new[name].append(entry)
+            else:
+                known.append((name, entry))
         for table, to_row in WRITERS:
-            new = [
-                e for (name, _), e in self.tracked.items() if name == table.name and e[1] is None
-            ]
-            if new:
+            entries = new.get(table.name)
+            if entries:
                 rows = []
-                for entry in new:
+                for entry in entries:
                     entry[0].version += 1
                     rows.append(to_row(entry[0]))
                 conn.execute(insert(table), rows)
-                for entry, row in zip(new, rows, strict=True):
+                for entry, row in zip(entries, rows, strict=True):
                     entry[1] = row
-        for (name, _), entry in self.tracked.items():
+        # Rows inserted just now are as their objects are: only earlier ones can differ.
+        for name, entry in known:
             self._write_changes(name, entry)
         if self.staged_transactions:
             self._write_postings()

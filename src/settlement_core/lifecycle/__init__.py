@@ -1,6 +1,12 @@
 """State enums and the lifecycle machines that move them."""
 
-from settlement_core.lifecycle.machines import next_state, sources, transition_table, triggers
+from settlement_core.lifecycle.machines import (
+    destination,
+    next_state,
+    sources,
+    transition_table,
+    triggers,
+)
 from settlement_core.lifecycle.states import (
     AccountStatus,
     BillingItemStatus,
@@ -15,6 +21,7 @@ __all__ = [
     "PayoutStatus",
     "ReleaseSummaryStatus",
     "StatementStatus",
+    "destination",
     "next_state",
     "sources",
     "transition_table",

@@ -122,6 +122,14 @@ def sources(states: type[S], trigger: str) -> frozenset[S]:
     return frozenset(states(name) for name in event.transitions)
 
 
+def destination(states: type[S], trigger: str) -> S:
+    """The one state `trigger` leads to, whatever it leaves (for set-based updates)."""
+    dests = {next_state(source, trigger) for source in sources(states, trigger)}
+    if len(dests) != 1:
+        raise ValueError(f"{trigger!r} leads to {len(dests)} states; a bulk move needs one")
+    return dests.pop()
+
+
 def triggers(current: enum.StrEnum) -> frozenset[str]:
     """The triggers allowed from `current`."""
     return frozenset(MACHINES[type(current)].get_triggers(current.value))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 from attrs import frozen
 
-from settlement_core.lifecycle import BillingItemStatus, next_state, sources
+from settlement_core.lifecycle import BillingItemStatus, destination
 from settlement_core.model import Account, BillingItemsMoved, Statement, StatementOpened
 from settlement_core.ports import UnitOfWork
 from settlement_core.rules import Period, payout_date, resolve_zone
@@ -121,7 +121,7 @@ def close_cycles(ctx: Context, as_of: datetime) -> CloseReport:
 
 def move_items(uow: UnitOfWork, statements: list[Statement], trigger: str, now: datetime) -> None:
     """Move the items of these statements through `trigger`, with one event per tenant."""
-    dest = next_state(next(iter(sources(BillingItemStatus, trigger))), trigger)
+    dest = destination(BillingItemStatus, trigger)
     by_tenant: dict[str, list[str]] = {}
     for statement in statements:
         by_tenant.setdefault(statement.tenant_id, []).append(statement.id)
