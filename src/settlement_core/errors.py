@@ -76,3 +76,27 @@ class NegativeBalanceLimitExceeded(SettlementError):
 
 class FxRateUnavailable(SettlementError):
     """No exchange rate is available for the requested pair and time."""
+
+
+class InsufficientBalance(SettlementError):
+    """An account's available balance does not cover what was asked of it."""
+
+
+class UnknownChannel(NotFound):
+    """No payment channel is registered under this name."""
+
+
+class CallbackRejected(SettlementError):
+    """A channel callback was refused; nothing was applied."""
+
+
+class BadSignature(CallbackRejected):
+    """The callback's signature is missing or does not match its body."""
+
+
+class StaleCallback(CallbackRejected):
+    """The callback's timestamp is outside the accepted window."""
+
+
+class ReplayedCallback(CallbackRejected):
+    """The callback's nonce was accepted before; a replay is never applied twice."""

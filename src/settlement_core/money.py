@@ -234,6 +234,15 @@ def to_minor(m: Money) -> int:
         return int(exact.scaleb(exponent(cur)))
 
 
+def positive_minor(m: object, what: str) -> tuple[int, str]:
+    """A strictly positive Money as (minor units, currency code), or InvalidAmount."""
+    checked = _check_money(m)
+    units = to_minor(checked)
+    if units <= 0:
+        raise InvalidAmount(f"{what} must be positive, got {format_amount(checked)}")
+    return units, checked.currency.code
+
+
 def from_minor(units: int, currency: str | Currency) -> Money:
     """Money from an integer count of minor units: `from_minor(1230, "USD")` is 12.30."""
     cur = get_currency(currency)

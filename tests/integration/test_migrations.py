@@ -34,6 +34,7 @@ from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.sqla.types import JsonText
 
 TABLES = set(metadata.tables)
+HEAD = "0002"  # the newest shipped revision
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -86,12 +87,13 @@ def _kinds(diffs: list[Any]) -> list[tuple[str, ...]]:
 
 
 def test_the_migrations_ship_inside_the_package() -> None:
-    """script_location is the package directory, and 0001 is the only head."""
+    """script_location is the package directory, and 0002 is the only head."""
     config = alembic_config("sqlite://")
     assert Path(str(config.get_main_option("script_location"))) == MIGRATIONS
     assert (MIGRATIONS / "env.py").is_file()
     assert (MIGRATIONS / "versions" / "0001_initial.py").is_file()
-    assert ScriptDirectory.from_config(config).get_heads() == ["0001"]
+    assert (MIGRATIONS / "versions" / "0002_channels.py").is_file()
+    assert ScriptDirectory.from_config(config).get_heads() == ["0002"]
 
 
 def test_an_empty_database_has_no_revision(engine: Engine) -> None:
@@ -103,7 +105,7 @@ def test_an_empty_database_has_no_revision(engine: Engine) -> None:
 def test_upgrade_builds_the_schema_without_drift(engine: Engine) -> None:
     """After upgrade(), Alembic (types compared) finds nothing between database and tables.py."""
     upgrade(engine)
-    assert current(engine) == "0001"
+    assert current(engine) == HEAD
     assert _tables(engine) == TABLES | {"alembic_version"}
     assert drift(engine) == []
 
@@ -113,7 +115,7 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade(engine)
     before = (_tables(engine), _indexes(engine))
     upgrade(engine)
-    assert current(engine) == "0001"
+    assert current(engine) == HEAD
     assert (_tables(engine), _indexes(engine)) == before
     version = table("alembic_version", Column("version_num", String(32)))
     version.schema = target_schema(engine)
@@ -136,7 +138,7 @@ def test_upgrade_by_url_through_alembic_commands(tmp_path: Path) -> None:
     command.upgrade(alembic_config(url), "head")
     lite = make_engine(url)
     try:
-        assert current(lite) == "0001"
+        assert current(lite) == HEAD
         assert drift(lite) == []
     finally:
         lite.dispose()
@@ -181,8 +183,8 @@ LATER_REVISION = '''"""A later revision with ops Alembic renders itself (ALTER T
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -204,19 +206,19 @@ def test_a_later_revision_with_alters_lands_in_the_same_schema(
     """add_column is rendered by Alembic, not translated; it must still hit the target schema."""
     later = tmp_path / "later"
     later.mkdir()
-    (later / "0002_extra.py").write_text(LATER_REVISION)
+    (later / "9001_extra.py").write_text(LATER_REVISION)
     config = alembic_config(engine)
     config.set_main_option(
         "version_locations", os.pathsep.join([str(MIGRATIONS / "versions"), str(later)])
     )
     command.upgrade(config, "head")
-    assert current(engine) == "0002"
+    assert current(engine) == "9001"
     assert sorted(_kinds(drift(engine))) == [
         ("remove_column", "settlement_outbox", "extra"),
         ("remove_index", "settlement_outbox", "ix_settlement_outbox_extra"),
     ]
-    command.downgrade(config, "0001")
-    assert current(engine) == "0001"
+    command.downgrade(config, "0002")
+    assert current(engine) == "0002"
     assert drift(engine) == []
 
 
@@ -288,4 +290,5 @@ def test_offline_mode_writes_the_sql(url: str) -> None:
     for name in TABLES:
         assert f"CREATE TABLE {name} (" in script
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in script
+    assert f"SET version_num='{HEAD}'" in script
     assert ("DATETIME(6)" in script) is url.startswith("mysql")

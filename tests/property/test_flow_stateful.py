@@ -21,7 +21,9 @@ from settlement_core.testing.invariants import assert_invariants
 from settlement_core.testing.marketplace import TENANT, Marketplace
 from settlement_core.testing.strategies import ItemSpec, item_specs, open_accounts
 
-ACTIONS = {"approve", "submit", "retry", "settle", "fail", "give_up"}
+ACTIONS = {"approve", "submit", "retry", "settle", "fail", "give_up", "return"}
+# Moves only a channel's answer makes (no answer, answer found again): not commands.
+CHANNEL_ONLY = {"cancel", "lose_track", "confirm"}
 RULES = ("daily", "weekly", "monthly", "threshold", "hold", "manual", "in-usd")
 
 
@@ -101,12 +103,12 @@ class PayoutFlow(RuleBasedStateMachine):
     @rule(data=st.data())
     def payout_moves_on(self, data: st.DataObject) -> None:
         """An operator or the channel moves a random payout by one legal step."""
-        payouts = [p for p in self._payouts() if triggers(p.status) - {"cancel"}]
+        payouts = [p for p in self._payouts() if triggers(p.status) - CHANNEL_ONLY]
         event(f"payout step with {'some' if payouts else 'no'} live payouts")
         if not payouts:
             return
         payout = data.draw(st.sampled_from(payouts))
-        trigger = data.draw(st.sampled_from(sorted(triggers(payout.status) - {"cancel"})))
+        trigger = data.draw(st.sampled_from(sorted(triggers(payout.status) - CHANNEL_ONLY)))
         event(f"payout step: {trigger}")
         self._apply(payout.id, trigger)
 
@@ -135,6 +137,8 @@ class PayoutFlow(RuleBasedStateMachine):
             app.mark_payout_submitted(TENANT, payout_id)
         elif trigger == "settle":
             app.record_payout_paid(TENANT, payout_id)
+        elif trigger == "return":
+            app.record_payout_returned(TENANT, payout_id, "returned_by_bank")
         else:
             app.record_payout_failed(TENANT, payout_id, retryable=trigger == "fail")
 

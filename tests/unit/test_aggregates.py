@@ -59,7 +59,7 @@ class TestPayout:
         """submit, fail, retry, settle each leave one event with source and dest."""
         payout = _payout()
         payout.submit(AT)
-        payout.fail(AT)
+        payout.fail(AT, "bank_unavailable", AT + timedelta(minutes=15))
         payout.retry(AT)
         payout.settle(AT)
         changes = [e for e in payout.events if isinstance(e, StatusChanged)]

@@ -17,6 +17,7 @@ from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import (
     Account,
     BillingItem,
+    ChannelEvent,
     Event,
     Funding,
     Payout,
@@ -51,6 +52,8 @@ class MemoryDatabase:
         self.releases: dict[str, ReleaseSummary] = {}
         self.fundings: dict[str, Funding] = {}
         self.funding_by_reference: dict[tuple[str, str], str] = {}
+        self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
+        self.nonces: set[tuple[str, str]] = set()
         self.transactions: list[JournalTransaction] = []
         self.transaction_by_id: dict[str, JournalTransaction] = {}
         self.transaction_by_reference: dict[tuple[str, str], str] = {}

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import JournalTransaction
-from settlement_core.lifecycle import BillingItemStatus, StatementStatus, next_state, sources
+from settlement_core.lifecycle import (
+    BillingItemStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+    StatementStatus,
+    next_state,
+    sources,
+)
 from settlement_core.model import (
     Account,
     BillingItem,
+    ChannelEvent,
     Event,
     Funding,
     Payout,
+    PayoutKind,
     ReleaseSummary,
     Statement,
 )
 from settlement_core.ports import (
+    AccountDue,
+    ChannelTotal,
     ItemFilter,
     OutboxMessage,
     Page,
@@ -30,6 +41,11 @@ from settlement_core.ports import (
 
 if TYPE_CHECKING:
     from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
+
+# Statements whose money is not paid out yet.
+UNPAID = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
+AWAITING = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
+UNRELEASED = (PayoutStatus.PENDING_APPROVAL, PayoutStatus.CREATED)
 
 T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding)
 
@@ -282,6 +298,20 @@ class MemoryStatementRepository(_Repository):
         """One account's carried-forward statements, by period."""
         return self._of_account(account_id, StatementStatus.CARRIED_FORWARD, None)
 
+    def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
+        """Per account and currency: unpaid statements payable by then, summed."""
+        totals: dict[tuple[str, str], int] = {}
+        for status in UNPAID:
+            for s in self._with_status(status):
+                if s.tenant_id == tenant_id and s.payable_at <= payable_by:
+                    key = (s.account_id, s.currency)
+                    totals[key] = totals.get(key, 0) + s.total_minor
+        accounts = self.uow.accounts
+        return [
+            AccountDue(account_id, accounts.get(tenant_id, account_id).payout_channel, ccy, total)
+            for (account_id, ccy), total in sorted(totals.items())
+        ]
+
     def _of_account(
         self, account_id: str, status: StatementStatus, as_of: datetime | None
     ) -> list[Statement]:
@@ -337,6 +367,73 @@ class MemoryPayoutRepository(_Repository):
             return None
         return self.uow.peek(self.table, self.uow.db.payouts, payout_id)
 
+    def find(self, payout_id: str) -> Payout | None:
+        """A payout of any tenant."""
+        return self.uow.peek(self.table, self.uow.db.payouts, payout_id)
+
+    def get_many(self, tenant_id: str, payout_ids: Sequence[str]) -> list[Payout]:
+        """The existing payouts among `payout_ids`, in the order asked."""
+        found = (self.find(p) for p in payout_ids)
+        return [p for p in found if p is not None and p.tenant_id == tenant_id]
+
+    def _select(
+        self, keep: Callable[[Payout], bool], after: str | None, limit: int
+    ) -> list[Payout]:
+        chosen = sorted(
+            (p for p in self._all() if (after is None or p.id > after) and keep(p)),
+            key=lambda p: p.id,
+        )[:limit]
+        return [self.uow.peek(self.table, self.uow.db.payouts, p.id) or p for p in chosen]
+
+    def releasable(self, created_by: datetime, after: str | None, limit: int) -> list[Payout]:
+        """Scheduled, created payouts in no release, in id order."""
+
+        def keep(p: Payout) -> bool:
+            return (
+                p.status is PayoutStatus.CREATED
+                and p.kind is PayoutKind.SCHEDULED
+                and p.release_id is None
+                and p.created_at <= created_by
+            )
+
+        return self._select(keep, after, limit)
+
+    def awaiting_answer(
+        self, submitted_before: datetime, after: str | None, limit: int
+    ) -> list[Payout]:
+        """Ongoing or unknown payouts submitted at or before an instant, in id order."""
+
+        def keep(p: Payout) -> bool:
+            return (
+                p.status in AWAITING
+                and p.submitted_at is not None
+                and p.submitted_at <= submitted_before
+            )
+
+        return self._select(keep, after, limit)
+
+    def due_for_retry(self, as_of: datetime, after: str | None, limit: int) -> list[Payout]:
+        """Failed payouts whose next attempt is due, in id order."""
+
+        def keep(p: Payout) -> bool:
+            return (
+                p.status is PayoutStatus.FAILED
+                and p.next_attempt_at is not None
+                and p.next_attempt_at <= as_of
+            )
+
+        return self._select(keep, after, limit)
+
+    def unfunded_totals(self, tenant_id: str) -> list[ChannelTotal]:
+        """Payouts waiting for approval or release with no money set aside."""
+        totals: dict[tuple[str, str], list[int]] = {}
+        for p in self._all():
+            if p.tenant_id == tenant_id and p.status in UNRELEASED and not p.funded:
+                entry = totals.setdefault((p.channel, p.currency), [0, 0])
+                entry[0] += p.amount_minor
+                entry[1] += 1
+        return [ChannelTotal(ch, ccy, t, n) for (ch, ccy), (t, n) in sorted(totals.items())]
+
     def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:
         """Payouts matching a filter, in id order after a cursor."""
 
@@ -346,6 +443,8 @@ class MemoryPayoutRepository(_Repository):
                 and (where.account_id is None or p.account_id == where.account_id)
                 and (where.status is None or p.status is where.status)
                 and (where.currency is None or p.currency == where.currency)
+                and (where.channel is None or p.channel == where.channel)
+                and (where.release_id is None or p.release_id == where.release_id)
                 and _between(p.created_at, where.created_from, where.created_to)
                 and _between(p.amount_minor, where.amount_min_minor, where.amount_max_minor)
             )
@@ -366,6 +465,27 @@ class MemoryReleaseSummaryRepository(_Repository):
         """The summary, or NotFound."""
         return self.uow.load(self.table, self.uow.db.releases, summary_id, tenant_id)
 
+    def find(
+        self,
+        tenant_id: str,
+        status: ReleaseSummaryStatus | None = None,
+        channel: str | None = None,
+        currency: str | None = None,
+    ) -> list[ReleaseSummary]:
+        """A tenant's summaries, oldest first."""
+        chosen = sorted(
+            (
+                s
+                for s in self._all()
+                if s.tenant_id == tenant_id
+                and (status is None or s.status is status)
+                and (channel is None or s.channel == channel)
+                and (currency is None or s.currency == currency)
+            ),
+            key=lambda s: s.id,
+        )
+        return [self.uow.load(self.table, self.uow.db.releases, s.id, tenant_id) for s in chosen]
+
 
 class MemoryFundingRepository(_Repository):
     """Fundings by id and bank reference."""
@@ -385,6 +505,31 @@ class MemoryFundingRepository(_Repository):
         if funding_id is None:
             return None
         return self.uow.peek(self.table, self.uow.db.fundings, funding_id)
+
+
+class MemoryChannelEventRepository:
+    """Channel answers, with the nonces of accepted callbacks."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    def add(self, event: ChannelEvent) -> None:
+        """Stage an answer."""
+        self.uow.staged_channel_events.append(event)
+
+    def nonce_seen(self, channel: str, nonce: str) -> bool:
+        """Whether a callback with this nonce was accepted (or is staged)."""
+        if (channel, nonce) in self.uow.db.nonces:
+            return True
+        return any(
+            e.channel == channel and e.nonce == nonce for e in self.uow.staged_channel_events
+        )
+
+    def for_payout(self, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
+        """The answers about one payout, oldest first."""
+        found = [*self.uow.db.channel_events_by_payout.get(payout_id, ())]
+        found.extend(e for e in self.uow.staged_channel_events if e.payout_id == payout_id)
+        return [e for e in found if e.tenant_id == tenant_id]
 
 
 class MemoryLedger:

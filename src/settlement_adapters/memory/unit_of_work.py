@@ -13,6 +13,7 @@ from settlement_adapters.memory.database import MemoryDatabase
 from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
+    MemoryChannelEventRepository,
     MemoryFundingRepository,
     MemoryLedger,
     MemoryOutbox,
@@ -26,6 +27,7 @@ from settlement_core.ledger import JournalTransaction
 from settlement_core.model import (
     Account,
     BillingItem,
+    ChannelEvent,
     Event,
     Funding,
     Payout,
@@ -70,6 +72,7 @@ class MemoryUnitOfWork:
         self.payouts = MemoryPayoutRepository(self)
         self.releases = MemoryReleaseSummaryRepository(self)
         self.fundings = MemoryFundingRepository(self)
+        self.channel_events = MemoryChannelEventRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -80,6 +83,7 @@ class MemoryUnitOfWork:
         self.new: defaultdict[str, set[str]] = defaultdict(set)
         self.originals: dict[tuple[str, str], Any] = {}
         self.transactions: list[JournalTransaction] = []
+        self.staged_channel_events: list[ChannelEvent] = []
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.recorded: list[Event] = []
         self.sent: list[str] = []
@@ -186,6 +190,9 @@ class MemoryUnitOfWork:
                     raise ConcurrencyConflict(
                         f"{table} key {key_of(obj)} was taken by another writer"
                     )
+        nonces = [(e.channel, e.nonce) for e in self.staged_channel_events if e.nonce is not None]
+        if len(set(nonces)) != len(nonces) or any(n in db.nonces for n in nonces):
+            raise ConcurrencyConflict("a callback nonce was taken by another writer")
         for transaction in self.transactions:
             if (transaction.kind, transaction.reference) in db.transaction_by_reference:
                 raise ConcurrencyConflict(
@@ -202,6 +209,10 @@ class MemoryUnitOfWork:
         events.extend(self.recorded)
         for transaction in self.transactions:
             db.index_transaction(transaction)
+        for event in self.staged_channel_events:
+            db.channel_events_by_payout[event.payout_id].append(event)
+            if event.nonce is not None:
+                db.nonces.add((event.channel, event.nonce))
         # Serialised when read, not here: commit stays cheap on the ingest path.
         db.outbox.extend((self.ids.new_id(), event) for event in events)
         db.outbox.extend(self.extra_messages)

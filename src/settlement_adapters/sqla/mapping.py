@@ -21,11 +21,14 @@ from settlement_core.lifecycle import (
 from settlement_core.model import (
     Account,
     AmountBasis,
+    AnswerSource,
     BillingItem,
+    ChannelEvent,
     Funding,
     FxQuote,
     ItemKind,
     Payout,
+    PayoutKind,
     PayoutSource,
     ReleaseSummary,
     Statement,
@@ -98,6 +101,7 @@ def account_row(a: Account) -> dict[str, Any]:
         "rule_id": a.rule_id,
         "rule_override": a.rule_override,
         "payout_method_ref": a.payout_method_ref,
+        "payout_channel": a.payout_channel,
         "attributes": dict(a.attributes),
         "status": a.status.value,
         "created_at": a.created_at,
@@ -117,6 +121,7 @@ def account_from(r: Row) -> Account:
         attributes=dict(r["attributes"]),
         rule_override=r["rule_override"],
         payout_method_ref=r["payout_method_ref"],
+        payout_channel=r["payout_channel"],
         status=AccountStatus(r["status"]),
         version=r["version"],
     )
@@ -270,6 +275,15 @@ def payout_row(p: Payout) -> dict[str, Any]:
         "status": p.status.value,
         "attempts": p.attempts,
         "approved_by": p.approved_by,
+        "kind": p.kind.value,
+        "channel": p.channel,
+        "release_id": p.release_id,
+        "funded": p.funded,
+        "submitted_at": p.submitted_at,
+        "next_attempt_at": p.next_attempt_at,
+        "failure_code": p.failure_code,
+        "replaces": list(p.replaces),
+        "replaced_by": p.replaced_by,
         "version": p.version,
     }
 
@@ -291,6 +305,15 @@ def payout_from(r: Row) -> Payout:
         status=PayoutStatus(r["status"]),
         attempts=r["attempts"],
         approved_by=r["approved_by"],
+        kind=PayoutKind(r["kind"]),
+        channel=r["channel"],
+        release_id=r["release_id"],
+        funded=bool(r["funded"]),
+        submitted_at=r["submitted_at"],
+        next_attempt_at=r["next_attempt_at"],
+        failure_code=r["failure_code"],
+        replaces=tuple(r["replaces"] or ()),
+        replaced_by=r["replaced_by"],
         version=r["version"],
     )
 
@@ -350,4 +373,40 @@ def funding_from(r: Row) -> Funding:
         reference=r["reference"],
         recorded_at=r["recorded_at"],
         version=r["version"],
+    )
+
+
+def channel_event_row(e: ChannelEvent) -> dict[str, Any]:
+    """Columns of a channel answer."""
+    return {
+        "id": e.id,
+        "tenant_id": e.tenant_id,
+        "channel": e.channel,
+        "payout_id": e.payout_id,
+        "idempotency_key": e.idempotency_key,
+        "outcome": e.outcome,
+        "source": e.source.value,
+        "received_at": e.received_at,
+        "applied": e.applied,
+        "code": e.code,
+        "message": e.message,
+        "nonce": e.nonce,
+    }
+
+
+def channel_event_from(r: Row) -> ChannelEvent:
+    """A channel answer from its row."""
+    return ChannelEvent(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        channel=r["channel"],
+        payout_id=r["payout_id"],
+        idempotency_key=r["idempotency_key"],
+        outcome=r["outcome"],
+        source=AnswerSource(r["source"]),
+        received_at=r["received_at"],
+        applied=bool(r["applied"]),
+        code=r["code"],
+        message=r["message"],
+        nonce=r["nonce"],
     )

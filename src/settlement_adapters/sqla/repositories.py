@@ -16,14 +16,43 @@ from sqlalchemy import ColumnElement, Select, Table, and_, func, select, update
 from settlement_adapters.sqla import mapping, tables
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import Entry, JournalTransaction
-from settlement_core.lifecycle import BillingItemStatus, StatementStatus, destination, sources
-from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
-from settlement_core.ports import ItemFilter, OutboxMessage, Page, PayoutFilter, StatementFilter
+from settlement_core.lifecycle import (
+    BillingItemStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+    StatementStatus,
+    destination,
+    sources,
+)
+from settlement_core.model import (
+    Account,
+    BillingItem,
+    ChannelEvent,
+    Funding,
+    Payout,
+    PayoutKind,
+    ReleaseSummary,
+    Statement,
+)
+from settlement_core.ports import (
+    AccountDue,
+    ChannelTotal,
+    ItemFilter,
+    OutboxMessage,
+    Page,
+    PayoutFilter,
+    StatementFilter,
+)
 
 if TYPE_CHECKING:
     from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
 
 T = TypeVar("T")
+
+# Statements whose money is not paid out yet.
+UNPAID = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
+AWAITING = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
+UNRELEASED = (PayoutStatus.PENDING_APPROVAL, PayoutStatus.CREATED)
 
 
 class _Repository:
@@ -42,6 +71,12 @@ class _Repository:
 
     def _many(self, stmt: Select[Any]) -> list[Any]:
         return [self.uow.adopt(self.table, row, type(self).build) for row in self.uow.execute(stmt)]
+
+    def _locked(self, stmt: Select[Any]) -> list[Any]:
+        # Two workers running the same job take disjoint rows instead of waiting.
+        if self.uow.locks_rows:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return self._many(stmt)
 
     def _tracked(self, obj_id: str) -> Any:
         found = self.uow.tracked.get((self.table.name, obj_id))
@@ -294,12 +329,6 @@ class SqlStatementRepository(_Repository):
                 after = statement.period.start
         return _aware(before), _aware(after)
 
-    def _locked(self, stmt: Select[Any]) -> list[Statement]:
-        # Two workers running the same job take disjoint rows instead of waiting.
-        if self.uow.locks_rows:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return self._many(stmt)
-
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
         """Open statements whose period ended by `as_of`, oldest first, locked."""
         self.uow.flush()
@@ -354,6 +383,26 @@ class SqlStatementRepository(_Repository):
             stmt = stmt.with_for_update()
         return self._many(stmt)
 
+    def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
+        """Per account and currency: unpaid statements payable by then, in one GROUP BY."""
+        self.uow.flush()
+        c, a = self.table.c, tables.accounts.c
+        stmt = (
+            select(c.account_id, a.payout_channel, c.currency, func.sum(c.total_minor))
+            .join(tables.accounts, a.id == c.account_id)
+            .where(
+                c.tenant_id == tenant_id,
+                c.status.in_([s.value for s in UNPAID]),
+                c.payable_at <= payable_by,
+            )
+            .group_by(c.account_id, a.payout_channel, c.currency)
+            .order_by(c.account_id, c.currency)
+        )
+        return [
+            AccountDue(account_id, channel, currency, int(total))
+            for account_id, channel, currency, total in self.uow.execute(stmt)
+        ]
+
     def query(self, where: StatementFilter, after: str | None, limit: int) -> Page[Statement]:
         """Statements matching a filter, in id order after a cursor."""
         conditions = _equal(
@@ -385,6 +434,77 @@ class SqlPayoutRepository(_Repository):
         found: Payout | None = self._one(c.tenant_id == tenant_id, c.payout_key == key)
         return found
 
+    def find(self, payout_id: str) -> Payout | None:
+        """A payout of any tenant."""
+        found: Payout | None = self._tracked(payout_id)
+        if found is None:
+            found = self._one(self.table.c.id == payout_id)
+        return found
+
+    def get_many(self, tenant_id: str, payout_ids: Sequence[str]) -> list[Payout]:
+        """The existing payouts among `payout_ids`, in the order asked (chunked reads)."""
+        self.uow.flush()
+        c = self.table.c
+        wanted = [p for p in payout_ids if self._tracked(p) is None]
+        for at in range(0, len(wanted), 500):
+            self._many(select(self.table).where(c.id.in_(wanted[at : at + 500])))
+        found = (self._tracked(p) for p in payout_ids)
+        return [p for p in found if p is not None and p.tenant_id == tenant_id]
+
+    def _scan(self, where: list[ColumnElement[bool]], after: str | None, limit: int) -> list[Any]:
+        self.uow.flush()
+        c = self.table.c
+        if after is not None:
+            where = [*where, c.id > after]
+        return self._locked(select(self.table).where(*where).order_by(c.id).limit(limit))
+
+    def releasable(self, created_by: datetime, after: str | None, limit: int) -> list[Payout]:
+        """Scheduled, created payouts in no release, in id order, locked."""
+        c = self.table.c
+        where = [
+            c.status == PayoutStatus.CREATED.value,
+            c.kind == PayoutKind.SCHEDULED.value,
+            c.release_id.is_(None),
+            c.created_at <= created_by,
+        ]
+        return self._scan(where, after, limit)
+
+    def awaiting_answer(
+        self, submitted_before: datetime, after: str | None, limit: int
+    ) -> list[Payout]:
+        """Ongoing or unknown payouts submitted at or before an instant, in id order."""
+        c = self.table.c
+        where = [
+            c.status.in_([s.value for s in AWAITING]),
+            c.submitted_at <= submitted_before,
+        ]
+        return self._scan(where, after, limit)
+
+    def due_for_retry(self, as_of: datetime, after: str | None, limit: int) -> list[Payout]:
+        """Failed payouts whose next attempt is due, in id order, locked."""
+        c = self.table.c
+        where = [c.status == PayoutStatus.FAILED.value, c.next_attempt_at <= as_of]
+        return self._scan(where, after, limit)
+
+    def unfunded_totals(self, tenant_id: str) -> list[ChannelTotal]:
+        """Payouts waiting for approval or release with no money set aside."""
+        self.uow.flush()
+        c = self.table.c
+        stmt = (
+            select(c.channel, c.currency, func.sum(c.amount_minor), func.count())
+            .where(
+                c.tenant_id == tenant_id,
+                c.status.in_([s.value for s in UNRELEASED]),
+                c.funded.is_(False),
+            )
+            .group_by(c.channel, c.currency)
+            .order_by(c.channel, c.currency)
+        )
+        return [
+            ChannelTotal(channel, currency, int(total), int(count))
+            for channel, currency, total, count in self.uow.execute(stmt)
+        ]
+
     def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:
         """Payouts matching a filter, in id order after a cursor."""
         c = self.table.c
@@ -394,6 +514,8 @@ class SqlPayoutRepository(_Repository):
             account_id=where.account_id,
             status=where.status.value if where.status else None,
             currency=where.currency,
+            channel=where.channel,
+            release_id=where.release_id,
         )
         conditions += _range(c.created_at, where.created_from, where.created_to)
         conditions += _range(c.amount_minor, where.amount_min_minor, where.amount_max_minor)
@@ -411,6 +533,24 @@ class SqlReleaseSummaryRepository(_Repository):
         found: ReleaseSummary = self._get(tenant_id, summary_id, "release summary")
         return found
 
+    def find(
+        self,
+        tenant_id: str,
+        status: ReleaseSummaryStatus | None = None,
+        channel: str | None = None,
+        currency: str | None = None,
+    ) -> list[ReleaseSummary]:
+        """A tenant's summaries, oldest first."""
+        self.uow.flush()
+        where = _equal(
+            self.table,
+            tenant_id=tenant_id,
+            status=status.value if status else None,
+            channel=channel,
+            currency=currency,
+        )
+        return self._many(select(self.table).where(*where).order_by(self.table.c.id))
+
 
 class SqlFundingRepository(_Repository):
     """Fundings; (tenant, reference) is unique."""
@@ -424,6 +564,36 @@ class SqlFundingRepository(_Repository):
         c = self.table.c
         found: Funding | None = self._one(c.tenant_id == tenant_id, c.reference == reference)
         return found
+
+
+class SqlChannelEventRepository:
+    """Channel answers; (channel, nonce) is unique, so a replayed callback fails to insert."""
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self.uow = uow
+
+    def add(self, event: ChannelEvent) -> None:
+        """Stage an answer; it is inserted at the next flush."""
+        self.uow.staged_channel_events.append(event)
+
+    def nonce_seen(self, channel: str, nonce: str) -> bool:
+        """Whether a callback with this nonce was accepted (or is staged)."""
+        if any(e.channel == channel and e.nonce == nonce for e in self.uow.staged_channel_events):
+            return True
+        c = tables.channel_events.c
+        stmt = select(c.id).where(c.channel == channel, c.nonce == nonce).limit(1)
+        return self.uow.execute(stmt).first() is not None
+
+    def for_payout(self, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
+        """The answers about one payout, oldest first."""
+        self.uow.flush()
+        c = tables.channel_events.c
+        stmt = (
+            select(tables.channel_events)
+            .where(c.tenant_id == tenant_id, c.payout_id == payout_id)
+            .order_by(c.id)
+        )
+        return [mapping.channel_event_from(r._mapping) for r in self.uow.execute(stmt)]
 
 
 class SqlLedger:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 from settlement_adapters.sqla.types import JsonText, UtcDateTime
@@ -51,6 +52,7 @@ accounts = Table(
     Column("rule_id", String(64), nullable=False),
     Column("rule_override", String(64)),
     Column("payout_method_ref", String(EXTERNAL)),
+    Column("payout_channel", String(EXTERNAL), nullable=False, server_default="default"),
     Column("attributes", JsonText, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -135,10 +137,22 @@ payouts = Table(
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("approved_by", String(EXTERNAL)),
+    Column("kind", String(16), nullable=False, server_default="scheduled"),
+    Column("channel", String(EXTERNAL), nullable=False, server_default="default"),
+    _id("release_id"),
+    Column("funded", Boolean, nullable=False, server_default=false()),
+    Column("submitted_at", UtcDateTime),
+    Column("next_attempt_at", UtcDateTime),
+    Column("failure_code", String(EXTERNAL)),
+    Column("replaces", JsonText),
+    _id("replaced_by"),
     Column("version", Integer, nullable=False),
     UniqueConstraint("tenant_id", "payout_key", name="uq_settlement_payouts_key"),
     Index("ix_settlement_payouts_account", "tenant_id", "account_id"),
     Index("ix_settlement_payouts_status", "tenant_id", "status", "created_at"),
+    # The dispatch jobs (release, poll, retry) scan by state across tenants.
+    Index("ix_settlement_payouts_dispatch", "status", "id"),
+    Index("ix_settlement_payouts_release", "release_id"),
 )
 
 release_summaries = Table(
@@ -153,6 +167,7 @@ release_summaries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),
     Column("version", Integer, nullable=False),
+    Index("ix_settlement_release_summaries_lane", "tenant_id", "status", "channel", "currency"),
 )
 
 fundings = Table(
@@ -167,6 +182,26 @@ fundings = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     UniqueConstraint("tenant_id", "reference", name="uq_settlement_fundings_reference"),
+)
+
+channel_events = Table(
+    "settlement_channel_events",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("channel", String(EXTERNAL), nullable=False),
+    _id("payout_id", nullable=False),
+    Column("idempotency_key", String(EXTERNAL), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("applied", Boolean, nullable=False),
+    Column("code", String(EXTERNAL)),
+    Column("message", String(500), nullable=False),
+    Column("nonce", String(EXTERNAL)),
+    # NULL nonces (answers to our own requests) are distinct on every backend.
+    UniqueConstraint("channel", "nonce", name="uq_settlement_channel_events_nonce"),
+    Index("ix_settlement_channel_events_payout", "payout_id", "id"),
 )
 
 journal_transactions = Table(

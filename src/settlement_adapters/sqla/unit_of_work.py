@@ -23,6 +23,7 @@ from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.repositories import (
     SqlAccountRepository,
     SqlBillingItemRepository,
+    SqlChannelEventRepository,
     SqlFundingRepository,
     SqlLedger,
     SqlOutbox,
@@ -35,7 +36,7 @@ from settlement_core.errors import ConcurrencyConflict
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import JournalTransaction
 from settlement_core.lifecycle import StatementStatus
-from settlement_core.model import Account, BillingItem, Event, Statement
+from settlement_core.model import Account, BillingItem, ChannelEvent, Event, Statement
 from settlement_core.ports import to_message
 
 ToRow = Callable[[Any], dict[str, Any]]
@@ -76,6 +77,7 @@ class SqlAlchemyUnitOfWork:
         self.payouts = SqlPayoutRepository(self)
         self.releases = SqlReleaseSummaryRepository(self)
         self.fundings = SqlFundingRepository(self)
+        self.channel_events = SqlChannelEventRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None
@@ -96,6 +98,7 @@ class SqlAlchemyUnitOfWork:
         self.new_transactions: dict[tuple[str, str], JournalTransaction] = {}
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.staged_transactions: list[JournalTransaction] = []
+        self.staged_channel_events: list[ChannelEvent] = []
         self.sent: list[str] = []
 
     @property
@@ -217,6 +220,10 @@ class SqlAlchemyUnitOfWork:
             self._write_changes(name, entry)
         if self.staged_transactions:
             self._write_postings()
+        if self.staged_channel_events:
+            rows = [mapping.channel_event_row(e) for e in self.staged_channel_events]
+            conn.execute(insert(tables.channel_events), rows)
+            self.staged_channel_events = []
         # Written rows are found in the database now; identity-mapped lookups stay valid.
         self.new_booked_by_order.clear()
 

@@ -4,6 +4,11 @@ A party's money sits first in `pending` (booked, not yet payable), then in
 `available` (payable or carried forward), then leaves through
 `payouts_in_flight` to a channel. Platform accounts mirror these so every
 transaction balances.
+
+The platform's cash at each channel is a second flow: `treasury` funds a
+channel (`funds`), a funded release or an instant payout sets money aside
+(`reserved`), and a paid payout spends it (`disbursed`). Money that comes back
+(a final failure, a cancellation, a return) goes back to `funds`.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 CLEARING = "platform:clearing"
 PAYOUTS_IN_FLIGHT = "platform:payouts_in_flight"
 FX_POSITION = "platform:fx_position"
+TREASURY = "platform:treasury"
 
 
 def pending(account_id: str) -> str:
@@ -23,9 +29,24 @@ def available(account_id: str) -> str:
     return f"party:{account_id}:available"
 
 
-def channel_settled(method_ref: str | None) -> str:
-    """Money that left through a channel."""
-    return f"channel:{method_ref or 'default'}:settled"
+def channel_settled(channel: str) -> str:
+    """Parties' money that left through a channel."""
+    return f"channel:{channel}:settled"
+
+
+def channel_funds(tenant_id: str, channel: str) -> str:
+    """A tenant's money at a channel, not yet set aside for any payout."""
+    return f"channel:{tenant_id}:{channel}:funds"
+
+
+def channel_reserved(tenant_id: str, channel: str) -> str:
+    """Money at a channel set aside for funded payouts not yet paid."""
+    return f"channel:{tenant_id}:{channel}:reserved"
+
+
+def channel_disbursed(tenant_id: str, channel: str) -> str:
+    """Money a channel paid out."""
+    return f"channel:{tenant_id}:{channel}:disbursed"
 
 
 def party_accounts(account_id: str) -> tuple[str, str]:

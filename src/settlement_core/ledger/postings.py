@@ -113,20 +113,99 @@ def payout_paid(
     tx_id: str,
     tenant_id: str,
     payout_id: str,
-    method_ref: str | None,
+    channel: str,
+    currency: str,
+    amount_minor: int,
+    funded: bool,
+    at: datetime,
+) -> JournalTransaction:
+    """The channel paid: the money leaves the platform, and a funded payout spends its reserve."""
+    entries = [
+        Entry(accounts.PAYOUTS_IN_FLIGHT, currency, -amount_minor),
+        Entry(accounts.channel_settled(channel), currency, amount_minor),
+    ]
+    if funded:
+        entries.append(
+            Entry(accounts.channel_reserved(tenant_id, channel), currency, -amount_minor)
+        )
+        entries.append(
+            Entry(accounts.channel_disbursed(tenant_id, channel), currency, amount_minor)
+        )
+    return JournalTransaction(
+        id=tx_id,
+        tenant_id=tenant_id,
+        kind="payout.paid",
+        reference=payout_id,
+        occurred_at=at,
+        entries=tuple(entries),
+    )
+
+
+def channel_funded(
+    tx_id: str,
+    tenant_id: str,
+    funding_id: str,
+    channel: str,
     currency: str,
     amount_minor: int,
     at: datetime,
 ) -> JournalTransaction:
-    """The channel paid: the money leaves the platform."""
+    """Operations moved money from the treasury to a channel (R-REL-2)."""
     return transfer(
         tx_id,
         tenant_id,
-        "payout.paid",
+        "channel.funded",
+        funding_id,
+        at,
+        accounts.TREASURY,
+        accounts.channel_funds(tenant_id, channel),
+        currency,
+        amount_minor,
+    )
+
+
+def reserve(
+    tx_id: str,
+    tenant_id: str,
+    kind: str,
+    reference: str,
+    channel: str,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """Set channel money aside for a funded release or an instant payout."""
+    return transfer(
+        tx_id,
+        tenant_id,
+        kind,
+        reference,
+        at,
+        accounts.channel_funds(tenant_id, channel),
+        accounts.channel_reserved(tenant_id, channel),
+        currency,
+        amount_minor,
+    )
+
+
+def unreserve(
+    tx_id: str,
+    tenant_id: str,
+    payout_id: str,
+    channel: str,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """A funded payout that will not be paid gives its reserve back to the channel's funds."""
+    return transfer(
+        tx_id,
+        tenant_id,
+        "payout.unreserved",
         payout_id,
         at,
-        accounts.PAYOUTS_IN_FLIGHT,
-        accounts.channel_settled(method_ref),
+        accounts.channel_reserved(tenant_id, channel),
+        accounts.channel_funds(tenant_id, channel),
         currency,
         amount_minor,
     )

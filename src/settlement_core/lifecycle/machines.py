@@ -71,7 +71,8 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
         [
             ("statement", [Item.PENDING], Item.STATEMENTED),
             ("pay", [Item.STATEMENTED, Item.FAILED], Item.PAID),
-            ("fail", [Item.STATEMENTED], Item.FAILED),
+            # A payout returned after it was paid fails its items again.
+            ("fail", [Item.STATEMENTED, Item.PAID], Item.FAILED),
         ],
     ),
     StatementStatus: _machine(
@@ -80,6 +81,8 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
             ("close", [St.OPEN], St.CLOSED),
             ("carry_forward", [St.CLOSED], St.CARRIED_FORWARD),
             ("pay_out", [St.CLOSED, St.CARRIED_FORWARD], St.PAID_OUT),
+            # Its payout's money came back (cancelled, failed for good, returned): pay it again.
+            ("return_to_balance", [St.PAID_OUT], St.CARRIED_FORWARD),
         ],
     ),
     PayoutStatus: _machine(
@@ -87,11 +90,15 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
         [
             ("approve", [P.PENDING_APPROVAL], P.CREATED),
             ("submit", [P.CREATED], P.ONGOING),
-            ("settle", [P.ONGOING], P.PAID),
-            ("fail", [P.ONGOING], P.FAILED),
+            # No answer from the channel: never resend, ask it (R-REL-4).
+            ("lose_track", [P.ONGOING], P.UNKNOWN),
+            ("confirm", [P.UNKNOWN], P.ONGOING),
+            ("settle", [P.ONGOING, P.UNKNOWN], P.PAID),
+            ("fail", [P.ONGOING, P.UNKNOWN], P.FAILED),
             ("retry", [P.FAILED], P.ONGOING),
-            ("give_up", [P.ONGOING, P.FAILED], P.FAILED_NO_RETRY),
+            ("give_up", [P.ONGOING, P.UNKNOWN, P.FAILED], P.FAILED_NO_RETRY),
             ("cancel", [P.PENDING_APPROVAL, P.CREATED], P.CANCELLED),
+            ("return", [P.PAID], P.RETURNED),
         ],
     ),
     ReleaseSummaryStatus: _machine(

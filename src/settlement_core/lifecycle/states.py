@@ -36,10 +36,12 @@ class PayoutStatus(enum.StrEnum):
     PENDING_APPROVAL = "pending_approval"
     CREATED = "created"
     ONGOING = "ongoing"
+    UNKNOWN = "unknown"
     PAID = "paid"
     FAILED = "failed"
     FAILED_NO_RETRY = "failed_no_retry"
     CANCELLED = "cancelled"
+    RETURNED = "returned"
 
 
 class ReleaseSummaryStatus(enum.StrEnum):

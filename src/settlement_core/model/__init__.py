@@ -1,8 +1,9 @@
 """The domain model: aggregates, values, events and commands."""
 
-from settlement_core.model.account import Account
+from settlement_core.model.account import DEFAULT_CHANNEL, Account
 from settlement_core.model.base import Aggregate
 from settlement_core.model.billing_item import AmountBasis, BillingItem, ItemKind
+from settlement_core.model.channel_event import AnswerSource, ChannelEvent
 from settlement_core.model.commands import ApprovePayout, OpenAccount, RecordBillingItem
 from settlement_core.model.events import (
     AccountOpened,
@@ -12,11 +13,14 @@ from settlement_core.model.events import (
     Event,
     FundingRecorded,
     PayoutCreated,
+    PayoutReplaced,
+    PayoutWithdrawn,
+    ReleaseSummaryCreated,
     StatementOpened,
     StatementTotalMismatch,
     StatusChanged,
 )
-from settlement_core.model.payout import Payout
+from settlement_core.model.payout import Payout, PayoutKind
 from settlement_core.model.release import Funding, ReleaseSummary
 from settlement_core.model.statement import Statement
 from settlement_core.model.values import FxQuote, PayoutSource
@@ -46,4 +50,11 @@ __all__ = [
     "StatementTotalMismatch",
     "PayoutCreated",
     "FundingRecorded",
+    "ReleaseSummaryCreated",
+    "PayoutWithdrawn",
+    "PayoutReplaced",
+    "PayoutKind",
+    "ChannelEvent",
+    "AnswerSource",
+    "DEFAULT_CHANNEL",
 ]

@@ -11,6 +11,9 @@ from settlement_core.lifecycle import AccountStatus
 from settlement_core.model.base import Aggregate
 from settlement_core.model.events import AccountRuleAssigned, Event
 
+# The channel of accounts that name none.
+DEFAULT_CHANNEL = "default"
+
 
 @define(eq=False)
 class Account(Aggregate):
@@ -25,6 +28,8 @@ class Account(Aggregate):
     attributes: Mapping[str, str] = field(factory=dict)
     rule_override: str | None = None
     payout_method_ref: str | None = None
+    # The payment channel its payouts go through (R-ACC-3).
+    payout_channel: str = DEFAULT_CHANNEL
     status: AccountStatus = AccountStatus.ACTIVE
     version: int = 0
     events: list[Event] = field(factory=list, repr=False)

@@ -27,6 +27,7 @@ class OpenAccount:
     attributes: Mapping[str, str] = field(factory=dict, converter=_frozen_mapping)
     rule_override: str | None = None
     payout_method_ref: str | None = None
+    payout_channel: str | None = None
 
 
 @frozen(kw_only=True)

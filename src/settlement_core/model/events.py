@@ -118,3 +118,31 @@ class FundingRecorded(Event):
     amount_minor: int
     currency: str
     reference: str
+
+
+@frozen(kw_only=True)
+class ReleaseSummaryCreated(Event):
+    """Releasable payouts of one channel and currency were grouped for operations."""
+
+    summary_id: str
+    channel: str
+    currency: str
+    total_minor: int
+    payout_count: int
+
+
+@frozen(kw_only=True)
+class PayoutWithdrawn(Event):
+    """A cancelled payout left its (unreleased) release summary."""
+
+    summary_id: str
+    payout_id: str
+    amount_minor: int
+
+
+@frozen(kw_only=True)
+class PayoutReplaced(Event):
+    """A payout whose money came back was paid again by a later payout."""
+
+    payout_id: str
+    replaced_by: str

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from attrs import define, field
 
+from settlement_core.errors import InvalidTransition
 from settlement_core.lifecycle import ReleaseSummaryStatus
 from settlement_core.model.base import Aggregate
-from settlement_core.model.events import Event
+from settlement_core.model.events import Event, PayoutWithdrawn
 from settlement_core.money import Money, from_minor
 
 
@@ -39,6 +40,24 @@ class ReleaseSummary(Aggregate):
     def mark_released(self, at: datetime) -> None:
         """Operations released the batch; its payouts went to the channel."""
         self._move("release", at)
+
+    def withdraw(self, payout_id: str, amount_minor: int, at: datetime) -> None:
+        """Take a cancelled payout out of a summary that was not released yet."""
+        if self.status is ReleaseSummaryStatus.RELEASED:
+            raise InvalidTransition("ReleaseSummary", self.status.value, "withdraw")
+        if payout_id not in self.payout_ids:
+            return
+        self.payout_ids = tuple(p for p in self.payout_ids if p != payout_id)
+        self.total_minor -= amount_minor
+        self.events.append(
+            PayoutWithdrawn(
+                tenant_id=self.tenant_id,
+                at=at,
+                summary_id=self.id,
+                payout_id=payout_id,
+                amount_minor=amount_minor,
+            )
+        )
 
 
 @define(eq=False)

@@ -93,3 +93,10 @@ class Statement(Aggregate):
             self.carried_forward_minor = 0
         self._move("pay_out", at)
         self.payout_id = payout_id
+
+    def return_to_balance(self, at: datetime) -> None:
+        """Its payout's money came back; the next payout of the account pays it again.
+
+        `payout_id` keeps naming the payout that failed until another one pays it.
+        """
+        self._move("return_to_balance", at)

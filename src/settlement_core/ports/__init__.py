@@ -2,10 +2,25 @@
 
 from settlement_core.ids import IdFactory
 from settlement_core.ports.outbox import EventPublisher, Outbox, OutboxMessage, to_message
-from settlement_core.ports.queries import ItemFilter, Page, PayoutFilter, StatementFilter
+from settlement_core.ports.payment_channel import (
+    CallbackNotice,
+    ChannelResult,
+    Outcome,
+    PaymentChannel,
+    PayoutInstruction,
+)
+from settlement_core.ports.queries import (
+    AccountDue,
+    ChannelTotal,
+    ItemFilter,
+    Page,
+    PayoutFilter,
+    StatementFilter,
+)
 from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
+    ChannelEventRepository,
     FundingRepository,
     Ledger,
     PayoutRepository,
@@ -37,4 +52,12 @@ __all__ = [
     "PayoutFilter",
     "Page",
     "to_message",
+    "PaymentChannel",
+    "PayoutInstruction",
+    "ChannelResult",
+    "CallbackNotice",
+    "Outcome",
+    "ChannelEventRepository",
+    "ChannelTotal",
+    "AccountDue",
 ]

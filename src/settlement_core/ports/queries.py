@@ -57,6 +57,28 @@ class PayoutFilter:
     created_to: datetime | None = None
     amount_min_minor: int | None = None
     amount_max_minor: int | None = None
+    channel: str | None = None
+    release_id: str | None = None
+
+
+@frozen
+class ChannelTotal:
+    """An amount per channel and currency, and how many payouts make it."""
+
+    channel: str
+    currency: str
+    total_minor: int
+    count: int
+
+
+@frozen
+class AccountDue:
+    """What one account's unpaid statements due by some instant add up to."""
+
+    account_id: str
+    channel: str
+    currency: str
+    total_minor: int
 
 
 @frozen

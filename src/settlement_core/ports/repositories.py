@@ -12,8 +12,24 @@ from datetime import datetime
 from typing import Protocol
 
 from settlement_core.ledger import JournalTransaction
-from settlement_core.model import Account, BillingItem, Funding, Payout, ReleaseSummary, Statement
-from settlement_core.ports.queries import ItemFilter, Page, PayoutFilter, StatementFilter
+from settlement_core.lifecycle import ReleaseSummaryStatus
+from settlement_core.model import (
+    Account,
+    BillingItem,
+    ChannelEvent,
+    Funding,
+    Payout,
+    ReleaseSummary,
+    Statement,
+)
+from settlement_core.ports.queries import (
+    AccountDue,
+    ChannelTotal,
+    ItemFilter,
+    Page,
+    PayoutFilter,
+    StatementFilter,
+)
 
 
 class AccountRepository(Protocol):
@@ -117,6 +133,10 @@ class StatementRepository(Protocol):
         """One account's statements carried forward and not yet paid out."""
         ...
 
+    def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
+        """Per account and currency: open, closed and carried statements payable by then."""
+        ...
+
     def query(self, where: StatementFilter, after: str | None, limit: int) -> Page[Statement]:
         """Statements matching a filter, in id order after a cursor."""
         ...
@@ -137,6 +157,32 @@ class PayoutRepository(Protocol):
         """The payout created for a statement set, if any."""
         ...
 
+    def find(self, payout_id: str) -> Payout | None:
+        """A payout of any tenant (for channel answers, which name no tenant)."""
+        ...
+
+    def get_many(self, tenant_id: str, payout_ids: Sequence[str]) -> list[Payout]:
+        """The payouts that exist among `payout_ids`, in the order asked."""
+        ...
+
+    def releasable(self, created_by: datetime, after: str | None, limit: int) -> list[Payout]:
+        """Scheduled payouts created by then, ready to go and in no release yet, in id order."""
+        ...
+
+    def awaiting_answer(
+        self, submitted_before: datetime, after: str | None, limit: int
+    ) -> list[Payout]:
+        """Ongoing or unknown payouts submitted at or before an instant, in id order."""
+        ...
+
+    def due_for_retry(self, as_of: datetime, after: str | None, limit: int) -> list[Payout]:
+        """Failed payouts whose next attempt is due at `as_of`, in id order."""
+        ...
+
+    def unfunded_totals(self, tenant_id: str) -> list[ChannelTotal]:
+        """Payouts waiting for approval or release with no channel money set aside."""
+        ...
+
     def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:
         """Payouts matching a filter, in id order after a cursor."""
         ...
@@ -153,6 +199,16 @@ class ReleaseSummaryRepository(Protocol):
         """The summary, or NotFound."""
         ...
 
+    def find(
+        self,
+        tenant_id: str,
+        status: ReleaseSummaryStatus | None = None,
+        channel: str | None = None,
+        currency: str | None = None,
+    ) -> list[ReleaseSummary]:
+        """A tenant's summaries, oldest first, narrowed by status, channel and currency."""
+        ...
+
 
 class FundingRepository(Protocol):
     """Channel fundings, unique by (tenant, reference)."""
@@ -163,6 +219,22 @@ class FundingRepository(Protocol):
 
     def find_by_reference(self, tenant_id: str, reference: str) -> Funding | None:
         """The funding recorded under a bank reference, if any."""
+        ...
+
+
+class ChannelEventRepository(Protocol):
+    """Every answer a channel gave; a callback's (channel, nonce) is accepted once."""
+
+    def add(self, event: ChannelEvent) -> None:
+        """Stage an answer (ConcurrencyConflict on commit if its nonce was taken)."""
+        ...
+
+    def nonce_seen(self, channel: str, nonce: str) -> bool:
+        """Whether a callback with this nonce was accepted before."""
+        ...
+
+    def for_payout(self, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
+        """The answers about one payout, oldest first."""
         ...
 
 

@@ -10,6 +10,7 @@ from settlement_core.ports.outbox import Outbox
 from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
+    ChannelEventRepository,
     FundingRepository,
     Ledger,
     PayoutRepository,
@@ -49,6 +50,11 @@ class UnitOfWork(Protocol):
     @property
     def fundings(self) -> FundingRepository:
         """The fundings of this transaction."""
+        ...
+
+    @property
+    def channel_events(self) -> ChannelEventRepository:
+        """The channel answers of this transaction."""
         ...
 
     @property

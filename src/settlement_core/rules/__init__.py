@@ -4,6 +4,7 @@ Pure domain code: no I/O and no clock; every instant comes in as an argument.
 """
 
 from settlement_core.rules.calendar import BusinessCalendar, WeekendCalendar, next_business_day
+from settlement_core.rules.channel_policy import ChannelPolicy
 from settlement_core.rules.cycles import Cycle, CycleKind, Period, payout_date, resolve_zone
 from settlement_core.rules.engine import RuleEngine, SegmentRule
 from settlement_core.rules.payout_rule import PayoutRule
@@ -20,4 +21,5 @@ __all__ = [
     "BusinessCalendar",
     "WeekendCalendar",
     "next_business_day",
+    "ChannelPolicy",
 ]

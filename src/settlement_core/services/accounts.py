@@ -6,7 +6,7 @@ from attrs import frozen
 
 from settlement_core.errors import ConcurrencyConflict, InvalidIdentifier
 from settlement_core.ids import external_id
-from settlement_core.model import Account, AccountOpened, OpenAccount
+from settlement_core.model import DEFAULT_CHANNEL, Account, AccountOpened, OpenAccount
 from settlement_core.rules import resolve_zone
 from settlement_core.services.context import Context
 
@@ -34,6 +34,8 @@ def _validate(cmd: OpenAccount, ctx: Context) -> None:
         ctx.rules.rule(cmd.rule_override, ctx.now())
     if cmd.payout_method_ref is not None:
         external_id(cmd.payout_method_ref, "payout_method_ref")
+    if cmd.payout_channel is not None:
+        external_id(cmd.payout_channel, "payout_channel")
 
 
 def get_or_create_account(ctx: Context, cmd: OpenAccount) -> AccountReceipt:
@@ -59,6 +61,7 @@ def get_or_create_account(ctx: Context, cmd: OpenAccount) -> AccountReceipt:
                 attributes=dict(cmd.attributes),
                 rule_override=cmd.rule_override,
                 payout_method_ref=cmd.payout_method_ref,
+                payout_channel=cmd.payout_channel or DEFAULT_CHANNEL,
             )
             rule = ctx.rules.select(account.segment_attributes(), cmd.rule_override, now)
             account.rule_id = rule.rule_id

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
-from settlement_core.errors import ConcurrencyConflict, InvalidTimestamp
+from settlement_core.errors import ConcurrencyConflict, InvalidTimestamp, UnknownChannel
 from settlement_core.ids import IdFactory
-from settlement_core.ports import BusinessCalendar, Clock, FxRates, UnitOfWork
-from settlement_core.rules import RuleEngine
+from settlement_core.ports import BusinessCalendar, Clock, FxRates, PaymentChannel, UnitOfWork
+from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.timestamps import require_aware
 
 T = TypeVar("T")
@@ -37,10 +37,20 @@ class Context:
     fx: FxRates
     calendar: BusinessCalendar
     batch_size: int = 500
+    channels: Mapping[str, PaymentChannel] = field(factory=dict)
+    channel_policy: ChannelPolicy = field(factory=ChannelPolicy)
 
     def now(self) -> datetime:
         """The current instant from the clock port."""
         return self.clock.now()
+
+    def channel(self, name: str) -> PaymentChannel:
+        """The channel registered under `name`, or UnknownChannel."""
+        found = self.channels.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.channels)) or "none"
+            raise UnknownChannel(f"no payment channel named {name!r} (registered: {known})")
+        return found
 
     def not_after_now(self, instant: object, what: str) -> datetime:
         """Check an instant is aware and not in the future (beyond clock skew)."""

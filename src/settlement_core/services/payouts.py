@@ -1,4 +1,4 @@
-"""Creating payouts from payable statements (R-PAY-1..5) and recording their outcome."""
+"""Creating payouts from payable statements (R-PAY-1..5)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from datetime import datetime
 
 from attrs import frozen
 
-from settlement_core.ids import external_id
 from settlement_core.ledger import accounts as ledger_accounts
 from settlement_core.ledger import postings
 from settlement_core.lifecycle import PayoutStatus
 from settlement_core.model import (
     Account,
-    ApprovePayout,
     FxQuote,
     Payout,
     PayoutCreated,
+    PayoutReplaced,
     PayoutSource,
     Statement,
 )
@@ -26,7 +25,6 @@ from settlement_core.money import Rounding, convert, from_minor, to_minor
 from settlement_core.ports import UnitOfWork
 from settlement_core.rules import PayoutRule
 from settlement_core.services.context import Context, retrying
-from settlement_core.services.statements import move_items
 
 # FX conversions of payouts round half-even: unbiased over many payouts.
 PAYOUT_FX_ROUNDING = Rounding.HALF_EVEN
@@ -191,6 +189,8 @@ def _settle_group(
         transaction_id=transaction.id,
         method_ref=account.payout_method_ref,
         status=PayoutStatus.CREATED if rule.auto_payment else PayoutStatus.PENDING_APPROVAL,
+        channel=account.payout_channel,
+        replaces=tuple(sorted({s.payout_id for s in earlier if s.payout_id is not None})),
     )
     payout.events.append(
         PayoutCreated(
@@ -207,7 +207,19 @@ def _settle_group(
     uow.payouts.add(payout)
     for statement in paid:
         statement.pay_out(now, payout.id, brought.get(statement.id))
+    for replaced_id in payout.replaces:
+        _link_replacement(uow, account.tenant_id, replaced_id, payout.id, now)
     return payout
+
+
+def _link_replacement(
+    uow: UnitOfWork, tenant_id: str, replaced_id: str, payout_id: str, now: datetime
+) -> None:
+    replaced = uow.payouts.get(tenant_id, replaced_id)
+    replaced.replaced_by = payout_id
+    replaced.events.append(
+        PayoutReplaced(tenant_id=tenant_id, at=now, payout_id=replaced_id, replaced_by=payout_id)
+    )
 
 
 def _payout_key(account_id: str, currency: str, statements: list[Statement]) -> str:
@@ -231,83 +243,3 @@ def _threshold(ctx: Context, rule: PayoutRule, target: str, as_of: datetime) -> 
         return to_minor(threshold)
     quote: FxQuote = ctx.fx.quote(threshold.currency.code, target, as_of)
     return to_minor(convert(threshold, quote.rate, target, PAYOUT_FX_ROUNDING))
-
-
-def approve_payout(ctx: Context, cmd: ApprovePayout) -> Payout:
-    """Approve a payout waiting for an operator (R-PAY-3); idempotent by payout id."""
-    external_id(cmd.approved_by, "approved_by")
-    with ctx.uow() as uow:
-        payout = uow.payouts.get(cmd.tenant_id, cmd.payout_id)
-        if payout.approved_by is not None and payout.status is not PayoutStatus.PENDING_APPROVAL:
-            return payout
-        payout.approve(ctx.now(), cmd.approved_by)
-        uow.commit()
-        return payout
-
-
-def mark_payout_submitted(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
-    """The payout was handed to its channel; idempotent while it is ongoing."""
-    with ctx.uow() as uow:
-        payout = uow.payouts.get(tenant_id, payout_id)
-        if payout.status is PayoutStatus.ONGOING:
-            return payout
-        if payout.status is PayoutStatus.FAILED:
-            payout.retry(ctx.now())
-        else:
-            payout.submit(ctx.now())
-        uow.commit()
-        return payout
-
-
-def record_payout_paid(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
-    """The channel paid: money leaves the platform, items become paid. Idempotent."""
-    with ctx.uow() as uow:
-        payout = uow.payouts.get(tenant_id, payout_id)
-        if payout.status is PayoutStatus.PAID:
-            return payout
-        now = ctx.now()
-        payout.settle(now)
-        uow.ledger.post(
-            postings.payout_paid(
-                ctx.ids.new_id(),
-                tenant_id,
-                payout.id,
-                payout.method_ref,
-                payout.currency,
-                payout.amount_minor,
-                now,
-            )
-        )
-        _move_payout_items(uow, payout, "pay", now)
-        uow.commit()
-        return payout
-
-
-def record_payout_failed(ctx: Context, tenant_id: str, payout_id: str, retryable: bool) -> Payout:
-    """The channel failed the payout; a final failure returns the money once (R-PAY-7).
-
-    Idempotent: repeating a failure report changes nothing. A retryable failure
-    keeps the money in flight for the retry; a permanent one reverses the
-    payout's creation, putting every source amount back on the balance.
-    """
-    with ctx.uow() as uow:
-        payout = uow.payouts.get(tenant_id, payout_id)
-        if payout.status is PayoutStatus.FAILED_NO_RETRY or (
-            retryable and payout.status is PayoutStatus.FAILED
-        ):
-            return payout
-        now = ctx.now()
-        if retryable:
-            payout.fail(now)
-        else:
-            payout.give_up(now)
-            created = uow.ledger.get(payout.transaction_id)
-            uow.ledger.post(created.reversal(ctx.ids.new_id(), now, payout.id))
-            _move_payout_items(uow, payout, "fail", now)
-        uow.commit()
-        return payout
-
-
-def _move_payout_items(uow: UnitOfWork, payout: Payout, trigger: str, now: datetime) -> None:
-    statements = [uow.statements.get(payout.tenant_id, sid) for sid in payout.statement_ids]
-    move_items(uow, statements, trigger, now)

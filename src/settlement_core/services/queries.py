@@ -12,7 +12,14 @@ from attrs import frozen
 from settlement_core.errors import ValidationError
 from settlement_core.ids import external_id
 from settlement_core.ledger import accounts as ledger_accounts
-from settlement_core.model import Account, BillingItem, Payout, Statement
+from settlement_core.model import (
+    Account,
+    BillingItem,
+    ChannelEvent,
+    Payout,
+    ReleaseSummary,
+    Statement,
+)
 from settlement_core.money import Money, from_minor
 from settlement_core.ports import ItemFilter, Page, PayoutFilter, StatementFilter
 from settlement_core.ports.queries import MAX_PAGE_SIZE
@@ -93,6 +100,19 @@ def query_payouts(
     external_id(where.tenant_id, "tenant_id")
     with ctx.uow() as uow:
         return uow.payouts.query(where, after, _limit(limit))
+
+
+def get_release(ctx: Context, tenant_id: str, summary_id: str) -> ReleaseSummary:
+    """One release summary by id."""
+    with ctx.uow() as uow:
+        return uow.releases.get(tenant_id, summary_id)
+
+
+def channel_events(ctx: Context, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
+    """What the channel said about one payout (NotFound for another tenant's payout)."""
+    with ctx.uow() as uow:
+        uow.payouts.get(tenant_id, payout_id)
+        return uow.channel_events.for_payout(tenant_id, payout_id)
 
 
 def balance(ctx: Context, tenant_id: str, account_id: str) -> Balance:

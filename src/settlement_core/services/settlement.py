@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from settlement_core.model import (
     Account,
     ApprovePayout,
     BillingItem,
+    ChannelEvent,
     OpenAccount,
     Payout,
     RecordBillingItem,
+    ReleaseSummary,
     Statement,
 )
+from settlement_core.money import Money
 from settlement_core.ports import EventPublisher, ItemFilter, Page, PayoutFilter, StatementFilter
-from settlement_core.services import accounts, ingest, outbox, payouts, queries, statements
+from settlement_core.services import (
+    accounts,
+    answers,
+    dispatch,
+    ingest,
+    instant,
+    operations,
+    outbox,
+    payout_outcomes,
+    payouts,
+    queries,
+    releases,
+    statements,
+)
 from settlement_core.services.context import Context
 
 
@@ -64,22 +80,79 @@ class Settlement:
         """Deliver outbox events to the host's bus."""
         return outbox.publish_pending(self.context, publisher, limit)
 
+    def prepare_release(self, as_of: datetime) -> tuple[str, ...]:
+        """Group payouts ready to go into release summaries per channel (R-REL-1)."""
+        return releases.prepare_release(self.context, as_of)
+
+    def release(self, tenant_id: str, summary_id: str) -> ReleaseSummary:
+        """Send a funded summary's payouts to its channel (R-REL-3)."""
+        return dispatch.release(self.context, tenant_id, summary_id)
+
+    def retry_failed_payouts(self, as_of: datetime) -> dispatch.DispatchReport:
+        """Resend failed payouts whose backoff has passed (R-PAY-7)."""
+        return dispatch.retry_failed_payouts(self.context, as_of)
+
+    def poll_channels(self, as_of: datetime) -> dispatch.DispatchReport:
+        """Ask the channels about payouts still waiting for an answer (R-REL-4)."""
+        return dispatch.poll_channels(self.context, as_of)
+
+    # channels and funding
+    def record_funding(
+        self, tenant_id: str, channel: str, amount: Money, reference: str
+    ) -> releases.FundingReceipt:
+        """Record money sent to a channel (idempotent by bank reference) (R-REL-2)."""
+        return releases.record_funding(self.context, tenant_id, channel, amount, reference)
+
+    def handle_callback(
+        self, channel: str, body: bytes, headers: Mapping[str, str]
+    ) -> answers.CallbackReceipt:
+        """Verify and apply a channel's signed callback, once (R-SEC-1)."""
+        return answers.handle_callback(self.context, channel, body, headers)
+
+    def operations_report(self, tenant_id: str) -> operations.OperationsReport:
+        """What to fund and release, per channel (R-REL-1)."""
+        return operations.operations_report(self.context, tenant_id)
+
+    def funding_forecast(
+        self, tenant_id: str, until: datetime
+    ) -> tuple[operations.ForecastLine, ...]:
+        """What each channel will need for the payouts due by `until`."""
+        return operations.funding_forecast(self.context, tenant_id, until)
+
     # payouts
     def approve_payout(self, cmd: ApprovePayout) -> Payout:
         """Approve a payout waiting for an operator."""
-        return payouts.approve_payout(self.context, cmd)
+        return payout_outcomes.approve_payout(self.context, cmd)
+
+    def cancel_payout(self, tenant_id: str, payout_id: str, cancelled_by: str) -> Payout:
+        """Withdraw a payout that was not released; its money returns to the balance."""
+        return payout_outcomes.cancel_payout(self.context, tenant_id, payout_id, cancelled_by)
+
+    def instant_payout(self, cmd: instant.InstantPayout) -> Payout:
+        """Pay part of an available balance now (R-PAY-6)."""
+        return instant.instant_payout(self.context, cmd)
 
     def mark_payout_submitted(self, tenant_id: str, payout_id: str) -> Payout:
-        """Record that a payout went to its channel."""
-        return payouts.mark_payout_submitted(self.context, tenant_id, payout_id)
+        """Record that a payout went to a channel the host drives itself."""
+        return payout_outcomes.mark_payout_submitted(self.context, tenant_id, payout_id)
 
     def record_payout_paid(self, tenant_id: str, payout_id: str) -> Payout:
         """Record that the channel paid a payout."""
-        return payouts.record_payout_paid(self.context, tenant_id, payout_id)
+        return payout_outcomes.record_payout_paid(self.context, tenant_id, payout_id)
 
-    def record_payout_failed(self, tenant_id: str, payout_id: str, retryable: bool) -> Payout:
+    def record_payout_failed(
+        self, tenant_id: str, payout_id: str, retryable: bool, code: str | None = None
+    ) -> Payout:
         """Record that the channel failed a payout."""
-        return payouts.record_payout_failed(self.context, tenant_id, payout_id, retryable)
+        return payout_outcomes.record_payout_failed(
+            self.context, tenant_id, payout_id, retryable, code
+        )
+
+    def record_payout_returned(
+        self, tenant_id: str, payout_id: str, code: str | None = None
+    ) -> Payout:
+        """Record that a paid payout came back from the receiving bank."""
+        return payout_outcomes.record_payout_returned(self.context, tenant_id, payout_id, code)
 
     # queries
     def get_account(self, tenant_id: str, account_id: str) -> Account:
@@ -119,6 +192,14 @@ class Settlement:
     ) -> Page[Payout]:
         """Payouts by filter, a page at a time."""
         return queries.query_payouts(self.context, where, after, limit)
+
+    def get_release(self, tenant_id: str, summary_id: str) -> ReleaseSummary:
+        """One release summary by id."""
+        return queries.get_release(self.context, tenant_id, summary_id)
+
+    def channel_events(self, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
+        """Everything the channel said about one payout, oldest first."""
+        return queries.channel_events(self.context, tenant_id, payout_id)
 
     def balance(self, tenant_id: str, account_id: str) -> queries.Balance:
         """An account's pending and available balances."""

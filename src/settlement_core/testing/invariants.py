@@ -16,7 +16,7 @@ from settlement_core.testing.marketplace import TENANT, Marketplace
 T = TypeVar("T")
 
 # Payouts whose money went back to the balance.
-RETURNED = {PayoutStatus.FAILED_NO_RETRY, PayoutStatus.CANCELLED}
+RETURNED = {PayoutStatus.FAILED_NO_RETRY, PayoutStatus.CANCELLED, PayoutStatus.RETURNED}
 
 
 def _every(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
@@ -93,16 +93,28 @@ def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
 
 
 def _assert_ledger(app: Settlement, tenant_id: str, payouts: list[Payout]) -> None:
-    """The journal sums to zero per currency; each paid payout was posted paid exactly once."""
+    """The journal sums to zero per currency; each payout's money moved exactly once.
+
+    Paid (and later returned) payouts were posted paid once; returned ones had
+    that payment reversed once; every payout whose money came back had its
+    creation reversed once, and no other payout had.
+    """
     with app.context.uow() as uow:
         transactions = uow.ledger.transactions(tenant_id)
     totals: defaultdict[str, int] = defaultdict(int)
-    paid_postings: list[str] = []
+    by_kind: defaultdict[str, list[str]] = defaultdict(list)
     for transaction in transactions:
         for entry in transaction.entries:
             totals[entry.currency] += entry.amount_minor
-        if transaction.kind == "payout.paid":
-            paid_postings.append(transaction.reference)
+        by_kind[transaction.kind].append(transaction.reference)
     assert all(total == 0 for total in totals.values()), totals
-    paid = [p.id for p in payouts if p.status is PayoutStatus.PAID]
-    assert sorted(paid_postings) == sorted(paid), "a payout was posted paid twice or not at all"
+    paid = [p.id for p in payouts if p.status in (PayoutStatus.PAID, PayoutStatus.RETURNED)]
+    returned = [p.id for p in payouts if p.status is PayoutStatus.RETURNED]
+    given_back = [p.id for p in payouts if p.status in RETURNED]
+    assert sorted(by_kind["payout.paid"]) == sorted(paid), (
+        "a payout was posted paid twice or not at all"
+    )
+    assert sorted(by_kind["payout.paid.reversal"]) == sorted(returned), "a return was posted twice"
+    assert sorted(by_kind["payout.created.reversal"]) == sorted(given_back), (
+        "a payout's money came back twice, or not at all"
+    )
