@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -13,9 +13,10 @@ from settlement_adapters.memory import MemoryDatabase, MemoryUnitOfWork
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
+from settlement_core.errors import ValidationError
 from settlement_core.ids import IdFactory, UuidV7Factory
-from settlement_core.ports import BusinessCalendar, Clock, FxRates, UnitOfWork
-from settlement_core.rules import RuleEngine, WeekendCalendar
+from settlement_core.ports import BusinessCalendar, Clock, FxRates, PaymentChannel, UnitOfWork
+from settlement_core.rules import ChannelPolicy, RuleEngine, WeekendCalendar
 from settlement_core.services.context import Context
 from settlement_core.services.settlement import Settlement
 
@@ -29,13 +30,14 @@ def in_memory(
     ids: IdFactory | None = None,
     db: MemoryDatabase | None = None,
     batch_size: int = 500,
+    channels: Iterable[PaymentChannel] = (),
+    channel_policy: ChannelPolicy | None = None,
 ) -> Settlement:
     """A Settlement on the in-memory adapter (tests, demos, embedded use without a database)."""
     database = db if db is not None else MemoryDatabase()
     factory = ids or UuidV7Factory()
-    return _assemble(
-        lambda: MemoryUnitOfWork(database, factory), rules, clock, fx, calendar, factory, batch_size
-    )
+    ports = _Ports(clock, fx, calendar, factory, batch_size, tuple(channels), channel_policy)
+    return _assemble(lambda: MemoryUnitOfWork(database, factory), rules, ports)
 
 
 def bootstrap(
@@ -48,15 +50,26 @@ def bootstrap(
     ids: IdFactory | None = None,
     create: bool = False,
     batch_size: int = 500,
+    channels: Iterable[PaymentChannel] = (),
+    channel_policy: ChannelPolicy | None = None,
 ) -> Settlement:
     """A ready Settlement for `memory://`, a database URL, or an existing Engine.
 
     `create=True` creates missing tables (tests, quick starts); production
-    databases are managed with the shipped migrations.
+    databases are managed with the shipped migrations. `channels` are the
+    payment channels payouts are routed to by name (an account's
+    `payout_channel`); `channel_policy` sets retries and polling.
     """
     if isinstance(target, str) and target.startswith("memory://"):
         return in_memory(
-            rules, clock=clock, fx=fx, calendar=calendar, ids=ids, batch_size=batch_size
+            rules,
+            clock=clock,
+            fx=fx,
+            calendar=calendar,
+            ids=ids,
+            batch_size=batch_size,
+            channels=channels,
+            channel_policy=channel_policy,
         )
     from settlement_adapters.sqla import SqlAlchemyUnitOfWork, create_schema, make_engine
 
@@ -64,36 +77,41 @@ def bootstrap(
     if create:
         create_schema(engine)
     factory = ids or UuidV7Factory()
-    return _assemble(
-        lambda: SqlAlchemyUnitOfWork(engine, ids=factory),
-        rules,
-        clock,
-        fx,
-        calendar,
-        factory,
-        batch_size,
-    )
+    ports = _Ports(clock, fx, calendar, factory, batch_size, tuple(channels), channel_policy)
+    return _assemble(lambda: SqlAlchemyUnitOfWork(engine, ids=factory), rules, ports)
 
 
-def _assemble(
-    uow: Callable[[], UnitOfWork],
-    rules: RuleEngine,
-    clock: Clock | None,
-    fx: FxRates | None,
-    calendar: BusinessCalendar | None,
-    ids: IdFactory,
-    batch_size: int,
-) -> Settlement:
+@attrs.frozen
+class _Ports:
+    """The ports a caller gave (None: use the default)."""
+
+    clock: Clock | None
+    fx: FxRates | None
+    calendar: BusinessCalendar | None
+    ids: IdFactory
+    batch_size: int
+    channels: tuple[PaymentChannel, ...]
+    channel_policy: ChannelPolicy | None
+
+
+def _assemble(uow: Callable[[], UnitOfWork], rules: RuleEngine, ports: _Ports) -> Settlement:
     """The service over one store, with the defaults for every port not given."""
     rules.validate()
+    by_name: dict[str, PaymentChannel] = {}
+    for channel in ports.channels:
+        if channel.name in by_name:
+            raise ValidationError(f"two payment channels are named {channel.name!r}")
+        by_name[channel.name] = channel
     context = Context(
         uow=uow,
         rules=rules,
-        clock=clock or SystemClock(),
-        ids=ids,
-        fx=fx or NoFxRates(),
-        calendar=calendar or WeekendCalendar(),
-        batch_size=batch_size,
+        clock=ports.clock or SystemClock(),
+        ids=ports.ids,
+        fx=ports.fx or NoFxRates(),
+        calendar=ports.calendar or WeekendCalendar(),
+        batch_size=ports.batch_size,
+        channels=by_name,
+        channel_policy=ports.channel_policy or ChannelPolicy(),
     )
     return Settlement(context)
 

@@ -67,7 +67,16 @@ class _Received:
 
 
 class SimulatedBank:
-    """A fake bank with seeded failures, lost answers, returns and messy callbacks."""
+    """A fake bank with seeded failures, lost answers, returns and messy callbacks.
+
+    Rates are probabilities per submission (or per callback, for duplicates):
+    `failure_rate` retryable failures, `permanent_failure_rate` permanent ones,
+    `return_rate` paid payouts sent back after a second `latency`,
+    `timeout_rate` submissions whose answer is lost; of those, a share
+    `lost_request_share` never reached the bank at all (the rest were executed).
+    `outage` refuses everything at once. Rates and `outage` may be changed
+    between calls, as a test or demo needs.
+    """
 
     def __init__(
         self,
@@ -83,9 +92,11 @@ class SimulatedBank:
         return_rate: float = 0.0,
         duplicate_rate: float = 0.0,
         reorder: bool = False,
+        lost_request_share: float = 0.5,
         policy: FailurePolicy = SIMULATED_CODES,
     ) -> None:
         rates = {
+            "lost_request_share": lost_request_share,
             "failure_rate": failure_rate,
             "permanent_failure_rate": permanent_failure_rate,
             "timeout_rate": timeout_rate,
@@ -108,12 +119,13 @@ class SimulatedBank:
         self._clock = clock
         self._seed = seed
         self._latency = latency
-        self._failure_rate = failure_rate
-        self._permanent_failure_rate = permanent_failure_rate
-        self._timeout_rate = timeout_rate
-        self._return_rate = return_rate
-        self._duplicate_rate = duplicate_rate
-        self._reorder = reorder
+        self.failure_rate = failure_rate
+        self.permanent_failure_rate = permanent_failure_rate
+        self.timeout_rate = timeout_rate
+        self.return_rate = return_rate
+        self.duplicate_rate = duplicate_rate
+        self.reorder = reorder
+        self.lost_request_share = lost_request_share
         self._policy = policy
         self.outage = False
         self._received: dict[str, _Received] = {}
@@ -171,9 +183,9 @@ class SimulatedBank:
         batch: list[tuple[str, Outcome]] = []
         for notice in due:
             batch.append(notice)
-            if rng.random() < self._duplicate_rate:
+            if rng.random() < self.duplicate_rate:
                 batch.append(notice)
-        if self._reorder:
+        if self.reorder:
             rng.shuffle(batch)
         return [self._callback(self._received[key], stage, at) for key, stage in batch]
 
@@ -223,8 +235,8 @@ class SimulatedBank:
     def _answer_lost(self, key: str) -> tuple[bool, bool]:
         # Seeded per attempt so a resubmission after a lost request may get through.
         rng = random.Random(f"answer:{self._seed}:{self._lost_attempts[key]}:{key}")
-        lost = rng.random() < self._timeout_rate
-        arrived = rng.random() < 0.5
+        lost = rng.random() < self.timeout_rate
+        arrived = rng.random() >= self.lost_request_share
         return lost, arrived
 
     def _fate(self, key: str) -> _Fate:
@@ -233,10 +245,10 @@ class SimulatedBank:
         roll = rng.random()
         retryable_code = rng.choice(RETRYABLE_FATE_CODES)
         permanent_code = rng.choice(PERMANENT_FATE_CODES)
-        returned = rng.random() < self._return_rate
-        if roll < self._permanent_failure_rate:
+        returned = rng.random() < self.return_rate
+        if roll < self.permanent_failure_rate:
             return _Fate(Outcome.FAILED, permanent_code, False)
-        if roll < self._permanent_failure_rate + self._failure_rate:
+        if roll < self.permanent_failure_rate + self.failure_rate:
             return _Fate(Outcome.FAILED, retryable_code, False)
         return _Fate(Outcome.PAID, None, returned)
 

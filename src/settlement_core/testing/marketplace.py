@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from settlement_core.model import AmountBasis, ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import money
-from settlement_core.ports import Clock, FxRates
-from settlement_core.rules import Cycle, PayoutRule, RuleEngine, SegmentRule
+from settlement_core.ports import Clock, FxRates, PaymentChannel
+from settlement_core.rules import ChannelPolicy, Cycle, PayoutRule, RuleEngine, SegmentRule
 from settlement_core.services.ingest import ItemReceipt
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.fakes import ManualClock, StaticFxRates
 
 Build = Callable[[RuleEngine, Clock, FxRates], Settlement]
+
+
+class ChannelBuild(Protocol):
+    """A Build that also routes payouts to payment channels (it is a Build as well)."""
+
+    def __call__(
+        self,
+        rules: RuleEngine,
+        clock: Clock,
+        fx: FxRates,
+        channels: Sequence[PaymentChannel] = (),
+        channel_policy: ChannelPolicy | None = None,
+    ) -> Settlement:
+        """A Settlement on a fresh, empty store."""
+        ...
 
 TENANT = "tenant-a"
 START = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
@@ -99,9 +114,9 @@ class Marketplace:
             basis=basis,
         )
 
-    def advance(self, days: float = 0, hours: float = 0) -> datetime:
+    def advance(self, days: float = 0, hours: float = 0, minutes: float = 0) -> datetime:
         """Move time forward."""
-        return self.clock.advance(timedelta(days=days, hours=hours))
+        return self.clock.advance(timedelta(days=days, hours=hours, minutes=minutes))
 
     def run_jobs(self) -> tuple[int, tuple[str, ...]]:
         """Close cycles and create payouts as of now; (closed, payout ids)."""
