@@ -13,7 +13,7 @@ import random
 import re
 import secrets
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from attrs import frozen
@@ -75,7 +75,8 @@ class SimulatedBank:
     `timeout_rate` submissions whose answer is lost; of those, a share
     `lost_request_share` never reached the bank at all (the rest were executed).
     `outage` refuses everything at once. Rates and `outage` may be changed
-    between calls, as a test or demo needs.
+    between calls, as a test or demo needs. `nonces` makes callback nonces
+    (random by default; a seeded source makes a run repeatable).
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class SimulatedBank:
         reorder: bool = False,
         lost_request_share: float = 0.5,
         policy: FailurePolicy = SIMULATED_CODES,
+        nonces: Callable[[], str] | None = None,
     ) -> None:
         rates = {
             "lost_request_share": lost_request_share,
@@ -126,6 +128,8 @@ class SimulatedBank:
         self.duplicate_rate = duplicate_rate
         self.reorder = reorder
         self.lost_request_share = lost_request_share
+        # Random by default: a restarted bank must not repeat nonces its receiver has stored.
+        self._nonces = nonces or (lambda: secrets.token_hex(16))
         self._policy = policy
         self.outage = False
         self._received: dict[str, _Received] = {}
@@ -314,7 +318,7 @@ class SimulatedBank:
         }
         encoded = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         # A fresh nonce per delivery, as real providers re-sign every retry.
-        return encoded, sign(self._secret, encoded, now, secrets.token_hex(16))
+        return encoded, sign(self._secret, encoded, now, self._nonces())
 
     def _decode(self, data: object) -> ChannelResult:
         if not isinstance(data, dict):

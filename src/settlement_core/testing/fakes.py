@@ -5,6 +5,7 @@ Pure standard library, so demos and simulations may use them too.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +39,22 @@ class ManualClock:
         """Move the clock forward by `delta` and return the new instant."""
         self.set(self._now + delta)
         return self._now
+
+
+class SequentialIds:
+    """Ids from a counter, as UUID strings that sort in creation order (repeatable runs).
+
+    For tests and simulations only: production ids must be random (UuidV7Factory).
+    """
+
+    def __init__(self, start: int = 1) -> None:
+        self._next = start
+
+    def new_id(self) -> str:
+        """The next id."""
+        value = self._next
+        self._next += 1
+        return str(uuid.UUID(int=value))
 
 
 class StaticFxRates:

@@ -32,6 +32,7 @@ class ChannelBuild(Protocol):
         """A Settlement on a fresh, empty store."""
         ...
 
+
 TENANT = "tenant-a"
 START = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
 RATES = {("EUR", "USD"): Decimal("1.10"), ("JPY", "USD"): Decimal("0.0067")}
