@@ -6,11 +6,14 @@ move between releases.
 """
 
 from settlement_core.errors import (
+    BadSignature,
+    CallbackRejected,
     ConcurrencyConflict,
     CurrencyMismatch,
     ExcessPrecision,
     FxRateUnavailable,
     IdempotencyConflict,
+    InsufficientBalance,
     InvalidAmount,
     InvalidIdentifier,
     InvalidRule,
@@ -18,8 +21,11 @@ from settlement_core.errors import (
     InvalidTransition,
     NegativeBalanceLimitExceeded,
     NotFound,
+    ReplayedCallback,
     SettlementError,
+    StaleCallback,
     UnbalancedTransaction,
+    UnknownChannel,
     UnknownCurrency,
     ValidationError,
 )
@@ -35,15 +41,33 @@ from settlement_core.model import (
     AmountBasis,
     ApprovePayout,
     BillingItem,
+    InstantPayout,
     ItemKind,
     OpenAccount,
     Payout,
     RecordBillingItem,
+    ReleaseSummary,
     Statement,
 )
 from settlement_core.money import Money, Rounding, allocate, from_minor, money, to_minor
-from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter
-from settlement_core.rules import Cycle, PayoutRule, RuleEngine, SegmentRule, WeekendCalendar
+from settlement_core.ports import (
+    CallbackNotice,
+    ChannelResult,
+    ItemFilter,
+    Outcome,
+    PaymentChannel,
+    PayoutFilter,
+    PayoutInstruction,
+    StatementFilter,
+)
+from settlement_core.rules import (
+    ChannelPolicy,
+    Cycle,
+    PayoutRule,
+    RuleEngine,
+    SegmentRule,
+    WeekendCalendar,
+)
 from settlement_core.services.context import Context
 from settlement_core.services.settlement import Settlement
 
@@ -55,12 +79,14 @@ __all__ = [
     "OpenAccount",
     "RecordBillingItem",
     "ApprovePayout",
+    "InstantPayout",
     "ItemKind",
     "AmountBasis",
     "Account",
     "BillingItem",
     "Statement",
     "Payout",
+    "ReleaseSummary",
     # states
     "AccountStatus",
     "BillingItemStatus",
@@ -73,6 +99,13 @@ __all__ = [
     "SegmentRule",
     "Cycle",
     "WeekendCalendar",
+    "ChannelPolicy",
+    # payment channels (the port)
+    "PaymentChannel",
+    "PayoutInstruction",
+    "ChannelResult",
+    "CallbackNotice",
+    "Outcome",
     # money
     "Money",
     "Rounding",
@@ -101,4 +134,10 @@ __all__ = [
     "UnbalancedTransaction",
     "NegativeBalanceLimitExceeded",
     "FxRateUnavailable",
+    "InsufficientBalance",
+    "UnknownChannel",
+    "CallbackRejected",
+    "BadSignature",
+    "StaleCallback",
+    "ReplayedCallback",
 ]

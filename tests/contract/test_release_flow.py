@@ -33,12 +33,11 @@ from settlement_core.lifecycle import (
     ReleaseSummaryStatus,
     StatementStatus,
 )
-from settlement_core.model import AnswerSource, OpenAccount, Payout
+from settlement_core.model import AnswerSource, InstantPayout, OpenAccount, Payout
 from settlement_core.money import money
 from settlement_core.ports import Clock, FxRates, ItemFilter, Outcome, PayoutFilter
 from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.services.answers import CallbackReceipt
-from settlement_core.services.instant import InstantPayout
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.invariants import assert_invariants
 from settlement_core.testing.marketplace import TENANT, ChannelBuild, Marketplace

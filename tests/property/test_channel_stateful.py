@@ -27,11 +27,10 @@ from settlement_core.errors import (
     InvalidTransition,
 )
 from settlement_core.lifecycle import PayoutStatus, ReleaseSummaryStatus
-from settlement_core.model import ApprovePayout, OpenAccount, Payout
+from settlement_core.model import ApprovePayout, InstantPayout, OpenAccount, Payout
 from settlement_core.money import from_minor
 from settlement_core.ports import Clock, FxRates, Outcome, PaymentChannel, PayoutFilter
 from settlement_core.rules import ChannelPolicy, RuleEngine
-from settlement_core.services.instant import InstantPayout
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.fakes import SequentialIds
 from settlement_core.testing.invariants import assert_invariants

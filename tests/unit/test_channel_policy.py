@@ -91,10 +91,16 @@ class TestNextAttempt:
         assert policy.next_attempt(3, FAILED_AT) == FAILED_AT + timedelta(hours=4)
         assert policy.next_attempt(4, FAILED_AT) == FAILED_AT + timedelta(hours=4)
 
-    def test_a_cap_below_the_backoff_is_the_wait(self) -> None:
-        """A cap shorter than the backoff itself bounds even the first wait."""
-        policy = ChannelPolicy(backoff=timedelta(hours=2), backoff_cap=timedelta(hours=1))
-        assert policy.next_attempt(1, FAILED_AT) == FAILED_AT + timedelta(hours=1)
+    def test_a_cap_below_the_backoff_is_refused(self) -> None:
+        """A cap shorter than the first wait is a configuration mistake, refused up front."""
+        with pytest.raises(InvalidRule, match="backoff_cap"):
+            ChannelPolicy(backoff=timedelta(hours=2), backoff_cap=timedelta(hours=1))
+
+    @pytest.mark.parametrize("value", [900, 15.0, "PT15M", None])
+    def test_a_duration_that_is_not_a_timedelta_is_refused(self, value: object) -> None:
+        """Seconds as a number or a string are ambiguous: InvalidRule, not a TypeError later."""
+        with pytest.raises(InvalidRule, match="poll_after"):
+            ChannelPolicy(poll_after=value)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("attempts", [40, 64, 1_000, 10**9])
     def test_many_attempts_are_capped_rather_than_overflowing(self, attempts: int) -> None:
@@ -133,6 +139,8 @@ class TestValidation:
 
     @pytest.mark.parametrize("name", DURATIONS)
     def test_tiny_positive_durations_are_accepted(self, name: str) -> None:
-        """One microsecond is a valid duration."""
-        policy = ChannelPolicy(**{name: timedelta(microseconds=1)})  # type: ignore[arg-type]
-        assert getattr(policy, name) == timedelta(microseconds=1)
+        """One microsecond is a valid duration (with a backoff no longer than its cap)."""
+        tiny = timedelta(microseconds=1)
+        extra = {"backoff": tiny} if name == "backoff_cap" else {}
+        policy = ChannelPolicy(**{name: tiny, **extra})  # type: ignore[arg-type]
+        assert getattr(policy, name) == tiny

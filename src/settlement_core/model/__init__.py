@@ -4,7 +4,12 @@ from settlement_core.model.account import DEFAULT_CHANNEL, Account
 from settlement_core.model.base import Aggregate
 from settlement_core.model.billing_item import AmountBasis, BillingItem, ItemKind
 from settlement_core.model.channel_event import AnswerSource, ChannelEvent
-from settlement_core.model.commands import ApprovePayout, OpenAccount, RecordBillingItem
+from settlement_core.model.commands import (
+    ApprovePayout,
+    InstantPayout,
+    OpenAccount,
+    RecordBillingItem,
+)
 from settlement_core.model.events import (
     AccountOpened,
     AccountRuleAssigned,
@@ -40,6 +45,7 @@ __all__ = [
     "OpenAccount",
     "RecordBillingItem",
     "ApprovePayout",
+    "InstantPayout",
     "Event",
     "StatusChanged",
     "AccountOpened",

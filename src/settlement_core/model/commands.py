@@ -76,3 +76,13 @@ class ApprovePayout:
     tenant_id: str
     payout_id: str
     approved_by: str
+
+
+@frozen(kw_only=True)
+class InstantPayout:
+    """Pay `amount` of an account's available balance now (R-PAY-6); idempotent by tenant + key."""
+
+    tenant_id: str
+    account_id: str
+    amount: Money
+    key: str

@@ -31,8 +31,13 @@ class ChannelPolicy:
         if type(self.max_attempts) is not int or self.max_attempts < 1:
             raise InvalidRule("max_attempts must be a positive integer")
         for name in ("backoff", "backoff_cap", "poll_after", "not_found_after"):
-            if getattr(self, name) <= timedelta(0):
-                raise InvalidRule(f"{name} must be a positive duration")
+            value = getattr(self, name)
+            if not isinstance(value, timedelta) or value <= timedelta(0):
+                raise InvalidRule(f"{name} must be a positive timedelta, got {value!r}")
+        if self.backoff_cap < self.backoff:
+            raise InvalidRule(
+                f"backoff_cap ({self.backoff_cap}) is shorter than backoff ({self.backoff})"
+            )
 
     def may_retry(self, attempts: int) -> bool:
         """Whether a payout that failed on its `attempts`-th submission may be sent again."""

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
-from attrs import frozen
-
 from settlement_core.errors import IdempotencyConflict, InsufficientBalance, InvalidTransition
 from settlement_core.ids import external_id
 from settlement_core.ledger import accounts as ledger_accounts
 from settlement_core.ledger import postings
 from settlement_core.lifecycle import PayoutStatus
-from settlement_core.model import Payout, PayoutCreated, PayoutKind, PayoutSource
-from settlement_core.money import Money, format_amount, from_minor, positive_minor
+from settlement_core.model import InstantPayout, Payout, PayoutCreated, PayoutKind, PayoutSource
+from settlement_core.money import format_amount, from_minor, positive_minor
 from settlement_core.services.context import Context, retrying
 from settlement_core.services.dispatch import send
-
-
-@frozen(kw_only=True)
-class InstantPayout:
-    """Pay `amount` of an account's available balance now (idempotent by tenant + key)."""
-
-    tenant_id: str
-    account_id: str
-    amount: Money
-    key: str
 
 
 def _payout_key(cmd: InstantPayout) -> str:

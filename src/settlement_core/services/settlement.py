@@ -10,6 +10,7 @@ from settlement_core.model import (
     ApprovePayout,
     BillingItem,
     ChannelEvent,
+    InstantPayout,
     OpenAccount,
     Payout,
     RecordBillingItem,
@@ -128,7 +129,7 @@ class Settlement:
         """Withdraw a payout that was not released; its money returns to the balance."""
         return payout_outcomes.cancel_payout(self.context, tenant_id, payout_id, cancelled_by)
 
-    def instant_payout(self, cmd: instant.InstantPayout) -> Payout:
+    def instant_payout(self, cmd: InstantPayout) -> Payout:
         """Pay part of an available balance now (R-PAY-6)."""
         return instant.instant_payout(self.context, cmd)
 
