@@ -43,7 +43,7 @@ def imports(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """One month of a small marketplace on embedded SQLite: ingest, close, payouts."""
+    """A month of a small marketplace on embedded SQLite: ingest, close, payouts, release."""
     session.install("-e", ".[sql]")
     args = session.posargs or ["--url", "sqlite:///demo.sqlite"]
     session.run("python", "examples/one_month.py", *args)

@@ -1,25 +1,32 @@
-"""One month of a small marketplace, in memory: ingest, cycle closes, payouts.
+"""One month of a small marketplace: ingest, cycle closes, payouts, release through a bank.
 
-Run: python examples/one_month.py [--seed N] [--url sqlite:///june.db]
-Prints each shop's statements and the payouts created, and checks that every
-cent booked is either pending, available (carried) or in a payout.
+Run: python examples/one_month.py [--seed N] [--url sqlite:///june.db] [--reports DIR]
+Every day's payouts are grouped into release summaries, the channel is funded
+with what the operations report says is missing, and the funded summaries are
+released to a simulated bank that sometimes fails, loses answers or returns a
+payment. Prints each shop's statements and payouts, and checks that every cent
+booked is either pending, available (carried or given back) or in a live payout.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from settlement_adapters.bootstrap import bootstrap
-from settlement_core.lifecycle import PayoutStatus
+from settlement_adapters.channels import SimulatedBank
+from settlement_adapters.operations_report import write_operations_report
+from settlement_core.lifecycle import PayoutStatus, ReleaseSummaryStatus
 from settlement_core.model import ApprovePayout, ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import format_amount, from_minor, money, to_minor
 from settlement_core.rules import Cycle, PayoutRule, RuleEngine, SegmentRule
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.fakes import ManualClock, StaticFxRates
-from settlement_core.testing.invariants import everything
+from settlement_core.testing.invariants import RETURNED, everything
 
 TENANT = "demo-market"
 START = datetime(2025, 6, 1, tzinfo=UTC)
@@ -54,12 +61,25 @@ def rules() -> RuleEngine:
     return engine
 
 
-def main(seed: int, url: str) -> int:
+def main(seed: int, url: str, reports: Path | None) -> int:
     """Simulate June, then print statements and payouts."""
     rng = random.Random(seed)
     clock = ManualClock(START)
     fx = StaticFxRates({("USD", "EUR"): Decimal("0.92")})
-    app = bootstrap(url, rules(), clock=clock, fx=fx, create=True)
+    bank = SimulatedBank(
+        name="default",
+        secret=b"demo-callback-secret",
+        clock=clock,
+        seed=seed,
+        latency=timedelta(minutes=30),
+        failure_rate=0.1,
+        permanent_failure_rate=0.03,
+        timeout_rate=0.05,
+        return_rate=0.02,
+        duplicate_rate=0.1,
+        reorder=True,
+    )
+    app = bootstrap(url, rules(), clock=clock, fx=fx, create=True, channels=[bank])
     for shop, attributes in SHOPS.items():
         app.get_or_create_account(
             OpenAccount(
@@ -90,8 +110,31 @@ def main(seed: int, url: str) -> int:
                 app.approve_payout(
                     ApprovePayout(tenant_id=TENANT, payout_id=payout_id, approved_by="ops")
                 )
+        _release(app, bank, clock)
+    if reports is not None:
+        files = write_operations_report(app.operations_report(TENANT), reports)
+        print(f"operations report: {files.page_html}")
     _report(app, orders)
     return 0
+
+
+def _release(app: Settlement, bank: SimulatedBank, clock: ManualClock) -> None:
+    """Operations' morning: fund what is missing, release, then the bank's answers."""
+    now = clock.now()
+    app.prepare_release(now)
+    for position in app.operations_report(TENANT).positions:
+        if position.to_fund.amount > 0:
+            reference = f"wire-{now:%Y%m%d}-{position.channel}-{position.currency}"
+            app.record_funding(TENANT, position.channel, position.to_fund, reference)
+    for summary in app.operations_report(TENANT).summaries:
+        if summary.status is ReleaseSummaryStatus.FUNDED:
+            app.release(TENANT, summary.id)
+    for _ in range(3):  # callbacks, polls for lost answers, retries after backoff
+        clock.advance(timedelta(hours=1))
+        for body, headers in bank.deliver():
+            app.handle_callback(bank.name, body, headers)
+        app.poll_channels(clock.now())
+        app.retry_failed_payouts(clock.now())
 
 
 def _item(shop: str, order_id: str, kind: str, cents: int, at: datetime) -> RecordBillingItem:
@@ -126,8 +169,12 @@ def _report(app: Settlement, orders: int) -> None:
             f"{_shop(app, payout.account_id):<9} {format_amount(payout.amount):<15} "
             f"{payout.status.value:<17} {len(payout.statement_ids):>10}  {sources}"
         )
+    states = Counter(p.status.value for p in payouts)
+    print("\npayouts by state: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
     booked = sum(i.amount_minor for i in items)
-    in_payouts = sum(s.amount_minor for p in payouts for s in p.sources)
+    # Failed, cancelled and returned payouts gave their money back to the balances.
+    live = [p for p in payouts if p.status not in RETURNED]
+    in_payouts = sum(s.amount_minor for p in live for s in p.sources)
     on_balances = 0
     for shop in SHOPS:
         account = app.find_account(TENANT, shop)
@@ -153,5 +200,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--url", default="memory://", help="memory:// or a database URL")
+    parser.add_argument("--reports", type=Path, help="write the operations report files here")
     options = parser.parse_args()
-    raise SystemExit(main(options.seed, options.url))
+    raise SystemExit(main(options.seed, options.url, options.reports))

@@ -15,10 +15,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "one_month.py"
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_example_runs_and_conserves_money(store: str, tmp_path: Path) -> None:
-    """Exit 0; booked = paid out + still on balances, as printed; only the URL differs."""
+    """Exit 0; booked = in live payouts + still on balances, as printed; payouts were paid."""
     url = "memory://" if store == "memory" else f"sqlite:///{tmp_path / 'june.db'}"
+    reports = tmp_path / "reports"
     done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--seed", "11", "--url", url],
+        [sys.executable, str(EXAMPLE), "--seed", "11", "--url", url, "--reports", str(reports)],
         capture_output=True,
         text=True,
         check=False,
@@ -32,4 +33,7 @@ def test_example_runs_and_conserves_money(store: str, tmp_path: Path) -> None:
     booked, paid, left = (Decimal(x) for x in line.groups())
     assert booked == paid + left
     assert paid > 0
-    assert "paid_out" in done.stdout and "created" in done.stdout
+    assert "paid_out" in done.stdout
+    states = re.search(r"payouts by state: (.*)", done.stdout)
+    assert states is not None and re.search(r"\d+ paid\b", states.group(1)), done.stdout
+    assert sorted(p.suffix for p in reports.iterdir()) == [".csv", ".csv", ".html"]
