@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import JournalTransaction
 from settlement_core.lifecycle import (
+    AWAITING_ANSWER,
+    UNPAID_STATEMENTS,
+    UNRELEASED_PAYOUTS,
     BillingItemStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
@@ -41,11 +44,6 @@ from settlement_core.ports import (
 
 if TYPE_CHECKING:
     from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
-
-# Statements whose money is not paid out yet.
-UNPAID = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
-AWAITING = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
-UNRELEASED = (PayoutStatus.PENDING_APPROVAL, PayoutStatus.CREATED)
 
 T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding)
 
@@ -301,7 +299,7 @@ class MemoryStatementRepository(_Repository):
     def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
         """Per account and currency: unpaid statements payable by then, summed."""
         totals: dict[tuple[str, str], int] = {}
-        for status in UNPAID:
+        for status in UNPAID_STATEMENTS:
             for s in self._with_status(status):
                 if s.tenant_id == tenant_id and s.payable_at <= payable_by:
                     key = (s.account_id, s.currency)
@@ -405,7 +403,7 @@ class MemoryPayoutRepository(_Repository):
 
         def keep(p: Payout) -> bool:
             return (
-                p.status in AWAITING
+                p.status in AWAITING_ANSWER
                 and p.submitted_at is not None
                 and p.submitted_at <= submitted_before
             )
@@ -428,7 +426,7 @@ class MemoryPayoutRepository(_Repository):
         """Payouts waiting for approval or release with no money set aside."""
         totals: dict[tuple[str, str], list[int]] = {}
         for p in self._all():
-            if p.tenant_id == tenant_id and p.status in UNRELEASED and not p.funded:
+            if p.tenant_id == tenant_id and p.status in UNRELEASED_PAYOUTS and not p.funded:
                 entry = totals.setdefault((p.channel, p.currency), [0, 0])
                 entry[0] += p.amount_minor
                 entry[1] += 1

@@ -17,6 +17,9 @@ from settlement_adapters.sqla import mapping, tables
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import Entry, JournalTransaction
 from settlement_core.lifecycle import (
+    AWAITING_ANSWER,
+    UNPAID_STATEMENTS,
+    UNRELEASED_PAYOUTS,
     BillingItemStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
@@ -48,11 +51,6 @@ if TYPE_CHECKING:
     from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
 
 T = TypeVar("T")
-
-# Statements whose money is not paid out yet.
-UNPAID = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
-AWAITING = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
-UNRELEASED = (PayoutStatus.PENDING_APPROVAL, PayoutStatus.CREATED)
 
 
 class _Repository:
@@ -392,7 +390,7 @@ class SqlStatementRepository(_Repository):
             .join(tables.accounts, a.id == c.account_id)
             .where(
                 c.tenant_id == tenant_id,
-                c.status.in_([s.value for s in UNPAID]),
+                c.status.in_([s.value for s in UNPAID_STATEMENTS]),
                 c.payable_at <= payable_by,
             )
             .group_by(c.account_id, a.payout_channel, c.currency)
@@ -475,7 +473,7 @@ class SqlPayoutRepository(_Repository):
         """Ongoing or unknown payouts submitted at or before an instant, in id order."""
         c = self.table.c
         where = [
-            c.status.in_([s.value for s in AWAITING]),
+            c.status.in_([s.value for s in AWAITING_ANSWER]),
             c.submitted_at <= submitted_before,
         ]
         return self._scan(where, after, limit)
@@ -494,7 +492,7 @@ class SqlPayoutRepository(_Repository):
             select(c.channel, c.currency, func.sum(c.amount_minor), func.count())
             .where(
                 c.tenant_id == tenant_id,
-                c.status.in_([s.value for s in UNRELEASED]),
+                c.status.in_([s.value for s in UNRELEASED_PAYOUTS]),
                 c.funded.is_(False),
             )
             .group_by(c.channel, c.currency)

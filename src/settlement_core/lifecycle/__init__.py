@@ -8,6 +8,9 @@ from settlement_core.lifecycle.machines import (
     triggers,
 )
 from settlement_core.lifecycle.states import (
+    AWAITING_ANSWER,
+    UNPAID_STATEMENTS,
+    UNRELEASED_PAYOUTS,
     AccountStatus,
     BillingItemStatus,
     PayoutStatus,
@@ -21,6 +24,9 @@ __all__ = [
     "PayoutStatus",
     "ReleaseSummaryStatus",
     "StatementStatus",
+    "UNPAID_STATEMENTS",
+    "AWAITING_ANSWER",
+    "UNRELEASED_PAYOUTS",
     "destination",
     "next_state",
     "sources",

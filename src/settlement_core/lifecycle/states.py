@@ -50,3 +50,12 @@ class ReleaseSummaryStatus(enum.StrEnum):
     CREATED = "created"
     FUNDED = "funded"
     RELEASED = "released"
+
+
+# Groups of states that jobs and queries select by; one definition for every adapter.
+UNPAID_STATEMENTS = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
+"""Statements whose money is not paid out yet."""
+AWAITING_ANSWER = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
+"""Payouts the channel has (or may have) and has not settled: it may still answer."""
+UNRELEASED_PAYOUTS = (PayoutStatus.PENDING_APPROVAL, PayoutStatus.CREATED)
+"""Payouts not handed to a channel yet."""

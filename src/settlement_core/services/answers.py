@@ -15,11 +15,11 @@ from datetime import datetime
 from attrs import frozen
 
 from settlement_core.errors import CallbackRejected, NotFound, ReplayedCallback
-from settlement_core.lifecycle import PayoutStatus
+from settlement_core.lifecycle import AWAITING_ANSWER, PayoutStatus
 from settlement_core.model import AnswerSource, ChannelEvent, Payout
 from settlement_core.ports import ChannelResult, Outcome, UnitOfWork
 from settlement_core.services.context import Context, retrying
-from settlement_core.services.payout_outcomes import AWAITING, fail, mark_returned, settle
+from settlement_core.services.payout_outcomes import fail, mark_returned, settle
 
 # The failure code recorded when a channel says a payout never reached it.
 NOT_RECEIVED = "not_received"
@@ -58,15 +58,17 @@ def apply_answer(
     status, outcome = payout.status, result.outcome
     if outcome is Outcome.ACCEPTED and status is PayoutStatus.UNKNOWN:
         payout.confirm(now)
-    elif outcome is Outcome.PAID and status in AWAITING:
+    elif outcome is Outcome.PAID and status in AWAITING_ANSWER:
         settle(ctx, uow, payout, now)
-    elif outcome is Outcome.FAILED and status in AWAITING:
+    elif outcome is Outcome.FAILED and status in AWAITING_ANSWER:
         fail(ctx, uow, payout, now, result.retryable, result.code)
-    elif outcome is Outcome.RETURNED and (status in AWAITING or status is PayoutStatus.PAID):
+    elif outcome is Outcome.RETURNED and (status in AWAITING_ANSWER or status is PayoutStatus.PAID):
         mark_returned(ctx, uow, payout, now, result.code)
     elif outcome is Outcome.UNKNOWN and status is PayoutStatus.ONGOING:
         payout.lose_track(now)
-    elif outcome is Outcome.NOT_FOUND and status in AWAITING and _long_gone(ctx, payout, now):
+    elif (
+        outcome is Outcome.NOT_FOUND and status in AWAITING_ANSWER and _long_gone(ctx, payout, now)
+    ):
         fail(ctx, uow, payout, now, True, NOT_RECEIVED)
     else:
         return False

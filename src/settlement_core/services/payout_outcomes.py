@@ -12,14 +12,11 @@ from datetime import datetime
 from settlement_core.errors import InvalidTransition
 from settlement_core.ids import external_id
 from settlement_core.ledger import postings
-from settlement_core.lifecycle import PayoutStatus, StatementStatus
-from settlement_core.model import ApprovePayout, Payout
+from settlement_core.lifecycle import AWAITING_ANSWER, PayoutStatus, StatementStatus
+from settlement_core.model import ApprovePayout, Payout, Statement
 from settlement_core.ports import UnitOfWork
 from settlement_core.services.context import Context
 from settlement_core.services.statements import move_items
-
-# States from which the channel may still answer.
-AWAITING = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
 
 
 def approve_payout(ctx: Context, cmd: ApprovePayout) -> Payout:
@@ -125,7 +122,7 @@ def settle(ctx: Context, uow: UnitOfWork, payout: Payout, now: datetime) -> None
             now,
         )
     )
-    _move_items(uow, payout, "pay", now)
+    move_items(uow, _statements(uow, payout), "pay", now)
 
 
 def fail(
@@ -149,7 +146,7 @@ def mark_returned(
     ctx: Context, uow: UnitOfWork, payout: Payout, now: datetime, code: str | None
 ) -> None:
     """Undo a paid payout: its payment, then its creation."""
-    if payout.status in AWAITING:
+    if payout.status in AWAITING_ANSWER:
         # The return overtook the payment's own notice; both happened.
         settle(ctx, uow, payout, now)
     payout.mark_returned(now, code)
@@ -183,7 +180,7 @@ def give_back(
                 now,
             )
         )
-    statements = [uow.statements.get(payout.tenant_id, sid) for sid in payout.statement_ids]
+    statements = _statements(uow, payout)
     for statement in statements:
         if statement.status is StatementStatus.PAID_OUT and statement.payout_id == payout.id:
             statement.return_to_balance(now)
@@ -191,6 +188,5 @@ def give_back(
         move_items(uow, statements, "fail", now)
 
 
-def _move_items(uow: UnitOfWork, payout: Payout, trigger: str, now: datetime) -> None:
-    statements = [uow.statements.get(payout.tenant_id, sid) for sid in payout.statement_ids]
-    move_items(uow, statements, trigger, now)
+def _statements(uow: UnitOfWork, payout: Payout) -> list[Statement]:
+    return [uow.statements.get(payout.tenant_id, sid) for sid in payout.statement_ids]
