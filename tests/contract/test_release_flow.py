@@ -386,6 +386,25 @@ class TestUncertainResults:
         assert market.paid_at_bank() == Counter({payout.id: 1})
         assert_invariants(market)
 
+    def test_an_operator_resolves_an_unknown_payout(self, settlement_build: ChannelBuild) -> None:
+        """The bank's portal shows it paid: an operator settles it; late answers are moot."""
+        market = _faulty(settlement_build, timeout_rate=1.0, lost_request_share=0.0)
+        [payout] = market.released({"s1": "10.00"})
+        assert market.status(payout) is PayoutStatus.UNKNOWN
+        market.app.record_payout_paid(TENANT, payout.id)
+        market.app.record_payout_paid(TENANT, payout.id)  # a repeat changes nothing
+        market.advance(hours=1)
+        market.deliver()
+        market.app.poll_channels(market.clock.now())
+        assert market.status(payout) is PayoutStatus.PAID
+        events = market.app.channel_events(TENANT, payout.id)
+        assert [(e.source, e.applied) for e in events][:2] == [
+            (AnswerSource.SUBMIT, True),
+            (AnswerSource.OPERATOR, True),
+        ]
+        assert all(not e.applied for e in events[2:])
+        assert_invariants(market)
+
     def test_polling_before_the_bank_answers_changes_nothing(self, market: ChannelMarket) -> None:
         """A payout the bank is still working on stays ongoing; a poll after latency pays it."""
         [payout] = market.released({"s1": "10.00"})

@@ -13,8 +13,8 @@ from settlement_core.errors import InvalidTransition
 from settlement_core.ids import external_id
 from settlement_core.ledger import postings
 from settlement_core.lifecycle import AWAITING_ANSWER, PayoutStatus, StatementStatus
-from settlement_core.model import ApprovePayout, Payout, Statement
-from settlement_core.ports import UnitOfWork
+from settlement_core.model import AnswerSource, ApprovePayout, ChannelEvent, Payout, Statement
+from settlement_core.ports import Outcome, UnitOfWork
 from settlement_core.services.context import Context
 from settlement_core.services.statements import move_items
 
@@ -52,6 +52,7 @@ def record_payout_paid(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
         if payout.status in (PayoutStatus.PAID, PayoutStatus.RETURNED):
             return payout
         settle(ctx, uow, payout, ctx.now())
+        _reported(ctx, uow, payout, Outcome.PAID, None)
         uow.commit()
         return payout
 
@@ -73,6 +74,7 @@ def record_payout_failed(
         ):
             return payout
         fail(ctx, uow, payout, ctx.now(), retryable, code)
+        _reported(ctx, uow, payout, Outcome.FAILED, code)
         uow.commit()
         return payout
 
@@ -86,6 +88,7 @@ def record_payout_returned(
         if payout.status is PayoutStatus.RETURNED:
             return payout
         mark_returned(ctx, uow, payout, ctx.now(), code)
+        _reported(ctx, uow, payout, Outcome.RETURNED, code)
         uow.commit()
         return payout
 
@@ -105,6 +108,30 @@ def cancel_payout(ctx: Context, tenant_id: str, payout_id: str, cancelled_by: st
         give_back(ctx, uow, payout, now, fail_items=False)
         uow.commit()
         return payout
+
+
+def _reported(
+    ctx: Context,
+    uow: UnitOfWork,
+    payout: Payout,
+    outcome: Outcome,
+    code: str | None,
+) -> None:
+    # What the host or an operator reported is kept beside what channels said, for audit.
+    uow.channel_events.add(
+        ChannelEvent(
+            id=ctx.ids.new_id(),
+            tenant_id=payout.tenant_id,
+            channel=payout.channel,
+            payout_id=payout.id,
+            idempotency_key=payout.channel_key,
+            outcome=outcome.value,
+            source=AnswerSource.OPERATOR,
+            received_at=ctx.now(),
+            applied=True,
+            code=code,
+        )
+    )
 
 
 def settle(ctx: Context, uow: UnitOfWork, payout: Payout, now: datetime) -> None:
