@@ -34,7 +34,7 @@ from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.sqla.types import JsonText
 
 TABLES = set(metadata.tables)
-HEAD = "0002"  # the newest shipped revision
+HEAD = "0003"  # the newest shipped revision
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -87,13 +87,13 @@ def _kinds(diffs: list[Any]) -> list[tuple[str, ...]]:
 
 
 def test_the_migrations_ship_inside_the_package() -> None:
-    """script_location is the package directory, and 0002 is the only head."""
+    """script_location is the package directory, and HEAD is the only head."""
     config = alembic_config("sqlite://")
     assert Path(str(config.get_main_option("script_location"))) == MIGRATIONS
     assert (MIGRATIONS / "env.py").is_file()
     assert (MIGRATIONS / "versions" / "0001_initial.py").is_file()
     assert (MIGRATIONS / "versions" / "0002_channels.py").is_file()
-    assert ScriptDirectory.from_config(config).get_heads() == ["0002"]
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
 
 
 def test_an_empty_database_has_no_revision(engine: Engine) -> None:
@@ -184,7 +184,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9001"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -217,8 +217,8 @@ def test_a_later_revision_with_alters_lands_in_the_same_schema(
         ("remove_column", "settlement_outbox", "extra"),
         ("remove_index", "settlement_outbox", "ix_settlement_outbox_extra"),
     ]
-    command.downgrade(config, "0002")
-    assert current(engine) == "0002"
+    command.downgrade(config, HEAD)
+    assert current(engine) == HEAD
     assert drift(engine) == []
 
 

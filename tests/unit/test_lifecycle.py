@@ -10,6 +10,7 @@ from settlement_core.errors import InvalidTransition
 from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
+    DiscrepancyStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -55,6 +56,7 @@ DOCUMENTED: dict[type[enum.StrEnum], set[tuple[str, str, str]]] = {
         ("return", "paid", "returned"),
     },
     ReleaseSummaryStatus: {("fund", "created", "funded"), ("release", "funded", "released")},
+    DiscrepancyStatus: {("resolve", "open", "resolved")},
 }
 
 

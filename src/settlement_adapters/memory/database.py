@@ -18,6 +18,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
     Event,
     Funding,
     Payout,
@@ -52,6 +53,8 @@ class MemoryDatabase:
         self.releases: dict[str, ReleaseSummary] = {}
         self.fundings: dict[str, Funding] = {}
         self.funding_by_reference: dict[tuple[str, str], str] = {}
+        self.discrepancies: dict[str, Discrepancy] = {}
+        self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
         self.nonces: set[tuple[str, str]] = set()
         self.transactions: list[JournalTransaction] = []

@@ -14,6 +14,7 @@ from settlement_core.lifecycle import (
     UNPAID_STATEMENTS,
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
+    DiscrepancyStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -24,6 +25,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
     Event,
     Funding,
     Payout,
@@ -35,6 +37,7 @@ from settlement_core.ports import (
     AccountDue,
     ChannelTotal,
     ItemFilter,
+    LedgerAudit,
     OutboxMessage,
     Page,
     PayoutFilter,
@@ -45,7 +48,7 @@ from settlement_core.ports import (
 if TYPE_CHECKING:
     from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
 
-T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding)
+T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy)
 
 
 def _page(rows: Iterable[T], after: str | None, limit: int) -> Page[T]:
@@ -505,6 +508,41 @@ class MemoryFundingRepository(_Repository):
         return self.uow.peek(self.table, self.uow.db.fundings, funding_id)
 
 
+class MemoryDiscrepancyRepository(_Repository):
+    """Discrepancies by id and by finding key."""
+
+    table = "discrepancies"
+
+    def add(self, discrepancy: Discrepancy) -> None:
+        """Stage a new discrepancy."""
+        self.uow.stage_new(self.table, discrepancy)
+
+    def get(self, tenant_id: str, discrepancy_id: str) -> Discrepancy:
+        """The discrepancy, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.discrepancies, discrepancy_id, tenant_id)
+
+    def find_by_key(self, tenant_id: str, key: str) -> Discrepancy | None:
+        """The discrepancy recorded for a finding, if any."""
+        for staged in self.uow.staged[self.table].values():
+            if staged.tenant_id == tenant_id and staged.key == key:
+                return staged  # type: ignore[no-any-return]
+        found = self.uow.db.discrepancy_by_key.get((tenant_id, key))
+        return (
+            None if found is None else self.uow.peek(self.table, self.uow.db.discrepancies, found)
+        )
+
+    def query(
+        self, tenant_id: str, status: DiscrepancyStatus | None, after: str | None, limit: int
+    ) -> Page[Discrepancy]:
+        """A tenant's discrepancies in id order after a cursor."""
+        rows = (
+            d
+            for d in self._all()
+            if d.tenant_id == tenant_id and (status is None or d.status is status)
+        )
+        return _page(rows, after, limit)
+
+
 class MemoryChannelEventRepository:
     """Channel answers, with the nonces of accepted callbacks."""
 
@@ -581,6 +619,20 @@ class MemoryLedger:
         """Every committed and staged transaction, in posting order."""
         every = [*self.uow.db.transactions, *self.uow.transactions]
         return [t for t in every if tenant_id is None or t.tenant_id == tenant_id]
+
+    def audit(self, tenant_id: str | None = None) -> LedgerAudit:
+        """Unbalanced transactions, and entry sums beside the folded balances."""
+        unbalanced: list[tuple[str, str, int]] = []
+        sums: dict[tuple[str, str], int] = {}
+        for transaction in self.transactions(tenant_id):
+            legs: dict[str, int] = {}
+            for entry in transaction.entries:
+                legs[entry.currency] = legs.get(entry.currency, 0) + entry.amount_minor
+                key = (entry.account, entry.currency)
+                sums[key] = sums.get(key, 0) + entry.amount_minor
+            unbalanced.extend((transaction.id, c, off) for c, off in sorted(legs.items()) if off)
+        cached = {key: self.balance(*key) for key in sums}
+        return LedgerAudit(tuple(unbalanced), sums, cached)
 
 
 class MemoryOutbox:

@@ -14,6 +14,7 @@ from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
     MemoryChannelEventRepository,
+    MemoryDiscrepancyRepository,
     MemoryFundingRepository,
     MemoryLedger,
     MemoryOutbox,
@@ -28,6 +29,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
     Event,
     Funding,
     Payout,
@@ -36,8 +38,8 @@ from settlement_core.model import (
 )
 from settlement_core.ports import OutboxMessage
 
-T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding)
-Aggregate = Account | BillingItem | Statement | Payout | ReleaseSummary | Funding
+T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy)
+Aggregate = Account | BillingItem | Statement | Payout | ReleaseSummary | Funding | Discrepancy
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -73,6 +75,7 @@ class MemoryUnitOfWork:
         self.releases = MemoryReleaseSummaryRepository(self)
         self.fundings = MemoryFundingRepository(self)
         self.channel_events = MemoryChannelEventRepository(self)
+        self.discrepancies = MemoryDiscrepancyRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -173,6 +176,7 @@ class MemoryUnitOfWork:
             "items": (db.item_by_key, lambda i: (i.tenant_id, i.key)),
             "payouts": (db.payout_by_key, lambda p: (p.tenant_id, p.key)),
             "fundings": (db.funding_by_reference, lambda f: (f.tenant_id, f.reference)),
+            "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
         }
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
@@ -244,3 +248,5 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
         db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
+    elif table == "discrepancies" and is_new:
+        db.discrepancy_by_key[(stored.tenant_id, stored.key)] = stored.id

@@ -14,6 +14,7 @@ from typing import Any
 from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
+    DiscrepancyStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -24,6 +25,8 @@ from settlement_core.model import (
     AnswerSource,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
+    DiscrepancyKind,
     Funding,
     FxQuote,
     ItemKind,
@@ -410,3 +413,49 @@ def channel_event_from(r: Row) -> ChannelEvent:
         message=r["message"],
         nonce=r["nonce"],
     )
+
+
+def discrepancy_row(d: Discrepancy) -> dict[str, Any]:
+    """Columns of a discrepancy."""
+    return {
+        "id": d.id,
+        "tenant_id": d.tenant_id,
+        "kind": d.kind.value,
+        "finding_key": d.key,
+        "subjects": list(d.subjects),
+        "found_at": d.found_at,
+        "detail": d.detail,
+        "currency": d.currency,
+        "expected_minor": d.expected_minor,
+        "actual_minor": d.actual_minor,
+        "status": d.status.value,
+        "resolution": d.resolution,
+        "resolved_by": d.resolved_by,
+        "resolved_at": d.resolved_at,
+        "version": d.version,
+    }
+
+
+def discrepancy_from(r: Row) -> Discrepancy:
+    """A discrepancy from its row."""
+    return Discrepancy(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        kind=DiscrepancyKind(r["kind"]),
+        key=r["finding_key"],
+        subjects=tuple(r["subjects"]),
+        found_at=r["found_at"],
+        detail=r["detail"],
+        currency=r["currency"],
+        expected_minor=_int_or_none(r["expected_minor"]),
+        actual_minor=_int_or_none(r["actual_minor"]),
+        status=DiscrepancyStatus(r["status"]),
+        resolution=r["resolution"],
+        resolved_by=r["resolved_by"],
+        resolved_at=r["resolved_at"],
+        version=r["version"],
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

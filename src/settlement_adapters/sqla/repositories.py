@@ -21,6 +21,7 @@ from settlement_core.lifecycle import (
     UNPAID_STATEMENTS,
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
+    DiscrepancyStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -31,6 +32,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
     Funding,
     Payout,
     PayoutKind,
@@ -41,6 +43,7 @@ from settlement_core.ports import (
     AccountDue,
     ChannelTotal,
     ItemFilter,
+    LedgerAudit,
     OutboxMessage,
     Page,
     PayoutFilter,
@@ -564,6 +567,33 @@ class SqlFundingRepository(_Repository):
         return found
 
 
+class SqlDiscrepancyRepository(_Repository):
+    """Discrepancies; (tenant, finding key) is unique, so a finding is recorded once."""
+
+    table = tables.discrepancies
+    build = staticmethod(mapping.discrepancy_from)
+
+    def get(self, tenant_id: str, discrepancy_id: str) -> Discrepancy:
+        """The discrepancy, or NotFound."""
+        found: Discrepancy = self._get(tenant_id, discrepancy_id, "discrepancy")
+        return found
+
+    def find_by_key(self, tenant_id: str, key: str) -> Discrepancy | None:
+        """The discrepancy recorded for a finding, if any."""
+        self.uow.flush()
+        c = self.table.c
+        found: Discrepancy | None = self._one(c.tenant_id == tenant_id, c.finding_key == key)
+        return found
+
+    def query(
+        self, tenant_id: str, status: DiscrepancyStatus | None, after: str | None, limit: int
+    ) -> Page[Discrepancy]:
+        """A tenant's discrepancies in id order after a cursor."""
+        where = _equal(self.table, tenant_id=tenant_id, status=status.value if status else None)
+        found: Page[Discrepancy] = self._page(where, after, limit)
+        return found
+
+
 class SqlChannelEventRepository:
     """Channel answers; (channel, nonce) is unique, so a replayed callback fails to insert."""
 
@@ -681,6 +711,36 @@ class SqlLedger:
             if name == account:
                 found[currency] = found.get(currency, 0) + delta
         return {c: v for c, v in found.items() if v}
+
+    def audit(self, tenant_id: str | None = None) -> LedgerAudit:
+        """Unbalanced transactions and entry sums per account, each in one GROUP BY."""
+        self.uow.flush()
+        t, e, b = tables.journal_transactions, tables.journal_entries, tables.ledger_balances
+        joined = e.join(t, t.c.id == e.c.transaction_id)
+        scope = [t.c.tenant_id == tenant_id] if tenant_id is not None else []
+        total = func.sum(e.c.amount_minor)
+        off = (
+            select(e.c.transaction_id, e.c.currency, total)
+            .select_from(joined)
+            .where(*scope)
+            .group_by(e.c.transaction_id, e.c.currency)
+            .having(total != 0)
+            .order_by(e.c.transaction_id, e.c.currency)
+        )
+        unbalanced = tuple((tx, ccy, int(x)) for tx, ccy, x in self.uow.execute(off))
+        per_account = (
+            select(e.c.account, e.c.currency, total)
+            .select_from(joined)
+            .where(*scope)
+            .group_by(e.c.account, e.c.currency)
+        )
+        sums = {(a, c): int(x) for a, c, x in self.uow.execute(per_account)}
+        cached: dict[tuple[str, str], int] = {}
+        accounts = sorted({a for a, _ in sums})
+        for at in range(0, len(accounts), 500):
+            rows = self.uow.execute(select(b).where(b.c.account.in_(accounts[at : at + 500])))
+            cached.update({(r.account, r.currency): int(r.balance_minor) for r in rows})
+        return LedgerAudit(unbalanced, sums, {key: cached.get(key, 0) for key in sums})
 
     def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
         """Every posted transaction, in posting order."""

@@ -184,6 +184,28 @@ fundings = Table(
     UniqueConstraint("tenant_id", "reference", name="uq_settlement_fundings_reference"),
 )
 
+discrepancies = Table(
+    "settlement_discrepancies",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("finding_key", String(80), nullable=False),
+    Column("subjects", JsonText, nullable=False),
+    Column("found_at", UtcDateTime, nullable=False),
+    Column("detail", String(1000), nullable=False),
+    Column("currency", CHAR(3)),
+    Column("expected_minor", BigInteger),
+    Column("actual_minor", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("resolution", String(1000)),
+    Column("resolved_by", String(EXTERNAL)),
+    Column("resolved_at", UtcDateTime),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "finding_key", name="uq_settlement_discrepancies_key"),
+    Index("ix_settlement_discrepancies_status", "tenant_id", "status", "id"),
+)
+
 channel_events = Table(
     "settlement_channel_events",
     metadata,

@@ -24,6 +24,7 @@ from settlement_adapters.sqla.repositories import (
     SqlAccountRepository,
     SqlBillingItemRepository,
     SqlChannelEventRepository,
+    SqlDiscrepancyRepository,
     SqlFundingRepository,
     SqlLedger,
     SqlOutbox,
@@ -49,6 +50,7 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.payouts, mapping.payout_row),
     (tables.release_summaries, mapping.release_row),
     (tables.fundings, mapping.funding_row),
+    (tables.discrepancies, mapping.discrepancy_row),
 ]
 ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
@@ -78,6 +80,7 @@ class SqlAlchemyUnitOfWork:
         self.releases = SqlReleaseSummaryRepository(self)
         self.fundings = SqlFundingRepository(self)
         self.channel_events = SqlChannelEventRepository(self)
+        self.discrepancies = SqlDiscrepancyRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

@@ -52,3 +52,13 @@ def channel_disbursed(tenant_id: str, channel: str) -> str:
 def party_accounts(account_id: str) -> tuple[str, str]:
     """Every ledger account that belongs to one party."""
     return pending(account_id), available(account_id)
+
+
+def owned_by(account: str, tenant_id: str) -> bool:
+    """Whether only `tenant_id`'s transactions touch this ledger account.
+
+    Party accounts belong to one account (ids are unique across tenants) and a
+    tenant's channel accounts carry its id; platform accounts and a channel's
+    settled account gather every tenant's entries.
+    """
+    return account.startswith(("party:", f"channel:{tenant_id}:"))

@@ -19,6 +19,7 @@ from settlement_core.errors import InvalidTransition
 from settlement_core.lifecycle.states import (
     AccountStatus,
     BillingItemStatus,
+    DiscrepancyStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -107,6 +108,10 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
             ("fund", [R.CREATED], R.FUNDED),
             ("release", [R.FUNDED], R.RELEASED),
         ],
+    ),
+    DiscrepancyStatus: _machine(
+        DiscrepancyStatus,
+        [("resolve", [DiscrepancyStatus.OPEN], DiscrepancyStatus.RESOLVED)],
     ),
 }
 

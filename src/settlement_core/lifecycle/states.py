@@ -52,6 +52,13 @@ class ReleaseSummaryStatus(enum.StrEnum):
     RELEASED = "released"
 
 
+class DiscrepancyStatus(enum.StrEnum):
+    """A difference reconciliation found: open until someone explains or corrects it."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 # Groups of states that jobs and queries select by; one definition for every adapter.
 UNPAID_STATEMENTS = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
 """Statements whose money is not paid out yet."""

@@ -10,11 +10,13 @@ from settlement_core.model.commands import (
     OpenAccount,
     RecordBillingItem,
 )
+from settlement_core.model.discrepancy import Discrepancy, DiscrepancyKind, finding_key
 from settlement_core.model.events import (
     AccountOpened,
     AccountRuleAssigned,
     BillingItemRecorded,
     BillingItemsMoved,
+    DiscrepancyFound,
     Event,
     FundingRecorded,
     PayoutCreated,
@@ -63,4 +65,8 @@ __all__ = [
     "ChannelEvent",
     "AnswerSource",
     "DEFAULT_CHANNEL",
+    "Discrepancy",
+    "DiscrepancyKind",
+    "DiscrepancyFound",
+    "finding_key",
 ]

@@ -146,3 +146,15 @@ class PayoutReplaced(Event):
 
     payout_id: str
     replaced_by: str
+
+
+@frozen(kw_only=True)
+class DiscrepancyFound(Event):
+    """Reconciliation recorded a difference (R-REC-1)."""
+
+    discrepancy_id: str
+    kind: str
+    subjects: tuple[str, ...]
+    currency: str | None
+    expected_minor: int | None
+    actual_minor: int | None

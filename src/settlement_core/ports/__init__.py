@@ -4,6 +4,7 @@ from settlement_core.ids import IdFactory
 from settlement_core.ports.outbox import EventPublisher, Outbox, OutboxMessage, to_message
 from settlement_core.ports.payment_channel import (
     CallbackNotice,
+    ChannelRecord,
     ChannelResult,
     Outcome,
     PaymentChannel,
@@ -13,6 +14,7 @@ from settlement_core.ports.queries import (
     AccountDue,
     ChannelTotal,
     ItemFilter,
+    LedgerAudit,
     Page,
     PayoutFilter,
     StatementFilter,
@@ -21,6 +23,7 @@ from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
     ChannelEventRepository,
+    DiscrepancyRepository,
     FundingRepository,
     Ledger,
     PayoutRepository,
@@ -60,4 +63,7 @@ __all__ = [
     "ChannelEventRepository",
     "ChannelTotal",
     "AccountDue",
+    "LedgerAudit",
+    "ChannelRecord",
+    "DiscrepancyRepository",
 ]

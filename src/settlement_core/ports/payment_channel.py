@@ -88,3 +88,27 @@ class PaymentChannel(Protocol):
         nonce is checked against storage by the core, not here.
         """
         ...
+
+
+class ChannelRecord(Protocol):
+    """One row of a channel's settlement report, as reconciliation reads it."""
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key the channel saw (`<payout id>.<attempt>`)."""
+        ...
+
+    @property
+    def amount_minor(self) -> int:
+        """What the channel moved, in minor units."""
+        ...
+
+    @property
+    def currency(self) -> str:
+        """The currency it moved."""
+        ...
+
+    @property
+    def status(self) -> Outcome:
+        """Where the submission stands at the channel."""
+        ...

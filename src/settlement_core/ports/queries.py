@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -69,6 +69,20 @@ class ChannelTotal:
     currency: str
     total_minor: int
     count: int
+
+
+@frozen
+class LedgerAudit:
+    """What the journal holds, summed in storage, for reconciliation (R-REC-1).
+
+    `unbalanced` lists (transaction id, currency, what its legs sum to) for every
+    transaction that does not balance; `entry_sums` is the sum of entries per
+    (ledger account, currency); `cached` the stored balance of the same accounts.
+    """
+
+    unbalanced: tuple[tuple[str, str, int], ...]
+    entry_sums: Mapping[tuple[str, str], int]
+    cached: Mapping[tuple[str, str], int]
 
 
 @frozen

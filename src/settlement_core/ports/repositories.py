@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Protocol
 
 from settlement_core.ledger import JournalTransaction
-from settlement_core.lifecycle import ReleaseSummaryStatus
+from settlement_core.lifecycle import DiscrepancyStatus, ReleaseSummaryStatus
 from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
     Funding,
     Payout,
     ReleaseSummary,
@@ -26,6 +27,7 @@ from settlement_core.ports.queries import (
     AccountDue,
     ChannelTotal,
     ItemFilter,
+    LedgerAudit,
     Page,
     PayoutFilter,
     StatementFilter,
@@ -238,6 +240,28 @@ class ChannelEventRepository(Protocol):
         ...
 
 
+class DiscrepancyRepository(Protocol):
+    """Recorded discrepancies, unique by (tenant, key): a finding is recorded once."""
+
+    def add(self, discrepancy: Discrepancy) -> None:
+        """Stage a new discrepancy (ConcurrencyConflict on commit if its key was taken)."""
+        ...
+
+    def get(self, tenant_id: str, discrepancy_id: str) -> Discrepancy:
+        """The discrepancy, or NotFound."""
+        ...
+
+    def find_by_key(self, tenant_id: str, key: str) -> Discrepancy | None:
+        """The discrepancy recorded for a finding, if any."""
+        ...
+
+    def query(
+        self, tenant_id: str, status: DiscrepancyStatus | None, after: str | None, limit: int
+    ) -> Page[Discrepancy]:
+        """A tenant's discrepancies, in id order after a cursor."""
+        ...
+
+
 class Ledger(Protocol):
     """The journal: post balanced transactions, read derived balances."""
 
@@ -259,6 +283,10 @@ class Ledger(Protocol):
 
     def balances(self, account: str) -> dict[str, int]:
         """A ledger account's non-zero balances per currency."""
+        ...
+
+    def audit(self, tenant_id: str | None = None) -> LedgerAudit:
+        """Unbalanced transactions and entry sums vs cached balances, summed in storage."""
         ...
 
     def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:

@@ -11,6 +11,7 @@ from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
     ChannelEventRepository,
+    DiscrepancyRepository,
     FundingRepository,
     Ledger,
     PayoutRepository,
@@ -55,6 +56,11 @@ class UnitOfWork(Protocol):
     @property
     def channel_events(self) -> ChannelEventRepository:
         """The channel answers of this transaction."""
+        ...
+
+    @property
+    def discrepancies(self) -> DiscrepancyRepository:
+        """The discrepancies of this transaction."""
         ...
 
     @property

@@ -122,6 +122,13 @@ def _claim_retries(ctx: Context, as_of: datetime) -> list[Payout]:
         return due
 
 
+def ask(ctx: Context, payouts: Sequence[Payout]) -> DispatchReport:
+    """Ask each payout's channel what became of its current attempt, and apply the answers."""
+    answers = [Answer(p.tenant_id, p.id, _ask(ctx.channel(p.channel), p)) for p in payouts]
+    changed = apply_answers(ctx, answers, AnswerSource.POLL, keep_unapplied=False)
+    return DispatchReport(len(answers), changed)
+
+
 def poll_channels(ctx: Context, as_of: datetime) -> DispatchReport:
     """Ask the channels about payouts with no final answer that were sent a while ago."""
     as_of = ctx.not_after_now(as_of, "as_of")
@@ -133,7 +140,7 @@ def poll_channels(ctx: Context, as_of: datetime) -> DispatchReport:
             waiting = uow.payouts.awaiting_answer(cutoff, after, ctx.batch_size)
         if not waiting:
             return DispatchReport(asked, changed)
-        answers = [Answer(p.tenant_id, p.id, _ask(ctx.channel(p.channel), p)) for p in waiting]
-        asked += len(answers)
-        changed += apply_answers(ctx, answers, AnswerSource.POLL, keep_unapplied=False)
+        report = ask(ctx, waiting)
+        asked += report.sent
+        changed += report.changed
         after = waiting[-1].id

@@ -12,10 +12,12 @@ from attrs import frozen
 from settlement_core.errors import ValidationError
 from settlement_core.ids import external_id
 from settlement_core.ledger import accounts as ledger_accounts
+from settlement_core.lifecycle import DiscrepancyStatus
 from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
     Payout,
     ReleaseSummary,
     Statement,
@@ -113,6 +115,19 @@ def channel_events(ctx: Context, tenant_id: str, payout_id: str) -> list[Channel
     with ctx.uow() as uow:
         uow.payouts.get(tenant_id, payout_id)
         return uow.channel_events.for_payout(tenant_id, payout_id)
+
+
+def query_discrepancies(
+    ctx: Context,
+    tenant_id: str,
+    status: DiscrepancyStatus | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> Page[Discrepancy]:
+    """A tenant's discrepancies, by status, in id order after a cursor."""
+    external_id(tenant_id, "tenant_id")
+    with ctx.uow() as uow:
+        return uow.discrepancies.query(tenant_id, status, after, _limit(limit))
 
 
 def balance(ctx: Context, tenant_id: str, account_id: str) -> Balance:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 
+from settlement_core.lifecycle import DiscrepancyStatus
 from settlement_core.model import (
     Account,
     ApprovePayout,
     BillingItem,
     ChannelEvent,
+    Discrepancy,
     InstantPayout,
     OpenAccount,
     Payout,
@@ -18,7 +20,14 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.money import Money
-from settlement_core.ports import EventPublisher, ItemFilter, Page, PayoutFilter, StatementFilter
+from settlement_core.ports import (
+    ChannelRecord,
+    EventPublisher,
+    ItemFilter,
+    Page,
+    PayoutFilter,
+    StatementFilter,
+)
 from settlement_core.services import (
     accounts,
     answers,
@@ -33,6 +42,7 @@ from settlement_core.services import (
     releases,
     statements,
 )
+from settlement_core.services import reconcile as reconciliation
 from settlement_core.services.context import Context
 
 
@@ -119,6 +129,67 @@ class Settlement:
     ) -> tuple[operations.ForecastLine, ...]:
         """What each channel will need for the payouts due by `until`."""
         return operations.funding_forecast(self.context, tenant_id, until)
+
+    # reconciliation
+    def reconcile(
+        self,
+        tenant_id: str,
+        as_of: datetime,
+        *,
+        checks: Sequence[str] = reconciliation.CHECKS,
+        stuck_after: timedelta = timedelta(days=1),
+        dry_run: bool = False,
+    ) -> reconciliation.ReconciliationReport:
+        """Check statements, payouts, the ledger and stuck states; record differences."""
+        return reconciliation.reconcile(
+            self.context,
+            tenant_id,
+            as_of,
+            checks=checks,
+            stuck_after=stuck_after,
+            dry_run=dry_run,
+        )
+
+    def reconcile_channel(
+        self,
+        tenant_id: str,
+        channel: str,
+        records: Iterable[ChannelRecord],
+        *,
+        since: datetime,
+        until: datetime,
+        amount_tolerance_minor: int = 0,
+        dry_run: bool = False,
+    ) -> reconciliation.ReconciliationReport:
+        """Match payouts sent in [since, until) with a channel's settlement report."""
+        return reconciliation.reconcile_channel(
+            self.context,
+            tenant_id,
+            channel,
+            records,
+            since=since,
+            until=until,
+            amount_tolerance_minor=amount_tolerance_minor,
+            dry_run=dry_run,
+        )
+
+    def discrepancies(
+        self,
+        tenant_id: str,
+        status: DiscrepancyStatus | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page[Discrepancy]:
+        """Recorded discrepancies, a page at a time."""
+        return queries.query_discrepancies(self.context, tenant_id, status, after, limit)
+
+    def resolve_discrepancy(
+        self, tenant_id: str, discrepancy_id: str, resolved_by: str, reason: str
+    ) -> Discrepancy:
+        """Close a discrepancy, saying who and why."""
+        return reconciliation.resolve_discrepancy(
+            self.context, tenant_id, discrepancy_id, resolved_by, reason
+        )
 
     # payouts
     def approve_payout(self, cmd: ApprovePayout) -> Payout:

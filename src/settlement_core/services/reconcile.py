@@ -1,0 +1,528 @@
+"""Reconciliation (R-REC-1, R-REC-3): find differences, record each once, work them.
+
+`reconcile` checks what the library keeps against itself: statement totals
+against a recount of their items, payouts against their sources and postings,
+the journal (every transaction balanced, every cached balance equal to the sum
+of its entries, every currency summing to zero), and states stuck too long.
+`reconcile_channel` checks payouts against a channel's settlement report.
+
+Each difference is a `Discrepancy` whose key is the finding itself (kind,
+objects, amounts): running a check again records nothing new, and a difference
+that changes is a new finding. A dry run returns the findings and records
+nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+from attrs import frozen
+
+from settlement_core.errors import UnbalancedTransaction, ValidationError
+from settlement_core.ids import external_id
+from settlement_core.ledger import accounts as ledger_accounts
+from settlement_core.lifecycle import (
+    AWAITING_ANSWER,
+    DiscrepancyStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+    StatementStatus,
+)
+from settlement_core.model import Discrepancy, DiscrepancyFound, DiscrepancyKind, finding_key
+from settlement_core.ports import (
+    ChannelRecord,
+    Outcome,
+    Page,
+    PayoutFilter,
+    StatementFilter,
+    UnitOfWork,
+)
+from settlement_core.services.answers import payout_id_of
+from settlement_core.services.context import Context, retrying
+from settlement_core.services.dispatch import ask
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T")
+Row = TypeVar("Row", bound=_Identified)
+K = DiscrepancyKind
+CHECKS = ("statements", "payouts", "ledger", "stuck")
+# Our payout states each final channel status may sit beside.
+AGREES: dict[Outcome, frozenset[PayoutStatus]] = {
+    Outcome.PAID: frozenset({PayoutStatus.PAID}),
+    Outcome.RETURNED: frozenset({PayoutStatus.RETURNED}),
+    Outcome.FAILED: frozenset(
+        {PayoutStatus.FAILED, PayoutStatus.FAILED_NO_RETRY, PayoutStatus.ONGOING}
+    ),
+}
+
+
+@frozen(kw_only=True)
+class Finding:
+    """One difference: what kind, which objects, the amounts on each side."""
+
+    kind: DiscrepancyKind
+    subjects: tuple[str, ...]
+    detail: str
+    currency: str | None = None
+    expected_minor: int | None = None
+    actual_minor: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The finding's identity (see `finding_key`)."""
+        return finding_key(
+            self.kind, self.subjects, self.currency, self.expected_minor, self.actual_minor
+        )
+
+
+@frozen(kw_only=True)
+class ReconciliationReport:
+    """What was checked, what differed, and which discrepancies were recorded new."""
+
+    tenant_id: str
+    as_of: datetime
+    dry_run: bool
+    checked: dict[str, int]
+    findings: tuple[Finding, ...]
+    recorded: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        """Whether nothing differed."""
+        return not self.findings
+
+
+def reconcile(
+    ctx: Context,
+    tenant_id: str,
+    as_of: datetime,
+    *,
+    checks: Sequence[str] = CHECKS,
+    stuck_after: timedelta = timedelta(days=1),
+    dry_run: bool = False,
+) -> ReconciliationReport:
+    """Run the checks over one tenant and record what differs (unless `dry_run`)."""
+    external_id(tenant_id, "tenant_id")
+    as_of = ctx.not_after_now(as_of, "as_of")
+    unknown = set(checks) - set(CHECKS)
+    if unknown:
+        raise ValidationError(f"unknown checks {sorted(unknown)}; choose from {list(CHECKS)}")
+    if stuck_after <= timedelta(0):
+        raise ValidationError("stuck_after must be a positive duration")
+    runners = {
+        "statements": functools.partial(_statements, ctx, tenant_id),
+        "payouts": functools.partial(_payouts, ctx, tenant_id),
+        "ledger": functools.partial(_ledger, ctx, tenant_id),
+        "stuck": functools.partial(_stuck, ctx, tenant_id, as_of - stuck_after),
+    }
+    checked: dict[str, int] = {}
+    findings: list[Finding] = []
+    for name in CHECKS:
+        if name in checks:
+            count, found = runners[name]()
+            checked[name] = count
+            findings.extend(found)
+    recorded = () if dry_run else record(ctx, tenant_id, findings)
+    return ReconciliationReport(
+        tenant_id=tenant_id,
+        as_of=as_of,
+        dry_run=dry_run,
+        checked=checked,
+        findings=tuple(findings),
+        recorded=recorded,
+    )
+
+
+def reconcile_channel(
+    ctx: Context,
+    tenant_id: str,
+    channel: str,
+    records: Iterable[ChannelRecord],
+    *,
+    since: datetime,
+    until: datetime,
+    amount_tolerance_minor: int = 0,
+    dry_run: bool = False,
+) -> ReconciliationReport:
+    """Match payouts sent in [since, until) with the channel's report, one row per attempt.
+
+    Rows and payouts are matched one to one by the idempotency key the channel
+    saw. A row for no payout of ours is `missing_ours`; a payout whose current
+    attempt has no row is `missing_at_channel`; amounts differing by more than
+    the tolerance, other currencies and final statuses that disagree are
+    recorded too. A row paying an attempt we replaced by a later one is a
+    status mismatch: the channel may have paid twice.
+    """
+    external_id(tenant_id, "tenant_id")
+    ctx.channel(channel)
+    if type(amount_tolerance_minor) is not int or amount_tolerance_minor < 0:
+        raise ValidationError("amount_tolerance_minor must be a non-negative int")
+    rows = list(records)
+    findings: list[Finding] = []
+    with ctx.uow() as uow:
+        seen: set[str] = set()
+        for row in rows:
+            seen.add(row.idempotency_key)
+            findings.extend(_match_row(uow, tenant_id, channel, row, amount_tolerance_minor))
+        where = PayoutFilter(tenant_id=tenant_id, channel=channel)
+        for payout in _pages(lambda c: uow.payouts.query(where, c, ctx.batch_size)):
+            sent = payout.submitted_at
+            if sent is None or not since <= sent < until or payout.channel_key in seen:
+                continue
+            findings.append(
+                Finding(
+                    kind=K.MISSING_AT_CHANNEL,
+                    subjects=(payout.id, payout.channel_key),
+                    detail=f"payout {payout.id} ({payout.status}) is not in {channel}'s report",
+                    currency=payout.currency,
+                    expected_minor=payout.amount_minor,
+                )
+            )
+    recorded = () if dry_run else record(ctx, tenant_id, findings)
+    return ReconciliationReport(
+        tenant_id=tenant_id,
+        as_of=ctx.now(),
+        dry_run=dry_run,
+        checked={"channel_rows": len(rows)},
+        findings=tuple(findings),
+        recorded=recorded,
+    )
+
+
+def _match_row(
+    uow: UnitOfWork, tenant_id: str, channel: str, row: ChannelRecord, tolerance: int
+) -> list[Finding]:
+    payout = uow.payouts.find(payout_id_of(row.idempotency_key))
+    if payout is None or payout.tenant_id != tenant_id or payout.channel != channel:
+        return [
+            Finding(
+                kind=K.MISSING_OURS,
+                subjects=(row.idempotency_key,),
+                detail=f"{channel} reports {row.idempotency_key}, which is no payout of ours",
+                currency=row.currency,
+                actual_minor=row.amount_minor,
+            )
+        ]
+    subjects = (payout.id, row.idempotency_key)
+    if row.idempotency_key != payout.channel_key:
+        if row.status in (Outcome.PAID, Outcome.RETURNED):
+            return [
+                Finding(
+                    kind=K.STATUS_MISMATCH,
+                    subjects=subjects,
+                    detail=f"{channel} paid attempt {row.idempotency_key}, which we replaced",
+                    currency=row.currency,
+                    actual_minor=row.amount_minor,
+                )
+            ]
+        return []
+    found: list[Finding] = []
+    if row.currency != payout.currency:
+        found.append(
+            Finding(
+                kind=K.CURRENCY_MISMATCH,
+                subjects=subjects,
+                detail=f"{channel} has {row.currency}, the payout is in {payout.currency}",
+                currency=payout.currency,
+            )
+        )
+    elif abs(row.amount_minor - payout.amount_minor) > tolerance:
+        found.append(
+            Finding(
+                kind=K.AMOUNT_MISMATCH,
+                subjects=subjects,
+                detail=f"{channel} has {row.amount_minor}, the payout {payout.amount_minor}",
+                currency=payout.currency,
+                expected_minor=payout.amount_minor,
+                actual_minor=row.amount_minor,
+            )
+        )
+    agrees = AGREES.get(row.status)
+    # A payout still waiting for its answer may lag the file; the poll job catches up.
+    if agrees is not None and payout.status not in AWAITING_ANSWER and payout.status not in agrees:
+        found.append(
+            Finding(
+                kind=K.STATUS_MISMATCH,
+                subjects=(*subjects, f"ours:{payout.status}", f"theirs:{row.status}"),
+                detail=f"{channel} says {row.status}, the payout is {payout.status}",
+                currency=payout.currency,
+                expected_minor=payout.amount_minor,
+                actual_minor=row.amount_minor,
+            )
+        )
+    return found
+
+
+def record(ctx: Context, tenant_id: str, findings: Sequence[Finding]) -> tuple[str, ...]:
+    """Record findings not recorded before, in batches; the ids of the new discrepancies."""
+    new: list[str] = []
+    for at in range(0, len(findings), ctx.batch_size):
+        chunk = findings[at : at + ctx.batch_size]
+        new.extend(retrying(functools.partial(_record_chunk, ctx, tenant_id, chunk)))
+    return tuple(new)
+
+
+def _record_chunk(ctx: Context, tenant_id: str, chunk: Sequence[Finding]) -> list[str]:
+    new: list[str] = []
+    with ctx.uow() as uow:
+        now = ctx.now()
+        keys: set[str] = set()
+        for finding in chunk:
+            key = finding.key
+            if key in keys or uow.discrepancies.find_by_key(tenant_id, key) is not None:
+                continue
+            keys.add(key)
+            discrepancy = Discrepancy(
+                id=ctx.ids.new_id(),
+                tenant_id=tenant_id,
+                kind=finding.kind,
+                key=key,
+                subjects=finding.subjects,
+                found_at=now,
+                detail=finding.detail[:1000],
+                currency=finding.currency,
+                expected_minor=finding.expected_minor,
+                actual_minor=finding.actual_minor,
+            )
+            discrepancy.events.append(
+                DiscrepancyFound(
+                    tenant_id=tenant_id,
+                    at=now,
+                    discrepancy_id=discrepancy.id,
+                    kind=finding.kind.value,
+                    subjects=finding.subjects,
+                    currency=finding.currency,
+                    expected_minor=finding.expected_minor,
+                    actual_minor=finding.actual_minor,
+                )
+            )
+            uow.discrepancies.add(discrepancy)
+            new.append(discrepancy.id)
+        uow.commit()
+    return new
+
+
+def resolve_discrepancy(
+    ctx: Context, tenant_id: str, discrepancy_id: str, resolved_by: str, reason: str
+) -> Discrepancy:
+    """Close a discrepancy with who and why; idempotent for the same reason (R-REC-3)."""
+    external_id(resolved_by, "resolved_by")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 1000:
+        raise ValidationError("a resolution needs a reason of 1..1000 characters")
+
+    def run() -> Discrepancy:
+        with ctx.uow() as uow:
+            discrepancy = uow.discrepancies.get(tenant_id, discrepancy_id)
+            if (
+                discrepancy.status is DiscrepancyStatus.RESOLVED
+                and discrepancy.resolution == reason
+            ):
+                return discrepancy
+            discrepancy.resolve(ctx.now(), resolved_by, reason)
+            uow.commit()
+            return discrepancy
+
+    return retrying(run)
+
+
+def _pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def _scan(fetch: Callable[[str | None], list[Row]]) -> Iterator[Row]:
+    after: str | None = None
+    while True:
+        batch = fetch(after)
+        yield from batch
+        if not batch:
+            return
+        after = batch[-1].id
+
+
+def _statements(ctx: Context, tenant_id: str) -> tuple[int, list[Finding]]:
+    found: list[Finding] = []
+    count = 0
+    cursor: str | None = None
+    while True:
+        with ctx.uow() as uow:
+            page = uow.statements.query(
+                StatementFilter(tenant_id=tenant_id), cursor, ctx.batch_size
+            )
+            recount = uow.items.recount([s.id for s in page.items])
+        for statement in page.items:
+            count += 1
+            actual = recount.get(statement.id, 0)
+            if actual != statement.total_minor:
+                found.append(
+                    Finding(
+                        kind=K.STATEMENT_TOTAL,
+                        subjects=(statement.id,),
+                        detail=f"statement {statement.id} says {statement.total_minor},"
+                        f" its items sum to {actual}",
+                        currency=statement.currency,
+                        expected_minor=actual,
+                        actual_minor=statement.total_minor,
+                    )
+                )
+        cursor = page.next_cursor
+        if cursor is None:
+            return count, found
+
+
+def _payouts(ctx: Context, tenant_id: str) -> tuple[int, list[Finding]]:
+    found: list[Finding] = []
+    count = 0
+    with ctx.uow() as uow:
+        for payout in _pages(
+            lambda c: uow.payouts.query(PayoutFilter(tenant_id=tenant_id), c, ctx.batch_size)
+        ):
+            count += 1
+            drawn = sum(s.converted_minor for s in payout.sources)
+            posted = _in_flight(uow, payout.id)
+            for what, other in (("its sources", drawn), ("its posting", posted)):
+                if other is not None and other != payout.amount_minor:
+                    found.append(
+                        Finding(
+                            kind=K.PAYOUT_AMOUNT,
+                            subjects=(payout.id, what),
+                            detail=f"payout {payout.id} is {payout.amount_minor},"
+                            f" {what} say {other}",
+                            currency=payout.currency,
+                            expected_minor=other,
+                            actual_minor=payout.amount_minor,
+                        )
+                    )
+    return count, found
+
+
+def _in_flight(uow: UnitOfWork, payout_id: str) -> int | None:
+    try:
+        created = uow.ledger.find("payout.created", payout_id)
+    except UnbalancedTransaction:
+        return None  # the ledger check reports that transaction
+    if created is None:
+        return 0
+    return sum(
+        e.amount_minor for e in created.entries if e.account == ledger_accounts.PAYOUTS_IN_FLIGHT
+    )
+
+
+def _ledger(ctx: Context, tenant_id: str) -> tuple[int, list[Finding]]:
+    with ctx.uow() as uow:
+        audit = uow.ledger.audit(tenant_id)
+    found = [
+        Finding(
+            kind=K.UNBALANCED_TRANSACTION,
+            subjects=(transaction_id,),
+            detail=f"transaction {transaction_id} is off by {off} in {currency}",
+            currency=currency,
+            expected_minor=0,
+            actual_minor=off,
+        )
+        for transaction_id, currency, off in audit.unbalanced
+    ]
+    totals: defaultdict[str, int] = defaultdict(int)
+    for (account, currency), total in sorted(audit.entry_sums.items()):
+        totals[currency] += total
+        cached = audit.cached.get((account, currency), 0)
+        # Platform accounts gather every tenant's entries: only the whole journal explains them.
+        if ledger_accounts.owned_by(account, tenant_id) and cached != total:
+            found.append(
+                Finding(
+                    kind=K.BALANCE_CACHE,
+                    subjects=(account,),
+                    detail=f"{account} holds {cached} {currency}; its entries sum to {total}",
+                    currency=currency,
+                    expected_minor=total,
+                    actual_minor=cached,
+                )
+            )
+    for currency, total in sorted(totals.items()):
+        if total:
+            found.append(
+                Finding(
+                    kind=K.LEDGER_TOTAL,
+                    subjects=(f"journal:{tenant_id}",),
+                    detail=f"the journal sums to {total} {currency}, not zero",
+                    currency=currency,
+                    expected_minor=0,
+                    actual_minor=total,
+                )
+            )
+    return len(audit.entry_sums), found
+
+
+def _stuck(ctx: Context, tenant_id: str, cutoff: datetime) -> tuple[int, list[Finding]]:
+    with ctx.uow() as uow:
+        waiting = [
+            p
+            for p in _scan(lambda after: uow.payouts.awaiting_answer(cutoff, after, ctx.batch_size))
+            if p.tenant_id == tenant_id
+        ]
+        funded = [
+            s
+            for s in uow.releases.find(tenant_id, ReleaseSummaryStatus.FUNDED)
+            if s.created_at <= cutoff
+        ]
+    # Ask the channel first: a stuck payout it can answer for is settled, not reported.
+    ask(ctx, waiting)
+    found: list[Finding] = []
+    with ctx.uow() as uow:
+        for payout in uow.payouts.get_many(tenant_id, [p.id for p in waiting]):
+            if payout.status in AWAITING_ANSWER:
+                found.append(
+                    Finding(
+                        kind=K.STUCK_PAYOUT,
+                        subjects=(payout.id, payout.channel_key),
+                        detail=f"payout {payout.id} is {payout.status} since"
+                        f" {payout.submitted_at}; {payout.channel} has no answer",
+                        currency=payout.currency,
+                        expected_minor=payout.amount_minor,
+                    )
+                )
+        open_statements = list(
+            _pages(
+                lambda c: uow.statements.query(
+                    StatementFilter(tenant_id=tenant_id, status=StatementStatus.OPEN),
+                    c,
+                    ctx.batch_size,
+                )
+            )
+        )
+    found.extend(
+        Finding(
+            kind=K.STUCK_RELEASE,
+            subjects=(s.id,),
+            detail=f"release summary {s.id} was funded but not released",
+            currency=s.currency,
+            expected_minor=s.total_minor,
+        )
+        for s in funded
+    )
+    found.extend(
+        Finding(
+            kind=K.STUCK_STATEMENT,
+            subjects=(s.id,),
+            detail=f"statement {s.id} is still open; its period ended {s.period.end}",
+            currency=s.currency,
+            expected_minor=s.total_minor,
+        )
+        for s in open_statements
+        if s.period.end <= cutoff
+    )
+    return len(waiting) + len(funded) + len(open_statements), found
