@@ -1,0 +1,284 @@
+"""Reconciliation on every backend: clean data reports nothing; each corruption, its kind.
+
+Each test corrupts exactly one thing, directly in storage (the memory adapter's
+database, or an UPDATE on the SQL tables) or in the channel's report, and
+expects exactly the discrepancy that describes it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import attrs
+import pytest
+from sqlalchemy import Engine, Table, select, update
+
+from settlement_adapters.channels import SettlementReportRow
+from settlement_adapters.memory import MemoryDatabase
+from settlement_adapters.sqla import tables
+from settlement_adapters.testing import ChannelMarket
+from settlement_core.errors import ValidationError
+from settlement_core.ledger import Entry
+from settlement_core.lifecycle import DiscrepancyStatus, PayoutStatus
+from settlement_core.model import DiscrepancyKind as K
+from settlement_core.model import ItemKind, Payout
+from settlement_core.money import money
+from settlement_core.ports import Outcome
+from settlement_core.testing.marketplace import TENANT, ChannelBuild
+
+DAY = timedelta(days=1)
+
+
+class Storage:
+    """Corrupts one backend's stored rows, as a bug or a hand edit would."""
+
+    def __init__(self, market: ChannelMarket, engine: Engine | None) -> None:
+        self.market = market
+        self.engine = engine
+
+    @property
+    def db(self) -> MemoryDatabase:
+        """The memory adapter's database."""
+        uow: Any = self.market.app.context.uow()
+        database: MemoryDatabase = uow.db
+        return database
+
+    def _add(self, table: Table, column: str, delta: int, *where: Any) -> None:
+        # Core statements, so the scratch schema's translate map applies.
+        assert self.engine is not None
+        stmt = update(table).where(*where).values({column: table.c[column] + delta})
+        with self.engine.begin() as conn:
+            assert conn.execute(stmt).rowcount == 1
+
+    def add_to_statement_total(self, statement_id: str, delta: int) -> None:
+        """The running total drifts from its items."""
+        if self.engine is None:
+            self.db.statements[statement_id].total_minor += delta
+        else:
+            s = tables.statements
+            self._add(s, "total_minor", delta, s.c.id == statement_id)
+
+    def add_to_payout_amount(self, payout_id: str, delta: int) -> None:
+        """The payout's amount drifts from its sources and posting."""
+        if self.engine is None:
+            self.db.payouts[payout_id].amount_minor += delta
+        else:
+            p = tables.payouts
+            self._add(p, "amount_minor", delta, p.c.id == payout_id)
+
+    def add_to_balance(self, account: str, currency: str, delta: int) -> None:
+        """A cached balance drifts from its entries."""
+        if self.engine is None:
+            self.db.balances[(account, currency)] += delta
+        else:
+            b = tables.ledger_balances
+            self._add(b, "balance_minor", delta, b.c.account == account, b.c.currency == currency)
+
+    def add_to_first_leg(self, transaction_id: str, delta: int) -> None:
+        """One leg of a posted transaction changes (and its cached balance with it)."""
+        if self.engine is None:
+            tx = self.db.transaction_by_id[transaction_id]
+            first, *rest = tx.entries
+            changed = Entry(first.account, first.currency, first.amount_minor + delta)
+            object.__setattr__(tx, "entries", (changed, *rest))
+            self.db.balances[(first.account, first.currency)] += delta
+            return
+        assert self.engine is not None
+        e = tables.journal_entries
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(e).where(e.c.transaction_id == transaction_id).order_by(e.c.id)
+            ).first()
+        assert row is not None
+        self._add(e, "amount_minor", delta, e.c.id == row.id)
+        self.add_to_balance(row.account, row.currency, delta)
+
+
+@pytest.fixture
+def market(settlement_build: ChannelBuild) -> ChannelMarket:
+    """A channel marketplace on the backend under test."""
+    return ChannelMarket(settlement_build)
+
+
+@pytest.fixture
+def storage(market: ChannelMarket, backend: Engine | None) -> Storage:
+    """Direct access to the backend's rows."""
+    return Storage(market, backend)
+
+
+def _paid(market: ChannelMarket) -> list[Payout]:
+    payouts = market.released({"s1": "10.00", "s2": "20.00"})
+    market.advance(hours=1)
+    market.deliver()
+    return [market.app.get_payout(TENANT, p.id) for p in payouts]
+
+
+def _kinds(market: ChannelMarket, **options: Any) -> list[K]:
+    report = market.app.reconcile(TENANT, market.clock.now(), **options)
+    return sorted(f.kind for f in report.findings)
+
+
+class TestCleanData:
+    """Nothing is reported when nothing is wrong."""
+
+    def test_a_busy_month_reconciles_clean(self, settlement_build: ChannelBuild) -> None:
+        """Failures, retries, returns, refunds, carried balances: no finding, nothing recorded."""
+        market = ChannelMarket(settlement_build, failure_rate=0.3, return_rate=0.3, seed=3)
+        for day in range(6):
+            for shop in ("s1", "s2", "s3"):
+                market.seller(shop)
+                market.order(shop, f"{day + 3}.25")
+            market.order("s2", "-1.00", kind=ItemKind.REFUND)
+            market.advance(days=1)
+            market.run_jobs()
+            market.app.prepare_release(market.clock.now())
+            for position in market.app.operations_report(TENANT).positions:
+                if position.to_fund.amount > 0:
+                    market.app.record_funding(
+                        TENANT, position.channel, position.to_fund, f"w{day}{position.channel}"
+                    )
+            for summary in market.app.operations_report(TENANT).summaries:
+                if summary.status.value == "funded":
+                    market.app.release(TENANT, summary.id)
+            for _ in range(3):
+                market.advance(hours=1)
+                market.deliver()
+                market.app.retry_failed_payouts(market.clock.now())
+        report = market.app.reconcile(TENANT, market.clock.now(), stuck_after=timedelta(days=2))
+        assert report.findings == () and report.recorded == ()
+        assert report.checked["statements"] > 0 and report.checked["payouts"] > 0
+        rows = market.bank.report_rows()
+        start = market.clock.now() - timedelta(days=30)
+        channel = market.app.reconcile_channel(
+            TENANT, "bank-a", rows, since=start, until=market.clock.now()
+        )
+        assert channel.findings == ()
+
+    def test_unknown_checks_are_refused(self, market: ChannelMarket) -> None:
+        """A misspelt check is an error, not a silent no-op."""
+        with pytest.raises(ValidationError):
+            market.app.reconcile(TENANT, market.clock.now(), checks=["ledgr"])
+
+
+class TestCorruption:
+    """Each corruption is reported as exactly its own kind."""
+
+    def test_statement_total(self, market: ChannelMarket, storage: Storage) -> None:
+        """A running total off its items."""
+        [payout] = _paid(market)[:1]
+        storage.add_to_statement_total(payout.statement_ids[0], 7)
+        assert _kinds(market, checks=["statements"]) == [K.STATEMENT_TOTAL]
+        assert _kinds(market, checks=["payouts", "ledger", "stuck"]) == []
+
+    def test_payout_amount(self, market: ChannelMarket, storage: Storage) -> None:
+        """A payout's amount off its sources and its posting (both named)."""
+        payout = _paid(market)[0]
+        storage.add_to_payout_amount(payout.id, 1)
+        report = market.app.reconcile(TENANT, market.clock.now(), checks=["payouts"])
+        assert sorted(f.subjects for f in report.findings) == [
+            (payout.id, "its posting"),
+            (payout.id, "its sources"),
+        ]
+        assert {f.kind for f in report.findings} == {K.PAYOUT_AMOUNT}
+
+    def test_balance_cache(self, market: ChannelMarket, storage: Storage) -> None:
+        """A cached balance off the sum of its entries."""
+        payout = _paid(market)[0]
+        storage.add_to_balance(f"party:{payout.account_id}:available", "USD", 5)
+        report = market.app.reconcile(TENANT, market.clock.now())
+        [finding] = report.findings
+        assert finding.kind is K.BALANCE_CACHE
+        assert (finding.expected_minor, finding.actual_minor) == (0, 5)
+
+    def test_unbalanced_transaction(self, market: ChannelMarket, storage: Storage) -> None:
+        """A leg changed after posting: the transaction, and so its currency, do not balance."""
+        payout = _paid(market)[0]
+        storage.add_to_first_leg(payout.transaction_id, 3)
+        report = market.app.reconcile(TENANT, market.clock.now(), checks=["ledger"])
+        assert sorted(f.kind for f in report.findings) == sorted(
+            [K.UNBALANCED_TRANSACTION, K.LEDGER_TOTAL]
+        )
+        [unbalanced] = [f for f in report.findings if f.kind is K.UNBALANCED_TRANSACTION]
+        assert unbalanced.subjects == (payout.transaction_id,)
+        assert unbalanced.actual_minor == 3
+
+    def test_stuck_states(self, market: ChannelMarket) -> None:
+        """A payout with no answer (the bank down), a funded summary, an unclosed statement."""
+        market.bank.timeout_rate = 1.0
+        [stuck] = market.released({"s1": "10.00"})
+        market.payouts_due({"s2": "5.00"})
+        market.app.prepare_release(market.clock.now())
+        market.app.record_funding(TENANT, "bank-a", money("5.00", "USD"), "wire-2")
+        market.seller("s3")
+        market.order("s3", "1.00")  # never closed: nobody runs close_cycles below
+        market.bank.outage = True
+        market.advance(days=3)
+        kinds = _kinds(market, checks=["stuck"])
+        assert kinds == [K.STUCK_PAYOUT, K.STUCK_RELEASE, K.STUCK_STATEMENT]
+        assert market.status(stuck) is PayoutStatus.UNKNOWN
+
+    def test_stuck_payout_the_channel_can_answer_is_settled_not_reported(
+        self, market: ChannelMarket
+    ) -> None:
+        """Asked during reconciliation, the bank says paid: the payout is paid, nothing found."""
+        market.bank.timeout_rate = 1.0
+        market.bank.lost_request_share = 0.0
+        [payout] = market.released({"s1": "10.00"})
+        market.advance(days=2)
+        assert _kinds(market, checks=["stuck"]) == []
+        assert market.status(payout) is PayoutStatus.PAID
+
+
+class TestChannelReport:
+    """Payouts against the channel's settlement report (one row per attempt)."""
+
+    def _rows(self, market: ChannelMarket) -> list[SettlementReportRow]:
+        _paid(market)
+        return market.bank.report_rows()
+
+    def _check(self, market: ChannelMarket, rows: list[SettlementReportRow], **options: Any) -> Any:
+        now = market.clock.now()
+        return market.app.reconcile_channel(
+            TENANT, "bank-a", rows, since=now - DAY * 5, until=now, **options
+        )
+
+    def test_each_kind_of_difference(self, market: ChannelMarket) -> None:
+        """Missing on either side, amount, currency and status mismatches, one each."""
+        first, second = self._rows(market)
+        ghost = attrs.evolve(first, idempotency_key="no-such-payout.1", provider_ref="x")
+        cases = {
+            K.MISSING_AT_CHANNEL: [second],
+            K.MISSING_OURS: [first, second, ghost],
+            K.AMOUNT_MISMATCH: [attrs.evolve(first, amount_minor=first.amount_minor + 1), second],
+            K.CURRENCY_MISMATCH: [attrs.evolve(first, currency="EUR"), second],
+            K.STATUS_MISMATCH: [attrs.evolve(first, status=Outcome.FAILED), second],
+        }
+        for kind, rows in cases.items():
+            report = self._check(market, rows, dry_run=True)
+            assert [f.kind for f in report.findings] == [kind], kind
+            assert report.recorded == ()
+        assert market.app.discrepancies(TENANT).items == []
+
+    def test_tolerance_absorbs_small_amount_differences(self, market: ChannelMarket) -> None:
+        """A difference within the tolerance is no finding; beyond it, one."""
+        first, second = self._rows(market)
+        rows = [attrs.evolve(first, amount_minor=first.amount_minor + 2), second]
+        assert self._check(market, rows, amount_tolerance_minor=2).findings == ()
+        assert len(self._check(market, rows, amount_tolerance_minor=1).findings) == 1
+
+    def test_findings_are_recorded_once_and_worked(self, market: ChannelMarket) -> None:
+        """Recorded once however often the check runs; resolved with who and why."""
+        first, second = self._rows(market)
+        rows = [attrs.evolve(first, amount_minor=first.amount_minor + 1), second]
+        report = self._check(market, rows)
+        [recorded] = report.recorded
+        assert self._check(market, rows).recorded == ()
+        page = market.app.discrepancies(TENANT, DiscrepancyStatus.OPEN)
+        assert [d.id for d in page.items] == [recorded]
+        done = market.app.resolve_discrepancy(TENANT, recorded, "ops", "bank fee, agreed")
+        assert (done.status, done.resolved_by) == (DiscrepancyStatus.RESOLVED, "ops")
+        again = market.app.resolve_discrepancy(TENANT, recorded, "ops", "bank fee, agreed")
+        assert again.version == done.version
+        assert market.app.discrepancies(TENANT, DiscrepancyStatus.OPEN).items == []
+        assert self._check(market, rows).recorded == ()
