@@ -620,6 +620,11 @@ class MemoryLedger:
         every = [*self.uow.db.transactions, *self.uow.transactions]
         return [t for t in every if tenant_id is None or t.tenant_id == tenant_id]
 
+    def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
+        """A tenant's transactions about any of these objects, in posting order."""
+        wanted = set(references)
+        return [t for t in self.transactions(tenant_id) if t.reference in wanted]
+
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:
         """Unbalanced transactions, and entry sums beside the folded balances."""
         unbalanced: list[tuple[str, str, int]] = []

@@ -712,6 +712,17 @@ class SqlLedger:
                 found[currency] = found.get(currency, 0) + delta
         return {c: v for c, v in found.items() if v}
 
+    def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
+        """A tenant's transactions about any of these objects, in posting order."""
+        self.uow.flush()
+        t = tables.journal_transactions
+        wanted = sorted(set(references))
+        found: list[JournalTransaction] = []
+        for at in range(0, len(wanted), 500):
+            chunk = wanted[at : at + 500]
+            found.extend(self._load(and_(t.c.tenant_id == tenant_id, t.c.reference.in_(chunk))))
+        return sorted(found, key=lambda tx: tx.id)
+
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:
         """Unbalanced transactions and entry sums per account, each in one GROUP BY."""
         self.uow.flush()

@@ -237,6 +237,8 @@ journal_transactions = Table(
     _id("reverses"),
     UniqueConstraint("kind", "reference", name="uq_settlement_journal_transactions_ref"),
     Index("ix_settlement_journal_transactions_tenant", "tenant_id", "id"),
+    # Tracing an order finds the postings of its items, statements and payouts.
+    Index("ix_settlement_journal_transactions_reference", "tenant_id", "reference"),
 )
 
 journal_entries = Table(

@@ -285,6 +285,10 @@ class Ledger(Protocol):
         """A ledger account's non-zero balances per currency."""
         ...
 
+    def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
+        """A tenant's transactions about any of these objects, in posting order."""
+        ...
+
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:
         """Unbalanced transactions and entry sums vs cached balances, summed in storage."""
         ...

@@ -41,6 +41,7 @@ from settlement_core.services import (
     queries,
     releases,
     statements,
+    trace,
 )
 from settlement_core.services import reconcile as reconciliation
 from settlement_core.services.context import Context
@@ -272,6 +273,10 @@ class Settlement:
     def channel_events(self, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
         """Everything the channel said about one payout, oldest first."""
         return queries.channel_events(self.context, tenant_id, payout_id)
+
+    def trace_order(self, tenant_id: str, order_id: str) -> trace.OrderTrace:
+        """Everything one order touched, from its items to the channel, with a timeline."""
+        return trace.trace_order(self.context, tenant_id, order_id)
 
     def balance(self, tenant_id: str, account_id: str) -> queries.Balance:
         """An account's pending and available balances."""

@@ -1,4 +1,4 @@
-"""Reconciliation: the discrepancies table.
+"""Reconciliation and tracing: the discrepancies table, postings found by reference.
 
 Revision ID: 0003
 Revises: 0002
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the discrepancies table and its index."""
+    """Create the discrepancies table and the indexes reconciliation and tracing use."""
     op.create_table(
         "settlement_discrepancies",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -46,9 +46,18 @@ def upgrade() -> None:
         "settlement_discrepancies",
         ["tenant_id", "status", "id"],
     )
+    op.create_index(
+        "ix_settlement_journal_transactions_reference",
+        "settlement_journal_transactions",
+        ["tenant_id", "reference"],
+    )
 
 
 def downgrade() -> None:
     """Remove what `upgrade` added."""
+    op.drop_index(
+        "ix_settlement_journal_transactions_reference",
+        table_name="settlement_journal_transactions",
+    )
     op.drop_index("ix_settlement_discrepancies_status", table_name="settlement_discrepancies")
     op.drop_table("settlement_discrepancies")
