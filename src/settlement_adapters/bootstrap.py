@@ -15,7 +15,15 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 from settlement_core.errors import ValidationError
 from settlement_core.ids import IdFactory, UuidV7Factory
-from settlement_core.ports import BusinessCalendar, Clock, FxRates, PaymentChannel, UnitOfWork
+from settlement_core.ports import (
+    BusinessCalendar,
+    Clock,
+    FxRates,
+    Metrics,
+    NoMetrics,
+    PaymentChannel,
+    UnitOfWork,
+)
 from settlement_core.rules import ChannelPolicy, RuleEngine, WeekendCalendar
 from settlement_core.services.context import Context
 from settlement_core.services.settlement import Settlement
@@ -32,11 +40,14 @@ def in_memory(
     batch_size: int = 500,
     channels: Iterable[PaymentChannel] = (),
     channel_policy: ChannelPolicy | None = None,
+    metrics: Metrics | None = None,
 ) -> Settlement:
     """A Settlement on the in-memory adapter (tests, demos, embedded use without a database)."""
     database = db if db is not None else MemoryDatabase()
     factory = ids or UuidV7Factory()
-    ports = _Ports(clock, fx, calendar, factory, batch_size, tuple(channels), channel_policy)
+    ports = _Ports(
+        clock, fx, calendar, factory, batch_size, tuple(channels), channel_policy, metrics
+    )
     return _assemble(lambda: MemoryUnitOfWork(database, factory), rules, ports)
 
 
@@ -52,13 +63,15 @@ def bootstrap(
     batch_size: int = 500,
     channels: Iterable[PaymentChannel] = (),
     channel_policy: ChannelPolicy | None = None,
+    metrics: Metrics | None = None,
 ) -> Settlement:
     """A ready Settlement for `memory://`, a database URL, or an existing Engine.
 
     `create=True` creates missing tables (tests, quick starts); production
     databases are managed with the shipped migrations. `channels` are the
     payment channels payouts are routed to by name (an account's
-    `payout_channel`); `channel_policy` sets retries and polling.
+    `payout_channel`); `channel_policy` sets retries and polling;
+    `metrics` receives the business counters (default: none).
     """
     if isinstance(target, str) and target.startswith("memory://"):
         return in_memory(
@@ -70,6 +83,7 @@ def bootstrap(
             batch_size=batch_size,
             channels=channels,
             channel_policy=channel_policy,
+            metrics=metrics,
         )
     from settlement_adapters.sqla import SqlAlchemyUnitOfWork, create_schema, make_engine
 
@@ -77,7 +91,9 @@ def bootstrap(
     if create:
         create_schema(engine)
     factory = ids or UuidV7Factory()
-    ports = _Ports(clock, fx, calendar, factory, batch_size, tuple(channels), channel_policy)
+    ports = _Ports(
+        clock, fx, calendar, factory, batch_size, tuple(channels), channel_policy, metrics
+    )
     return _assemble(lambda: SqlAlchemyUnitOfWork(engine, ids=factory), rules, ports)
 
 
@@ -92,6 +108,7 @@ class _Ports:
     batch_size: int
     channels: tuple[PaymentChannel, ...]
     channel_policy: ChannelPolicy | None
+    metrics: Metrics | None
 
 
 def _assemble(uow: Callable[[], UnitOfWork], rules: RuleEngine, ports: _Ports) -> Settlement:
@@ -112,6 +129,7 @@ def _assemble(uow: Callable[[], UnitOfWork], rules: RuleEngine, ports: _Ports) -
         batch_size=ports.batch_size,
         channels=by_name,
         channel_policy=ports.channel_policy or ChannelPolicy(),
+        metrics=ports.metrics or NoMetrics(),
     )
     return Settlement(context)
 

@@ -13,7 +13,7 @@ from typing import Any
 from settlement_adapters.channels import SimulatedBank
 from settlement_core.lifecycle import PayoutStatus
 from settlement_core.model import OpenAccount, Payout
-from settlement_core.ports import Clock, FxRates, Outcome
+from settlement_core.ports import Clock, FxRates, Metrics, Outcome
 from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.services.answers import CallbackReceipt
 from settlement_core.services.settlement import Settlement
@@ -38,7 +38,7 @@ def secret(channel: str) -> bytes:
 class ChannelMarket(Marketplace):
     """A marketplace whose payouts go through simulated banks `bank-a` and `bank-b`."""
 
-    def __init__(self, build: ChannelBuild, **faults: Any) -> None:
+    def __init__(self, build: ChannelBuild, metrics: Metrics | None = None, **faults: Any) -> None:
         self.banks: dict[str, SimulatedBank] = {}
 
         def make(rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
@@ -46,8 +46,9 @@ class ChannelMarket(Marketplace):
                 self.banks[name] = SimulatedBank(
                     name=name, secret=secret(name), clock=clock, latency=LATENCY, **faults
                 )
+            channels = list(self.banks.values())
             return build(
-                rules, clock, fx, channels=list(self.banks.values()), channel_policy=POLICY
+                rules, clock, fx, channels=channels, channel_policy=POLICY, metrics=metrics
             )
 
         super().__init__(make)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.sqla import create_schema, make_engine
 from settlement_adapters.sqla.scratch import scratch_schema
-from settlement_core.ports import Clock, FxRates, PaymentChannel
+from settlement_core.ports import Clock, FxRates, Metrics, PaymentChannel
 from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.marketplace import ChannelBuild
@@ -51,13 +51,25 @@ def settlement_build(backend: Engine | None) -> ChannelBuild:
         fx: FxRates,
         channels: Sequence[PaymentChannel] = (),
         channel_policy: ChannelPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> Settlement:
         if backend is None:
             return in_memory(
-                rules, clock=clock, fx=fx, channels=channels, channel_policy=channel_policy
+                rules,
+                clock=clock,
+                fx=fx,
+                channels=channels,
+                channel_policy=channel_policy,
+                metrics=metrics,
             )
         return bootstrap(
-            backend, rules, clock=clock, fx=fx, channels=channels, channel_policy=channel_policy
+            backend,
+            rules,
+            clock=clock,
+            fx=fx,
+            channels=channels,
+            channel_policy=channel_policy,
+            metrics=metrics,
         )
 
     return build

@@ -1,6 +1,7 @@
 """Ports: what the core needs from storage and the outside world."""
 
 from settlement_core.ids import IdFactory
+from settlement_core.ports.metrics import CATALOGUE, Metrics, NoMetrics
 from settlement_core.ports.outbox import EventPublisher, Outbox, OutboxMessage, to_message
 from settlement_core.ports.payment_channel import (
     CallbackNotice,
@@ -65,5 +66,8 @@ __all__ = [
     "AccountDue",
     "LedgerAudit",
     "ChannelRecord",
+    "Metrics",
+    "NoMetrics",
+    "CATALOGUE",
     "DiscrepancyRepository",
 ]

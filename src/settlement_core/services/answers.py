@@ -19,7 +19,7 @@ from settlement_core.lifecycle import AWAITING_ANSWER, PayoutStatus
 from settlement_core.model import AnswerSource, ChannelEvent, Payout
 from settlement_core.ports import ChannelResult, Outcome, UnitOfWork
 from settlement_core.services.context import Context, retrying
-from settlement_core.services.payout_outcomes import fail, mark_returned, settle
+from settlement_core.services.payout_outcomes import count_outcome, fail, mark_returned, settle
 
 # The failure code recorded when a channel says a payout never reached it.
 NOT_RECEIVED = "not_received"
@@ -95,17 +95,21 @@ def apply_answers(
 def _apply_chunk(
     ctx: Context, chunk: Sequence[Answer], source: AnswerSource, keep_unapplied: bool
 ) -> int:
-    changed = 0
+    moved: list[tuple[Payout, PayoutStatus]] = []
     with ctx.uow() as uow:
         now = ctx.now()
         for answer in chunk:
             payout = uow.payouts.get(answer.tenant_id, answer.payout_id)
+            before = payout.status
             applied = apply_answer(ctx, uow, payout, answer.result, now)
-            changed += applied
+            if applied:
+                moved.append((payout, before))
             if applied or keep_unapplied:
                 uow.channel_events.add(_event(ctx, payout, answer, source, applied, now))
         uow.commit()
-    return changed
+    for payout, before in moved:
+        count_outcome(ctx, payout, before)
+    return len(moved)
 
 
 def _event(
@@ -161,9 +165,12 @@ def handle_callback(
                 )
             now = ctx.now()
             answer = Answer(payout.tenant_id, payout.id, notice.result, notice.nonce)
+            before = payout.status
             applied = apply_answer(ctx, uow, payout, notice.result, now)
             uow.channel_events.add(_event(ctx, payout, answer, AnswerSource.CALLBACK, applied, now))
             uow.commit()
+            if applied:
+                count_outcome(ctx, payout, before)
             return CallbackReceipt(payout.id, notice.result.outcome, applied)
 
     return retrying(run)

@@ -12,7 +12,15 @@ from attrs import field, frozen
 
 from settlement_core.errors import ConcurrencyConflict, InvalidTimestamp, UnknownChannel
 from settlement_core.ids import IdFactory
-from settlement_core.ports import BusinessCalendar, Clock, FxRates, PaymentChannel, UnitOfWork
+from settlement_core.ports import (
+    BusinessCalendar,
+    Clock,
+    FxRates,
+    Metrics,
+    NoMetrics,
+    PaymentChannel,
+    UnitOfWork,
+)
 from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.timestamps import require_aware
 
@@ -39,6 +47,7 @@ class Context:
     batch_size: int = 500
     channels: Mapping[str, PaymentChannel] = field(factory=dict)
     channel_policy: ChannelPolicy = field(factory=ChannelPolicy)
+    metrics: Metrics = field(factory=NoMetrics)
 
     def now(self) -> datetime:
         """The current instant from the clock port."""

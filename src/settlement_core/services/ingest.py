@@ -27,7 +27,7 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.money import Money, format_amount, from_minor, to_minor
-from settlement_core.ports import UnitOfWork
+from settlement_core.ports import UnitOfWork, metrics
 from settlement_core.services.context import ATTEMPTS, Context, retrying
 from settlement_core.services.statements import statement_for
 
@@ -191,7 +191,9 @@ def record_billing_item(ctx: Context, cmd: RecordBillingItem) -> ItemReceipt:
                 uow.commit()
             return receipt
 
-    return retrying(attempt)
+    receipt = retrying(attempt)
+    _count([receipt], ctx)
+    return receipt
 
 
 def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> list[ItemReceipt]:
@@ -216,4 +218,23 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
 
     # Every race a batch loses is on a key or statement that the next attempt sees
     # as written, so it progresses; allow one more attempt per item it might lose.
-    return retrying(attempt, attempts=ATTEMPTS + len(valid))
+    receipts = retrying(attempt, attempts=ATTEMPTS + len(valid))
+    _count(receipts, ctx)
+    return receipts
+
+
+def _count(receipts: Sequence[ItemReceipt], ctx: Context) -> None:
+    # Counters only grow: sales and refunds are counted apart, each as a positive amount.
+    amounts: dict[tuple[str, str], int] = {}
+    new = 0
+    for receipt in receipts:
+        if not receipt.replayed:
+            new += 1
+            minor = to_minor(receipt.amount)
+            key = (receipt.amount.currency.code, "in" if minor >= 0 else "out")
+            amounts[key] = amounts.get(key, 0) + abs(minor)
+    if new:
+        ctx.metrics.count(metrics.ITEMS_INGESTED, new)
+    for (code, direction), minor in sorted(amounts.items()):
+        labels = {"currency": code, "direction": direction}
+        ctx.metrics.count(metrics.AMOUNT_INGESTED, minor, labels)

@@ -11,6 +11,7 @@ from settlement_core.ledger import postings
 from settlement_core.lifecycle import PayoutStatus
 from settlement_core.model import InstantPayout, Payout, PayoutCreated, PayoutKind, PayoutSource
 from settlement_core.money import format_amount, from_minor, positive_minor
+from settlement_core.ports import metrics
 from settlement_core.services.context import Context, retrying
 from settlement_core.services.dispatch import send
 
@@ -125,6 +126,7 @@ def instant_payout(ctx: Context, cmd: InstantPayout) -> Payout:
 
     payout, new = retrying(create)
     if new:
+        ctx.metrics.count(metrics.PAYOUTS_CREATED, 1, {"kind": "instant"})
         send(ctx, [payout])
         with ctx.uow() as uow:
             return uow.payouts.get(cmd.tenant_id, payout.id)

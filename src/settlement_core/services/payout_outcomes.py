@@ -14,7 +14,7 @@ from settlement_core.ids import external_id
 from settlement_core.ledger import postings
 from settlement_core.lifecycle import AWAITING_ANSWER, PayoutStatus, StatementStatus
 from settlement_core.model import AnswerSource, ApprovePayout, ChannelEvent, Payout, Statement
-from settlement_core.ports import Outcome, UnitOfWork
+from settlement_core.ports import Outcome, UnitOfWork, metrics
 from settlement_core.services.context import Context
 from settlement_core.services.statements import move_items
 
@@ -51,9 +51,11 @@ def record_payout_paid(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
         payout = uow.payouts.get(tenant_id, payout_id)
         if payout.status in (PayoutStatus.PAID, PayoutStatus.RETURNED):
             return payout
+        before = payout.status
         settle(ctx, uow, payout, ctx.now())
         _reported(ctx, uow, payout, Outcome.PAID, None)
         uow.commit()
+        count_outcome(ctx, payout, before)
         return payout
 
 
@@ -73,9 +75,11 @@ def record_payout_failed(
             retryable and payout.status is PayoutStatus.FAILED
         ):
             return payout
+        before = payout.status
         fail(ctx, uow, payout, ctx.now(), retryable, code)
         _reported(ctx, uow, payout, Outcome.FAILED, code)
         uow.commit()
+        count_outcome(ctx, payout, before)
         return payout
 
 
@@ -87,9 +91,11 @@ def record_payout_returned(
         payout = uow.payouts.get(tenant_id, payout_id)
         if payout.status is PayoutStatus.RETURNED:
             return payout
+        before = payout.status
         mark_returned(ctx, uow, payout, ctx.now(), code)
         _reported(ctx, uow, payout, Outcome.RETURNED, code)
         uow.commit()
+        count_outcome(ctx, payout, before)
         return payout
 
 
@@ -108,6 +114,21 @@ def cancel_payout(ctx: Context, tenant_id: str, payout_id: str, cancelled_by: st
         give_back(ctx, uow, payout, now, fail_items=False)
         uow.commit()
         return payout
+
+
+def count_outcome(ctx: Context, payout: Payout, before: PayoutStatus) -> None:
+    """Count what a committed move did to a payout (paid, failed, returned)."""
+    channel = {"channel": payout.channel}
+    status = payout.status
+    if status is PayoutStatus.PAID or (
+        status is PayoutStatus.RETURNED and before is not PayoutStatus.PAID
+    ):
+        ctx.metrics.count(metrics.PAYOUTS_PAID, 1, channel)
+    if status is PayoutStatus.RETURNED:
+        ctx.metrics.count(metrics.PAYOUTS_RETURNED, 1, channel)
+    elif status in (PayoutStatus.FAILED, PayoutStatus.FAILED_NO_RETRY):
+        final = "true" if status is PayoutStatus.FAILED_NO_RETRY else "false"
+        ctx.metrics.count(metrics.PAYOUTS_FAILED, 1, {**channel, "final": final})
 
 
 def _reported(

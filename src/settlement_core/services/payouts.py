@@ -22,7 +22,7 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.money import Rounding, convert, from_minor, to_minor
-from settlement_core.ports import UnitOfWork
+from settlement_core.ports import UnitOfWork, metrics
 from settlement_core.rules import PayoutRule
 from settlement_core.services.context import Context, retrying
 
@@ -64,6 +64,8 @@ def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
         carried.extend(outcome.carried)
         skipped.extend(outcome.skipped_mismatch)
         after = account_ids[-1]
+    if created:
+        ctx.metrics.count(metrics.PAYOUTS_CREATED, len(created), {"kind": "scheduled"})
     return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
 
 

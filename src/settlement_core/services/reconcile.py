@@ -40,6 +40,7 @@ from settlement_core.ports import (
     PayoutFilter,
     StatementFilter,
     UnitOfWork,
+    metrics,
 )
 from settlement_core.services.answers import payout_id_of
 from settlement_core.services.context import Context, retrying
@@ -273,6 +274,7 @@ def record(ctx: Context, tenant_id: str, findings: Sequence[Finding]) -> tuple[s
 
 def _record_chunk(ctx: Context, tenant_id: str, chunk: Sequence[Finding]) -> list[str]:
     new: list[str] = []
+    kinds: dict[str, int] = {}
     with ctx.uow() as uow:
         now = ctx.now()
         keys: set[str] = set()
@@ -307,7 +309,10 @@ def _record_chunk(ctx: Context, tenant_id: str, chunk: Sequence[Finding]) -> lis
             )
             uow.discrepancies.add(discrepancy)
             new.append(discrepancy.id)
+            kinds[finding.kind.value] = kinds.get(finding.kind.value, 0) + 1
         uow.commit()
+    for kind, count in sorted(kinds.items()):
+        ctx.metrics.count(metrics.DISCREPANCIES_FOUND, count, {"kind": kind})
     return new
 
 

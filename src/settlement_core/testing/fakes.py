@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from settlement_core.errors import FxRateUnavailable, InvalidAmount, InvalidTimestamp
 from settlement_core.model import FxQuote
-from settlement_core.ports import OutboxMessage
+from settlement_core.ports import CATALOGUE, OutboxMessage
 
 
 class ManualClock:
@@ -91,3 +91,25 @@ class RecordingPublisher:
             self.fail_next = False
             raise ConnectionError("bus unavailable")
         self.messages.extend(messages)
+
+
+class RecordingMetrics:
+    """A Metrics port that keeps every count, and refuses names and labels off the catalogue."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+
+    def count(self, name: str, value: int = 1, labels: Mapping[str, str] | None = None) -> None:
+        """Add to the total of (name, labels)."""
+        if name not in CATALOGUE:
+            raise AssertionError(f"{name!r} is not in the metrics catalogue")
+        given = tuple(sorted((labels or {}).items()))
+        if {k for k, _ in given} != set(CATALOGUE[name][1]) or value < 0:
+            raise AssertionError(f"bad count {name} {value} {given}")
+        key = (name, given)
+        self.totals[key] = self.totals.get(key, 0) + value
+
+    def total(self, name: str, **labels: str) -> int:
+        """The sum over every label set that includes `labels`."""
+        wanted = set(labels.items())
+        return sum(v for (n, given), v in self.totals.items() if n == name and wanted <= set(given))

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from settlement_core.model import AmountBasis, ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import money
-from settlement_core.ports import Clock, FxRates, PaymentChannel
+from settlement_core.ports import Clock, FxRates, Metrics, PaymentChannel
 from settlement_core.rules import ChannelPolicy, Cycle, PayoutRule, RuleEngine, SegmentRule
 from settlement_core.services.ingest import ItemReceipt
 from settlement_core.services.settlement import Settlement
@@ -28,6 +28,7 @@ class ChannelBuild(Protocol):
         fx: FxRates,
         channels: Sequence[PaymentChannel] = (),
         channel_policy: ChannelPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> Settlement:
         """A Settlement on a fresh, empty store."""
         ...
