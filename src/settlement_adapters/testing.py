@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from settlement_adapters.channels import SimulatedBank
+from settlement_adapters.memory import MemoryDatabase
+from settlement_core.ledger import Entry
 from settlement_core.lifecycle import PayoutStatus
 from settlement_core.model import OpenAccount, Payout
 from settlement_core.ports import Clock, FxRates, Metrics, Outcome
@@ -18,6 +22,9 @@ from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.services.answers import CallbackReceipt
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.marketplace import TENANT, ChannelBuild, Marketplace
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine, Table
 
 # How long the simulated banks take, and the retry and polling timings scenarios use.
 LATENCY = timedelta(minutes=30)
@@ -114,3 +121,103 @@ class ChannelMarket(Marketplace):
             for row in bank.report_rows()
             if row.status in paid
         )
+
+
+class Tamper:
+    """Changes one backend's stored rows behind the library's back, as a bug or an edit would.
+
+    For tests of reconciliation and of the journal chain: `engine` is the SQL
+    store (None for the memory adapter, reached through the app's unit of work).
+    """
+
+    def __init__(self, app: Settlement, engine: Engine | None) -> None:
+        self.app = app
+        self.engine = engine
+
+    @property
+    def db(self) -> MemoryDatabase:
+        """The memory adapter's database."""
+        uow: Any = self.app.context.uow()
+        database: MemoryDatabase = uow.db
+        return database
+
+    def _add(self, table: Table, column: str, delta: int, *where: Any) -> None:
+        # Core statements, so a scratch schema's translate map applies.
+        from sqlalchemy import update
+
+        assert self.engine is not None
+        stmt = update(table).where(*where).values({column: table.c[column] + delta})
+        with self.engine.begin() as conn:
+            assert conn.execute(stmt).rowcount == 1
+
+    def add_to_statement_total(self, statement_id: str, delta: int) -> None:
+        """The running total drifts from its items."""
+        if self.engine is None:
+            self.db.statements[statement_id].total_minor += delta
+        else:
+            from settlement_adapters.sqla import tables
+
+            s = tables.statements
+            self._add(s, "total_minor", delta, s.c.id == statement_id)
+
+    def add_to_payout_amount(self, payout_id: str, delta: int) -> None:
+        """The payout's amount drifts from its sources and posting."""
+        if self.engine is None:
+            self.db.payouts[payout_id].amount_minor += delta
+        else:
+            from settlement_adapters.sqla import tables
+
+            p = tables.payouts
+            self._add(p, "amount_minor", delta, p.c.id == payout_id)
+
+    def add_to_balance(self, account: str, currency: str, delta: int) -> None:
+        """A cached balance drifts from its entries."""
+        if self.engine is None:
+            self.db.balances[(account, currency)] += delta
+        else:
+            from settlement_adapters.sqla import tables
+
+            b = tables.ledger_balances
+            self._add(b, "balance_minor", delta, b.c.account == account, b.c.currency == currency)
+
+    def add_to_first_leg(self, transaction_id: str, delta: int) -> None:
+        """One leg of a posted transaction changes (and its cached balance with it)."""
+        if self.engine is None:
+            tx = self.db.transaction_by_id[transaction_id]
+            first, *rest = tx.entries
+            changed = Entry(first.account, first.currency, first.amount_minor + delta)
+            object.__setattr__(tx, "entries", (changed, *rest))
+            self.db.balances[(first.account, first.currency)] += delta
+            return
+        from sqlalchemy import select
+
+        from settlement_adapters.sqla import tables
+
+        assert self.engine is not None
+        e = tables.journal_entries
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(e).where(e.c.transaction_id == transaction_id).order_by(e.c.id)
+            ).first()
+        assert row is not None
+        self._add(e, "amount_minor", delta, e.c.id == row.id)
+        self.add_to_balance(row.account, row.currency, delta)
+
+    def add_to_seal_hash(self, tenant_id: str, seq: int) -> None:
+        """Rewrite one link's hash (as someone covering their tracks would)."""
+        forged = "f" * 64
+        if self.engine is None:
+            chain = self.db.seals_by_tenant[tenant_id]
+            old = chain[seq - 1]
+            new = attrs.evolve(old, hash=forged)
+            chain[seq - 1] = new
+            self.db.seals[old.transaction_id] = new
+            return
+        from sqlalchemy import update
+
+        from settlement_adapters.sqla import tables
+
+        k = tables.journal_seals
+        stmt = update(k).where(k.c.tenant_id == tenant_id, k.c.seq == seq).values(hash=forged)
+        with self.engine.begin() as conn:
+            assert conn.execute(stmt).rowcount == 1

@@ -12,14 +12,11 @@ from typing import Any
 
 import attrs
 import pytest
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine
 
 from settlement_adapters.channels import SettlementReportRow
-from settlement_adapters.memory import MemoryDatabase
-from settlement_adapters.sqla import tables
-from settlement_adapters.testing import ChannelMarket
+from settlement_adapters.testing import ChannelMarket, Tamper
 from settlement_core.errors import ValidationError
-from settlement_core.ledger import Entry
 from settlement_core.lifecycle import DiscrepancyStatus, PayoutStatus
 from settlement_core.model import DiscrepancyKind as K
 from settlement_core.model import ItemKind, Payout
@@ -30,71 +27,6 @@ from settlement_core.testing.marketplace import TENANT, ChannelBuild
 DAY = timedelta(days=1)
 
 
-class Storage:
-    """Corrupts one backend's stored rows, as a bug or a hand edit would."""
-
-    def __init__(self, market: ChannelMarket, engine: Engine | None) -> None:
-        self.market = market
-        self.engine = engine
-
-    @property
-    def db(self) -> MemoryDatabase:
-        """The memory adapter's database."""
-        uow: Any = self.market.app.context.uow()
-        database: MemoryDatabase = uow.db
-        return database
-
-    def _add(self, table: Table, column: str, delta: int, *where: Any) -> None:
-        # Core statements, so the scratch schema's translate map applies.
-        assert self.engine is not None
-        stmt = update(table).where(*where).values({column: table.c[column] + delta})
-        with self.engine.begin() as conn:
-            assert conn.execute(stmt).rowcount == 1
-
-    def add_to_statement_total(self, statement_id: str, delta: int) -> None:
-        """The running total drifts from its items."""
-        if self.engine is None:
-            self.db.statements[statement_id].total_minor += delta
-        else:
-            s = tables.statements
-            self._add(s, "total_minor", delta, s.c.id == statement_id)
-
-    def add_to_payout_amount(self, payout_id: str, delta: int) -> None:
-        """The payout's amount drifts from its sources and posting."""
-        if self.engine is None:
-            self.db.payouts[payout_id].amount_minor += delta
-        else:
-            p = tables.payouts
-            self._add(p, "amount_minor", delta, p.c.id == payout_id)
-
-    def add_to_balance(self, account: str, currency: str, delta: int) -> None:
-        """A cached balance drifts from its entries."""
-        if self.engine is None:
-            self.db.balances[(account, currency)] += delta
-        else:
-            b = tables.ledger_balances
-            self._add(b, "balance_minor", delta, b.c.account == account, b.c.currency == currency)
-
-    def add_to_first_leg(self, transaction_id: str, delta: int) -> None:
-        """One leg of a posted transaction changes (and its cached balance with it)."""
-        if self.engine is None:
-            tx = self.db.transaction_by_id[transaction_id]
-            first, *rest = tx.entries
-            changed = Entry(first.account, first.currency, first.amount_minor + delta)
-            object.__setattr__(tx, "entries", (changed, *rest))
-            self.db.balances[(first.account, first.currency)] += delta
-            return
-        assert self.engine is not None
-        e = tables.journal_entries
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(e).where(e.c.transaction_id == transaction_id).order_by(e.c.id)
-            ).first()
-        assert row is not None
-        self._add(e, "amount_minor", delta, e.c.id == row.id)
-        self.add_to_balance(row.account, row.currency, delta)
-
-
 @pytest.fixture
 def market(settlement_build: ChannelBuild) -> ChannelMarket:
     """A channel marketplace on the backend under test."""
@@ -102,9 +34,9 @@ def market(settlement_build: ChannelBuild) -> ChannelMarket:
 
 
 @pytest.fixture
-def storage(market: ChannelMarket, backend: Engine | None) -> Storage:
+def storage(market: ChannelMarket, backend: Engine | None) -> Tamper:
     """Direct access to the backend's rows."""
-    return Storage(market, backend)
+    return Tamper(market.app, backend)
 
 
 def _paid(market: ChannelMarket) -> list[Payout]:
@@ -164,14 +96,14 @@ class TestCleanData:
 class TestCorruption:
     """Each corruption is reported as exactly its own kind."""
 
-    def test_statement_total(self, market: ChannelMarket, storage: Storage) -> None:
+    def test_statement_total(self, market: ChannelMarket, storage: Tamper) -> None:
         """A running total off its items."""
         [payout] = _paid(market)[:1]
         storage.add_to_statement_total(payout.statement_ids[0], 7)
         assert _kinds(market, checks=["statements"]) == [K.STATEMENT_TOTAL]
         assert _kinds(market, checks=["payouts", "ledger", "stuck"]) == []
 
-    def test_payout_amount(self, market: ChannelMarket, storage: Storage) -> None:
+    def test_payout_amount(self, market: ChannelMarket, storage: Tamper) -> None:
         """A payout's amount off its sources and its posting (both named)."""
         payout = _paid(market)[0]
         storage.add_to_payout_amount(payout.id, 1)
@@ -182,7 +114,7 @@ class TestCorruption:
         ]
         assert {f.kind for f in report.findings} == {K.PAYOUT_AMOUNT}
 
-    def test_balance_cache(self, market: ChannelMarket, storage: Storage) -> None:
+    def test_balance_cache(self, market: ChannelMarket, storage: Tamper) -> None:
         """A cached balance off the sum of its entries."""
         payout = _paid(market)[0]
         storage.add_to_balance(f"party:{payout.account_id}:available", "USD", 5)
@@ -191,7 +123,7 @@ class TestCorruption:
         assert finding.kind is K.BALANCE_CACHE
         assert (finding.expected_minor, finding.actual_minor) == (0, 5)
 
-    def test_unbalanced_transaction(self, market: ChannelMarket, storage: Storage) -> None:
+    def test_unbalanced_transaction(self, market: ChannelMarket, storage: Tamper) -> None:
         """A leg changed after posting: the transaction, and so its currency, do not balance."""
         payout = _paid(market)[0]
         storage.add_to_first_leg(payout.transaction_id, 3)

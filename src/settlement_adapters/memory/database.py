@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from datetime import datetime
 
-from settlement_core.ledger import JournalTransaction
+from settlement_core.ledger import JournalTransaction, Seal
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import (
     Account,
@@ -58,6 +58,8 @@ class MemoryDatabase:
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
         self.nonces: set[tuple[str, str]] = set()
         self.transactions: list[JournalTransaction] = []
+        self.seals: dict[str, Seal] = {}
+        self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
         self.transaction_by_id: dict[str, JournalTransaction] = {}
         self.transaction_by_reference: dict[tuple[str, str], str] = {}
         self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from settlement_core.errors import ConcurrencyConflict, NotFound
-from settlement_core.ledger import JournalTransaction
+from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
 from settlement_core.lifecycle import (
     AWAITING_ANSWER,
     UNPAID_STATEMENTS,
@@ -625,6 +625,36 @@ class MemoryLedger:
         wanted = set(references)
         return [t for t in self.transactions(tenant_id) if t.reference in wanted]
 
+    def unsealed(self, tenant_id: str, limit: int) -> list[JournalRecord]:
+        """A tenant's committed transactions with no seal, in id order."""
+        seals = self.uow.db.seals
+        waiting = sorted(
+            (t for t in self.uow.db.transactions if t.tenant_id == tenant_id and t.id not in seals),
+            key=lambda t: t.id,
+        )
+        return [_record(t) for t in waiting[:limit]]
+
+    def last_seal(self, tenant_id: str) -> Seal | None:
+        """The tip of a tenant's chain."""
+        chain = self.uow.db.seals_by_tenant.get(tenant_id)
+        return chain[-1] if chain else None
+
+    def add_seals(self, seals: Sequence[Seal]) -> None:
+        """Stage seals; the commit checks nobody extended the chain meanwhile."""
+        self.uow.staged_seals.extend(seals)
+
+    def sealed(
+        self, tenant_id: str, after_seq: int, limit: int
+    ) -> list[tuple[Seal, JournalRecord | None]]:
+        """Seals after `after_seq` with their records as stored now."""
+        chain = self.uow.db.seals_by_tenant.get(tenant_id, [])
+        found = [s for s in chain if s.seq > after_seq][:limit]
+        by_id = self.uow.db.transaction_by_id
+        return [
+            (s, None if s.transaction_id not in by_id else _record(by_id[s.transaction_id]))
+            for s in found
+        ]
+
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:
         """Unbalanced transactions, and entry sums beside the folded balances."""
         unbalanced: list[tuple[str, str, int]] = []
@@ -638,6 +668,11 @@ class MemoryLedger:
             unbalanced.extend((transaction.id, c, off) for c, off in sorted(legs.items()) if off)
         cached = {key: self.balance(*key) for key in sums}
         return LedgerAudit(tuple(unbalanced), sums, cached)
+
+
+def _record(t: JournalTransaction) -> JournalRecord:
+    entries = tuple((e.account, e.currency, e.amount_minor) for e in t.entries)
+    return JournalRecord(t.id, t.tenant_id, t.kind, t.reference, t.occurred_at, t.reverses, entries)
 
 
 class MemoryOutbox:

@@ -24,7 +24,7 @@ from settlement_adapters.memory.repositories import (
 )
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
-from settlement_core.ledger import JournalTransaction
+from settlement_core.ledger import JournalTransaction, Seal
 from settlement_core.model import (
     Account,
     BillingItem,
@@ -87,6 +87,7 @@ class MemoryUnitOfWork:
         self.originals: dict[tuple[str, str], Any] = {}
         self.transactions: list[JournalTransaction] = []
         self.staged_channel_events: list[ChannelEvent] = []
+        self.staged_seals: list[Seal] = []
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.recorded: list[Event] = []
         self.sent: list[str] = []
@@ -197,6 +198,12 @@ class MemoryUnitOfWork:
         nonces = [(e.channel, e.nonce) for e in self.staged_channel_events if e.nonce is not None]
         if len(set(nonces)) != len(nonces) or any(n in db.nonces for n in nonces):
             raise ConcurrencyConflict("a callback nonce was taken by another writer")
+        tips: dict[str, int] = {}
+        for seal in self.staged_seals:
+            tip = tips.get(seal.tenant_id, len(db.seals_by_tenant[seal.tenant_id]))
+            if seal.transaction_id in db.seals or seal.seq != tip + 1:
+                raise ConcurrencyConflict("another sealer extended the chain; seal again")
+            tips[seal.tenant_id] = seal.seq
         for transaction in self.transactions:
             if (transaction.kind, transaction.reference) in db.transaction_by_reference:
                 raise ConcurrencyConflict(
@@ -213,6 +220,9 @@ class MemoryUnitOfWork:
         events.extend(self.recorded)
         for transaction in self.transactions:
             db.index_transaction(transaction)
+        for seal in self.staged_seals:
+            db.seals[seal.transaction_id] = seal
+            db.seals_by_tenant[seal.tenant_id].append(seal)
         for event in self.staged_channel_events:
             db.channel_events_by_payout[event.payout_id].append(event)
             if event.nonce is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, func, select, update
 
 from settlement_adapters.sqla import mapping, tables
 from settlement_core.errors import ConcurrencyConflict, NotFound
-from settlement_core.ledger import Entry, JournalTransaction
+from settlement_core.ledger import Entry, JournalRecord, JournalTransaction, Seal
 from settlement_core.lifecycle import (
     AWAITING_ANSWER,
     UNPAID_STATEMENTS,
@@ -723,6 +723,72 @@ class SqlLedger:
             found.extend(self._load(and_(t.c.tenant_id == tenant_id, t.c.reference.in_(chunk))))
         return sorted(found, key=lambda tx: tx.id)
 
+    def unsealed(self, tenant_id: str, limit: int) -> list[JournalRecord]:
+        """A tenant's transactions with no seal, in id order, as stored."""
+        self.uow.flush()
+        t, k = tables.journal_transactions, tables.journal_seals
+        stmt = (
+            select(t)
+            .outerjoin(k, k.c.transaction_id == t.c.id)
+            .where(t.c.tenant_id == tenant_id, k.c.transaction_id.is_(None))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        return self._records(self.uow.execute(stmt).all())
+
+    def last_seal(self, tenant_id: str) -> Seal | None:
+        """The tip of a tenant's chain."""
+        self.uow.flush()
+        k = tables.journal_seals
+        stmt = select(k).where(k.c.tenant_id == tenant_id).order_by(k.c.seq.desc()).limit(1)
+        row = self.uow.execute(stmt).first()
+        return None if row is None else _seal(row)
+
+    def add_seals(self, seals: Sequence[Seal]) -> None:
+        """Stage seals; their unique keys refuse a chain extended meanwhile."""
+        self.uow.staged_seals.extend(seals)
+
+    def sealed(
+        self, tenant_id: str, after_seq: int, limit: int
+    ) -> list[tuple[Seal, JournalRecord | None]]:
+        """Seals after `after_seq` with their records as stored now."""
+        self.uow.flush()
+        t, k = tables.journal_transactions, tables.journal_seals
+        stmt = (
+            select(k)
+            .where(k.c.tenant_id == tenant_id, k.c.seq > after_seq)
+            .order_by(k.c.seq)
+            .limit(limit)
+        )
+        seals = [_seal(row) for row in self.uow.execute(stmt)]
+        ids = [s.transaction_id for s in seals]
+        heads = self.uow.execute(select(t).where(t.c.id.in_(ids))).all() if ids else []
+        records = {r.id: r for r in self._records(heads)}
+        return [(s, records.get(s.transaction_id)) for s in seals]
+
+    def _records(self, heads: Sequence[Any]) -> list[JournalRecord]:
+        e = tables.journal_entries
+        legs: dict[str, list[tuple[str, str, int]]] = {h.id: [] for h in heads}
+        ids = list(legs)
+        for at in range(0, len(ids), 500):
+            rows = self.uow.execute(
+                select(e).where(e.c.transaction_id.in_(ids[at : at + 500])).order_by(e.c.id)
+            )
+            for row in rows:
+                legs[row.transaction_id].append((row.account, row.currency, int(row.amount_minor)))
+        return [
+            JournalRecord(
+                h.id,
+                h.tenant_id,
+                h.kind,
+                h.reference,
+                h.occurred_at,
+                h.reverses,
+                tuple(legs[h.id]),
+            )
+            for h in heads
+        ]
+
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:
         """Unbalanced transactions and entry sums per account, each in one GROUP BY."""
         self.uow.flush()
@@ -759,6 +825,10 @@ class SqlLedger:
         t = tables.journal_transactions
         where = t.c.tenant_id == tenant_id if tenant_id is not None else t.c.id.is_not(None)
         return self._load(where)
+
+
+def _seal(row: Any) -> Seal:
+    return Seal(row.transaction_id, row.tenant_id, int(row.seq), row.prev_hash, row.hash)
 
 
 class SqlOutbox:

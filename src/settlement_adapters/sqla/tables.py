@@ -255,6 +255,18 @@ journal_entries = Table(
     Index("ix_settlement_journal_entries_account", "account", "currency"),
 )
 
+journal_seals = Table(
+    "settlement_journal_seals",
+    metadata,
+    _id("transaction_id", primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("prev_hash", CHAR(64), nullable=False),
+    Column("hash", CHAR(64), nullable=False),
+    # Two sealers extending one chain collide here; the loser seals again.
+    UniqueConstraint("tenant_id", "seq", name="uq_settlement_journal_seals_seq"),
+)
+
 ledger_balances = Table(
     "settlement_ledger_balances",
     metadata,

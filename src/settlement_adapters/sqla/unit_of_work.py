@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
+import attrs
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -35,7 +36,7 @@ from settlement_adapters.sqla.repositories import (
 )
 from settlement_core.errors import ConcurrencyConflict
 from settlement_core.ids import IdFactory, UuidV7Factory
-from settlement_core.ledger import JournalTransaction
+from settlement_core.ledger import JournalTransaction, Seal
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import Account, BillingItem, ChannelEvent, Event, Statement
 from settlement_core.ports import to_message
@@ -102,6 +103,7 @@ class SqlAlchemyUnitOfWork:
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.staged_transactions: list[JournalTransaction] = []
         self.staged_channel_events: list[ChannelEvent] = []
+        self.staged_seals: list[Seal] = []
         self.sent: list[str] = []
 
     @property
@@ -223,6 +225,10 @@ class SqlAlchemyUnitOfWork:
             self._write_changes(name, entry)
         if self.staged_transactions:
             self._write_postings()
+        if self.staged_seals:
+            rows = [attrs.asdict(seal) for seal in self.staged_seals]
+            conn.execute(insert(tables.journal_seals), rows)
+            self.staged_seals = []
         if self.staged_channel_events:
             rows = [mapping.channel_event_row(e) for e in self.staged_channel_events]
             conn.execute(insert(tables.channel_events), rows)

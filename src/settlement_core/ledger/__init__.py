@@ -1,6 +1,16 @@
 """Double-entry journal: transactions, ledger account names, postings."""
 
-from settlement_core.ledger import accounts, postings
+from settlement_core.ledger import accounts, chain, postings
+from settlement_core.ledger.chain import JournalRecord, Seal
 from settlement_core.ledger.journal import Entry, JournalTransaction, net
 
-__all__ = ["Entry", "JournalTransaction", "accounts", "net", "postings"]
+__all__ = [
+    "Entry",
+    "JournalTransaction",
+    "JournalRecord",
+    "Seal",
+    "accounts",
+    "chain",
+    "net",
+    "postings",
+]

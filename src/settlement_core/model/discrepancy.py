@@ -29,6 +29,7 @@ class DiscrepancyKind(enum.StrEnum):
     STUCK_PAYOUT = "stuck_payout"  # ongoing or unknown for too long
     STUCK_RELEASE = "stuck_release"  # funded but not released for too long
     STUCK_STATEMENT = "stuck_statement"  # still open long after its period ended
+    CHAIN_BROKEN = "chain_broken"  # a sealed journal transaction changed, vanished or moved
 
 
 def finding_key(

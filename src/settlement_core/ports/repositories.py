@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from settlement_core.ledger import JournalTransaction
+from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
 from settlement_core.lifecycle import DiscrepancyStatus, ReleaseSummaryStatus
 from settlement_core.model import (
     Account,
@@ -287,6 +287,24 @@ class Ledger(Protocol):
 
     def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
         """A tenant's transactions about any of these objects, in posting order."""
+        ...
+
+    def unsealed(self, tenant_id: str, limit: int) -> list[JournalRecord]:
+        """A tenant's transactions with no seal yet, in id order, as stored."""
+        ...
+
+    def last_seal(self, tenant_id: str) -> Seal | None:
+        """The tip of a tenant's chain."""
+        ...
+
+    def add_seals(self, seals: Sequence[Seal]) -> None:
+        """Stage seals (ConcurrencyConflict on commit if a seq or transaction is taken)."""
+        ...
+
+    def sealed(
+        self, tenant_id: str, after_seq: int, limit: int
+    ) -> list[tuple[Seal, JournalRecord | None]]:
+        """A tenant's seals after `after_seq`, in order, each with its record as stored now."""
         ...
 
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:

@@ -34,6 +34,7 @@ from settlement_core.services import (
     dispatch,
     ingest,
     instant,
+    journal_chain,
     operations,
     outbox,
     payout_outcomes,
@@ -173,6 +174,14 @@ class Settlement:
             amount_tolerance_minor=amount_tolerance_minor,
             dry_run=dry_run,
         )
+
+    def seal_journal(self, tenant_id: str) -> int:
+        """Chain a tenant's new journal transactions by hash (run after posting, as a job)."""
+        return journal_chain.seal_journal(self.context, tenant_id)
+
+    def verify_journal(self, tenant_id: str, *, dry_run: bool = False) -> journal_chain.ChainReport:
+        """Recompute a tenant's journal chain and report the first broken link."""
+        return journal_chain.verify_journal(self.context, tenant_id, dry_run=dry_run)
 
     def discrepancies(
         self,

@@ -1,4 +1,4 @@
-"""Reconciliation and tracing: the discrepancies table, postings found by reference.
+"""Reconciliation and tracing: discrepancies, journal seals, postings found by reference.
 
 Revision ID: 0003
 Revises: 0002
@@ -46,6 +46,16 @@ def upgrade() -> None:
         "settlement_discrepancies",
         ["tenant_id", "status", "id"],
     )
+    op.create_table(
+        "settlement_journal_seals",
+        sa.Column("transaction_id", sa.String(length=36), nullable=False),
+        sa.Column("tenant_id", sa.String(length=128), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("prev_hash", sa.CHAR(length=64), nullable=False),
+        sa.Column("hash", sa.CHAR(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("transaction_id", name=op.f("pk_settlement_journal_seals")),
+        sa.UniqueConstraint("tenant_id", "seq", name="uq_settlement_journal_seals_seq"),
+    )
     op.create_index(
         "ix_settlement_journal_transactions_reference",
         "settlement_journal_transactions",
@@ -55,6 +65,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Remove what `upgrade` added."""
+    op.drop_table("settlement_journal_seals")
     op.drop_index(
         "ix_settlement_journal_transactions_reference",
         table_name="settlement_journal_transactions",
