@@ -214,3 +214,37 @@ class TestChannelReport:
         assert again.version == done.version
         assert market.app.discrepancies(TENANT, DiscrepancyStatus.OPEN).items == []
         assert self._check(market, rows).recorded == ()
+
+
+class TestRecentCheck:
+    """The near-real-time check (R-REC-2): only what changed since its cursor."""
+
+    def test_it_sees_what_changed_and_keeps_its_cursor(
+        self, market: ChannelMarket, storage: Tamper
+    ) -> None:
+        """Old damage waits for the full check; a statement that gets new items is recounted."""
+        market.seller("s1")
+        first = market.order("s1", "10.00")
+        market.advance(hours=1)
+        assert market.app.reconcile_recent(TENANT, market.clock.now()).findings == ()
+        storage.add_to_statement_total(first.statement_id, 4)
+        market.advance(hours=1)
+        quiet = market.app.reconcile_recent(TENANT, market.clock.now())
+        assert (quiet.findings, quiet.checked["statements"]) == ((), 0)
+        assert _kinds(market, checks=["statements"]) == [K.STATEMENT_TOTAL]
+        market.order("s1", "1.00")  # the same open statement
+        market.advance(hours=1)
+        noticed = market.app.reconcile_recent(TENANT, market.clock.now())
+        assert [f.kind for f in noticed.findings] == [K.STATEMENT_TOTAL]
+        assert noticed.recorded == ()  # the full check recorded it already
+
+    def test_a_dry_run_leaves_the_cursor(self, market: ChannelMarket, storage: Tamper) -> None:
+        """Dry runs record nothing and do not move the cursor."""
+        market.seller("s1")
+        receipt = market.order("s1", "10.00")
+        storage.add_to_statement_total(receipt.statement_id, 1)
+        market.advance(hours=1)
+        dry = market.app.reconcile_recent(TENANT, market.clock.now(), dry_run=True)
+        assert [f.kind for f in dry.findings] == [K.STATEMENT_TOTAL] and dry.recorded == ()
+        real = market.app.reconcile_recent(TENANT, market.clock.now())
+        assert len(real.recorded) == 1

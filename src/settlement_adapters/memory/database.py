@@ -54,6 +54,7 @@ class MemoryDatabase:
         self.fundings: dict[str, Funding] = {}
         self.funding_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancies: dict[str, Discrepancy] = {}
+        self.checkpoints: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
         self.nonces: set[tuple[str, str]] = set()

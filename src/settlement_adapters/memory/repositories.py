@@ -543,6 +543,26 @@ class MemoryDiscrepancyRepository(_Repository):
         return _page(rows, after, limit)
 
 
+class MemoryCheckpointRepository:
+    """Job checkpoints; a put is checked against the committed value at commit."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    def get(self, tenant_id: str, name: str) -> str | None:
+        """The staged or committed value."""
+        staged = self.uow.staged_checkpoints.get((tenant_id, name))
+        return staged[1] if staged else self.uow.db.checkpoints.get((tenant_id, name))
+
+    def put(self, tenant_id: str, name: str, value: str, expected: str | None) -> None:
+        """Stage a compare-and-set."""
+        first = self.uow.staged_checkpoints.get((tenant_id, name))
+        self.uow.staged_checkpoints[(tenant_id, name)] = (
+            expected if first is None else first[0],
+            value,
+        )
+
+
 class MemoryChannelEventRepository:
     """Channel answers, with the nonces of accepted callbacks."""
 

@@ -14,6 +14,7 @@ from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
     MemoryChannelEventRepository,
+    MemoryCheckpointRepository,
     MemoryDiscrepancyRepository,
     MemoryFundingRepository,
     MemoryLedger,
@@ -76,6 +77,7 @@ class MemoryUnitOfWork:
         self.fundings = MemoryFundingRepository(self)
         self.channel_events = MemoryChannelEventRepository(self)
         self.discrepancies = MemoryDiscrepancyRepository(self)
+        self.checkpoints = MemoryCheckpointRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -88,6 +90,7 @@ class MemoryUnitOfWork:
         self.transactions: list[JournalTransaction] = []
         self.staged_channel_events: list[ChannelEvent] = []
         self.staged_seals: list[Seal] = []
+        self.staged_checkpoints: dict[tuple[str, str], tuple[str | None, str]] = {}
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.recorded: list[Event] = []
         self.sent: list[str] = []
@@ -198,6 +201,9 @@ class MemoryUnitOfWork:
         nonces = [(e.channel, e.nonce) for e in self.staged_channel_events if e.nonce is not None]
         if len(set(nonces)) != len(nonces) or any(n in db.nonces for n in nonces):
             raise ConcurrencyConflict("a callback nonce was taken by another writer")
+        for key, (expected, _) in self.staged_checkpoints.items():
+            if db.checkpoints.get(key) != expected:
+                raise ConcurrencyConflict(f"checkpoint {key} moved; run the job again")
         tips: dict[str, int] = {}
         for seal in self.staged_seals:
             tip = tips.get(seal.tenant_id, len(db.seals_by_tenant[seal.tenant_id]))
@@ -220,6 +226,8 @@ class MemoryUnitOfWork:
         events.extend(self.recorded)
         for transaction in self.transactions:
             db.index_transaction(transaction)
+        for key, (_, value) in self.staged_checkpoints.items():
+            db.checkpoints[key] = value
         for seal in self.staged_seals:
             db.seals[seal.transaction_id] = seal
             db.seals_by_tenant[seal.tenant_id].append(seal)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, select, update
 
 from settlement_adapters.sqla import mapping, tables
 from settlement_core.errors import ConcurrencyConflict, NotFound
@@ -592,6 +592,34 @@ class SqlDiscrepancyRepository(_Repository):
         where = _equal(self.table, tenant_id=tenant_id, status=status.value if status else None)
         found: Page[Discrepancy] = self._page(where, after, limit)
         return found
+
+
+class SqlCheckpointRepository:
+    """Job checkpoints: an insert for a first value, a guarded update after."""
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self.uow = uow
+
+    def get(self, tenant_id: str, name: str) -> str | None:
+        """The stored value."""
+        c = tables.checkpoints.c
+        stmt = select(c.value).where(c.tenant_id == tenant_id, c.name == name)
+        found: str | None = self.uow.execute(stmt).scalar()
+        return found
+
+    def put(self, tenant_id: str, name: str, value: str, expected: str | None) -> None:
+        """Compare-and-set now, inside the transaction (a lost race raises ConcurrencyConflict)."""
+        k = tables.checkpoints
+        if expected is None:
+            self.uow.execute(insert(k).values(tenant_id=tenant_id, name=name, value=value))
+            return
+        stmt = (
+            update(k)
+            .where(k.c.tenant_id == tenant_id, k.c.name == name, k.c.value == expected)
+            .values(value=value)
+        )
+        if self.uow.execute(stmt).rowcount != 1:
+            raise ConcurrencyConflict(f"checkpoint {name} of {tenant_id} moved; run the job again")
 
 
 class SqlChannelEventRepository:

@@ -255,6 +255,14 @@ journal_entries = Table(
     Index("ix_settlement_journal_entries_account", "account", "currency"),
 )
 
+checkpoints = Table(
+    "settlement_checkpoints",
+    metadata,
+    Column("tenant_id", String(EXTERNAL), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", String(EXTERNAL), nullable=False),
+)
+
 journal_seals = Table(
     "settlement_journal_seals",
     metadata,

@@ -25,6 +25,7 @@ from settlement_adapters.sqla.repositories import (
     SqlAccountRepository,
     SqlBillingItemRepository,
     SqlChannelEventRepository,
+    SqlCheckpointRepository,
     SqlDiscrepancyRepository,
     SqlFundingRepository,
     SqlLedger,
@@ -82,6 +83,7 @@ class SqlAlchemyUnitOfWork:
         self.fundings = SqlFundingRepository(self)
         self.channel_events = SqlChannelEventRepository(self)
         self.discrepancies = SqlDiscrepancyRepository(self)
+        self.checkpoints = SqlCheckpointRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

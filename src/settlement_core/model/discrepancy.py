@@ -39,10 +39,17 @@ def finding_key(
     expected_minor: int | None,
     actual_minor: int | None,
 ) -> str:
-    """The identity of a finding: the same difference found twice is one discrepancy."""
-    blob = "\x1f".join(
-        [kind.value, *subjects, currency or "", str(expected_minor), str(actual_minor)]
-    )
+    """The identity of a finding: the same difference on the same objects is one discrepancy.
+
+    The key holds the difference, not both sides, so a statement that keeps
+    receiving items while its total is off by the same amount stays one finding;
+    a difference that changes is a new one.
+    """
+    if expected_minor is not None and actual_minor is not None:
+        amount = f"diff:{actual_minor - expected_minor}"
+    else:
+        amount = f"{expected_minor}/{actual_minor}"
+    blob = "\x1f".join([kind.value, *subjects, currency or "", amount])
     return f"{kind.value}:{hashlib.sha256(blob.encode()).hexdigest()[:40]}"
 
 

@@ -24,6 +24,7 @@ from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
     ChannelEventRepository,
+    CheckpointRepository,
     DiscrepancyRepository,
     FundingRepository,
     Ledger,
@@ -70,4 +71,5 @@ __all__ = [
     "NoMetrics",
     "CATALOGUE",
     "DiscrepancyRepository",
+    "CheckpointRepository",
 ]

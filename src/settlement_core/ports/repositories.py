@@ -262,6 +262,18 @@ class DiscrepancyRepository(Protocol):
         ...
 
 
+class CheckpointRepository(Protocol):
+    """Where jobs keep their place (a cursor per tenant and job), changed compare-and-set."""
+
+    def get(self, tenant_id: str, name: str) -> str | None:
+        """The checkpoint's value, or None when the job never ran."""
+        ...
+
+    def put(self, tenant_id: str, name: str, value: str, expected: str | None) -> None:
+        """Set the value if it is still `expected` (ConcurrencyConflict otherwise, at commit)."""
+        ...
+
+
 class Ledger(Protocol):
     """The journal: post balanced transactions, read derived balances."""
 

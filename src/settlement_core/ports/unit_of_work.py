@@ -11,6 +11,7 @@ from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
     ChannelEventRepository,
+    CheckpointRepository,
     DiscrepancyRepository,
     FundingRepository,
     Ledger,
@@ -61,6 +62,11 @@ class UnitOfWork(Protocol):
     @property
     def discrepancies(self) -> DiscrepancyRepository:
         """The discrepancies of this transaction."""
+        ...
+
+    @property
+    def checkpoints(self) -> CheckpointRepository:
+        """The job checkpoints of this transaction."""
         ...
 
     @property

@@ -152,6 +152,19 @@ class Settlement:
             dry_run=dry_run,
         )
 
+    def reconcile_recent(
+        self,
+        tenant_id: str,
+        as_of: datetime,
+        *,
+        stuck_after: timedelta = timedelta(hours=1),
+        dry_run: bool = False,
+    ) -> reconciliation.ReconciliationReport:
+        """The frequent, cheap check: only what changed since its last run."""
+        return reconciliation.reconcile_recent(
+            self.context, tenant_id, as_of, stuck_after=stuck_after, dry_run=dry_run
+        )
+
     def reconcile_channel(
         self,
         tenant_id: str,

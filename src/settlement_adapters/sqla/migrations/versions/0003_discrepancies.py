@@ -1,4 +1,4 @@
-"""Reconciliation and tracing: discrepancies, journal seals, postings found by reference.
+"""Reconciliation and tracing: discrepancies, job checkpoints, journal seals, postings by reference.
 
 Revision ID: 0003
 Revises: 0002
@@ -47,6 +47,13 @@ def upgrade() -> None:
         ["tenant_id", "status", "id"],
     )
     op.create_table(
+        "settlement_checkpoints",
+        sa.Column("tenant_id", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "name", name=op.f("pk_settlement_checkpoints")),
+    )
+    op.create_table(
         "settlement_journal_seals",
         sa.Column("transaction_id", sa.String(length=36), nullable=False),
         sa.Column("tenant_id", sa.String(length=128), nullable=False),
@@ -66,6 +73,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Remove what `upgrade` added."""
     op.drop_table("settlement_journal_seals")
+    op.drop_table("settlement_checkpoints")
     op.drop_index(
         "ix_settlement_journal_transactions_reference",
         table_name="settlement_journal_transactions",
