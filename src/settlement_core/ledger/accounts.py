@@ -54,6 +54,11 @@ def party_accounts(account_id: str) -> tuple[str, str]:
     return pending(account_id), available(account_id)
 
 
+def suspense(tenant_id: str) -> str:
+    """Where a tenant parks differences nobody can explain yet (R-REC-3)."""
+    return f"tenant:{tenant_id}:suspense"
+
+
 def owned_by(account: str, tenant_id: str) -> bool:
     """Whether only `tenant_id`'s transactions touch this ledger account.
 
@@ -61,4 +66,4 @@ def owned_by(account: str, tenant_id: str) -> bool:
     tenant's channel accounts carry its id; platform accounts and a channel's
     settled account gather every tenant's entries.
     """
-    return account.startswith(("party:", f"channel:{tenant_id}:"))
+    return account.startswith(("party:", f"channel:{tenant_id}:", f"tenant:{tenant_id}:"))

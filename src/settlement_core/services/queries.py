@@ -117,6 +117,12 @@ def channel_events(ctx: Context, tenant_id: str, payout_id: str) -> list[Channel
         return uow.channel_events.for_payout(tenant_id, payout_id)
 
 
+def get_discrepancy(ctx: Context, tenant_id: str, discrepancy_id: str) -> Discrepancy:
+    """One discrepancy by id (NotFound for another tenant's)."""
+    with ctx.uow() as uow:
+        return uow.discrepancies.get(tenant_id, discrepancy_id)
+
+
 def query_discrepancies(
     ctx: Context,
     tenant_id: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from settlement_core.ledger import Entry
 from settlement_core.lifecycle import DiscrepancyStatus
 from settlement_core.model import (
     Account,
@@ -31,6 +32,7 @@ from settlement_core.ports import (
 from settlement_core.services import (
     accounts,
     answers,
+    corrections,
     dispatch,
     ingest,
     instant,
@@ -188,6 +190,34 @@ class Settlement:
             dry_run=dry_run,
         )
 
+    def to_suspense(
+        self, tenant_id: str, discrepancy_id: str, account: str, by: str, reason: str
+    ) -> Discrepancy:
+        """Park a discrepancy's difference on the tenant's suspense account, and resolve it."""
+        return corrections.to_suspense(self.context, tenant_id, discrepancy_id, account, by, reason)
+
+    def reverse_posting(
+        self, tenant_id: str, discrepancy_id: str, transaction_id: str, by: str, reason: str
+    ) -> Discrepancy:
+        """Post the exact reversal of a wrong posting, and resolve the discrepancy."""
+        return corrections.reverse_posting(
+            self.context, tenant_id, discrepancy_id, transaction_id, by, reason
+        )
+
+    def repost(
+        self,
+        tenant_id: str,
+        discrepancy_id: str,
+        transaction_id: str,
+        entries: Sequence[Entry],
+        by: str,
+        reason: str,
+    ) -> Discrepancy:
+        """Reverse a wrong posting and post corrected legs, and resolve the discrepancy."""
+        return corrections.repost(
+            self.context, tenant_id, discrepancy_id, transaction_id, entries, by, reason
+        )
+
     def seal_journal(self, tenant_id: str) -> int:
         """Chain a tenant's new journal transactions by hash (run after posting, as a job)."""
         return journal_chain.seal_journal(self.context, tenant_id)
@@ -195,6 +225,10 @@ class Settlement:
     def verify_journal(self, tenant_id: str, *, dry_run: bool = False) -> journal_chain.ChainReport:
         """Recompute a tenant's journal chain and report the first broken link."""
         return journal_chain.verify_journal(self.context, tenant_id, dry_run=dry_run)
+
+    def get_discrepancy(self, tenant_id: str, discrepancy_id: str) -> Discrepancy:
+        """One recorded discrepancy."""
+        return queries.get_discrepancy(self.context, tenant_id, discrepancy_id)
 
     def discrepancies(
         self,
