@@ -216,6 +216,81 @@ class TestChannelReport:
         assert self._check(market, rows).recorded == ()
 
 
+class TestMatching:
+    """Channels that split a payment, batch several, or report late."""
+
+    def _rows(self, market: ChannelMarket) -> list[SettlementReportRow]:
+        _paid(market)
+        return market.bank.report_rows()
+
+    def _kinds(
+        self, market: ChannelMarket, rows: list[SettlementReportRow], **options: Any
+    ) -> list[K]:
+        now = market.clock.now()
+        report = market.app.reconcile_channel(
+            TENANT, "bank-a", rows, since=now - DAY, until=now, dry_run=True, **options
+        )
+        return sorted(f.kind for f in report.findings)
+
+    def test_one_submission_paid_in_parts(self, market: ChannelMarket) -> None:
+        """Two rows under one key summing to the payout match one-to-many only."""
+        first, second = self._rows(market)
+        part = first.amount_minor // 3
+        parts = [
+            attrs.evolve(first, amount_minor=part),
+            attrs.evolve(first, amount_minor=first.amount_minor - part, provider_ref="p2"),
+        ]
+        assert self._kinds(market, [*parts, second], matching="one_to_many") == []
+        assert self._kinds(market, [*parts, second]) == [K.AMOUNT_MISMATCH, K.AMOUNT_MISMATCH]
+        short = [parts[0], second]
+        assert self._kinds(market, short, matching="one_to_many") == [K.AMOUNT_MISMATCH]
+
+    def test_several_payouts_settled_in_one_transfer(self, market: ChannelMarket) -> None:
+        """One batch row for both payouts matches many-to-one within the date tolerance."""
+        first, second = self._rows(market)
+        batch = attrs.evolve(
+            first,
+            idempotency_key="batch-2025-03-04",
+            amount_minor=first.amount_minor + second.amount_minor,
+        )
+        window = timedelta(minutes=5)
+        assert self._kinds(market, [batch], matching="many_to_one", date_tolerance=window) == []
+        assert self._kinds(market, [batch]) == [
+            K.MISSING_AT_CHANNEL,
+            K.MISSING_AT_CHANNEL,
+            K.MISSING_OURS,
+        ]
+        off = attrs.evolve(batch, amount_minor=batch.amount_minor + 5)
+        assert self._kinds(market, [off], matching="many_to_one", date_tolerance=window) == [
+            K.MISSING_AT_CHANNEL,
+            K.MISSING_AT_CHANNEL,
+            K.MISSING_OURS,
+        ]
+
+    def test_a_late_row_is_not_missing_within_the_date_tolerance(
+        self, market: ChannelMarket
+    ) -> None:
+        """A payout sent just before the window's end may be in the next report."""
+        first, _ = self._rows(market)
+        now = market.clock.now()
+        sent = max(r.submitted_at for r in market.bank.report_rows())
+        until = sent + timedelta(minutes=1)
+        report = market.app.reconcile_channel(
+            TENANT, "bank-a", [first], since=now - DAY, until=until, dry_run=True
+        )
+        assert [f.kind for f in report.findings] == [K.MISSING_AT_CHANNEL]
+        patient = market.app.reconcile_channel(
+            TENANT,
+            "bank-a",
+            [first],
+            since=now - DAY,
+            until=until,
+            date_tolerance=timedelta(minutes=2),
+            dry_run=True,
+        )
+        assert patient.findings == ()
+
+
 class TestRecentCheck:
     """The near-real-time check (R-REC-2): only what changed since its cursor."""
 

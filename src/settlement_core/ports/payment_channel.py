@@ -112,3 +112,8 @@ class ChannelRecord(Protocol):
     def status(self) -> Outcome:
         """Where the submission stands at the channel."""
         ...
+
+    @property
+    def submitted_at(self) -> datetime:
+        """When the channel received it."""
+        ...

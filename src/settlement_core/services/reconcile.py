@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -28,7 +28,6 @@ from settlement_core.ledger import accounts as ledger_accounts
 from settlement_core.lifecycle import (
     AWAITING_ANSWER,
     DiscrepancyStatus,
-    PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
 )
@@ -40,16 +39,13 @@ from settlement_core.model import (
     finding_key,
 )
 from settlement_core.ports import (
-    ChannelRecord,
     ItemFilter,
-    Outcome,
     Page,
     PayoutFilter,
     StatementFilter,
     UnitOfWork,
     metrics,
 )
-from settlement_core.services.answers import payout_id_of
 from settlement_core.services.context import Context, retrying
 from settlement_core.services.dispatch import ask
 
@@ -63,14 +59,6 @@ T = TypeVar("T")
 Row = TypeVar("Row", bound=_Identified)
 K = DiscrepancyKind
 CHECKS = ("statements", "payouts", "ledger", "stuck")
-# Our payout states each final channel status may sit beside.
-AGREES: dict[Outcome, frozenset[PayoutStatus]] = {
-    Outcome.PAID: frozenset({PayoutStatus.PAID}),
-    Outcome.RETURNED: frozenset({PayoutStatus.RETURNED}),
-    Outcome.FAILED: frozenset(
-        {PayoutStatus.FAILED, PayoutStatus.FAILED_NO_RETRY, PayoutStatus.ONGOING}
-    ),
-}
 
 
 @frozen(kw_only=True)
@@ -206,126 +194,6 @@ def reconcile_recent(
     )
 
 
-def reconcile_channel(
-    ctx: Context,
-    tenant_id: str,
-    channel: str,
-    records: Iterable[ChannelRecord],
-    *,
-    since: datetime,
-    until: datetime,
-    amount_tolerance_minor: int = 0,
-    dry_run: bool = False,
-) -> ReconciliationReport:
-    """Match payouts sent in [since, until) with the channel's report, one row per attempt.
-
-    Rows and payouts are matched one to one by the idempotency key the channel
-    saw. A row for no payout of ours is `missing_ours`; a payout whose current
-    attempt has no row is `missing_at_channel`; amounts differing by more than
-    the tolerance, other currencies and final statuses that disagree are
-    recorded too. A row paying an attempt we replaced by a later one is a
-    status mismatch: the channel may have paid twice.
-    """
-    external_id(tenant_id, "tenant_id")
-    ctx.channel(channel)
-    if type(amount_tolerance_minor) is not int or amount_tolerance_minor < 0:
-        raise ValidationError("amount_tolerance_minor must be a non-negative int")
-    rows = list(records)
-    findings: list[Finding] = []
-    with ctx.uow() as uow:
-        seen: set[str] = set()
-        for row in rows:
-            seen.add(row.idempotency_key)
-            findings.extend(_match_row(uow, tenant_id, channel, row, amount_tolerance_minor))
-        where = PayoutFilter(tenant_id=tenant_id, channel=channel)
-        for payout in _pages(lambda c: uow.payouts.query(where, c, ctx.batch_size)):
-            sent = payout.submitted_at
-            if sent is None or not since <= sent < until or payout.channel_key in seen:
-                continue
-            findings.append(
-                Finding(
-                    kind=K.MISSING_AT_CHANNEL,
-                    subjects=(payout.id, payout.channel_key),
-                    detail=f"payout {payout.id} ({payout.status}) is not in {channel}'s report",
-                    currency=payout.currency,
-                    expected_minor=payout.amount_minor,
-                )
-            )
-    recorded = () if dry_run else record(ctx, tenant_id, findings)
-    return ReconciliationReport(
-        tenant_id=tenant_id,
-        as_of=ctx.now(),
-        dry_run=dry_run,
-        checked={"channel_rows": len(rows)},
-        findings=tuple(findings),
-        recorded=recorded,
-    )
-
-
-def _match_row(
-    uow: UnitOfWork, tenant_id: str, channel: str, row: ChannelRecord, tolerance: int
-) -> list[Finding]:
-    payout = uow.payouts.find(payout_id_of(row.idempotency_key))
-    if payout is None or payout.tenant_id != tenant_id or payout.channel != channel:
-        return [
-            Finding(
-                kind=K.MISSING_OURS,
-                subjects=(row.idempotency_key,),
-                detail=f"{channel} reports {row.idempotency_key}, which is no payout of ours",
-                currency=row.currency,
-                actual_minor=row.amount_minor,
-            )
-        ]
-    subjects = (payout.id, row.idempotency_key)
-    if row.idempotency_key != payout.channel_key:
-        if row.status in (Outcome.PAID, Outcome.RETURNED):
-            return [
-                Finding(
-                    kind=K.STATUS_MISMATCH,
-                    subjects=subjects,
-                    detail=f"{channel} paid attempt {row.idempotency_key}, which we replaced",
-                    currency=row.currency,
-                    actual_minor=row.amount_minor,
-                )
-            ]
-        return []
-    found: list[Finding] = []
-    if row.currency != payout.currency:
-        found.append(
-            Finding(
-                kind=K.CURRENCY_MISMATCH,
-                subjects=subjects,
-                detail=f"{channel} has {row.currency}, the payout is in {payout.currency}",
-                currency=payout.currency,
-            )
-        )
-    elif abs(row.amount_minor - payout.amount_minor) > tolerance:
-        found.append(
-            Finding(
-                kind=K.AMOUNT_MISMATCH,
-                subjects=subjects,
-                detail=f"{channel} has {row.amount_minor}, the payout {payout.amount_minor}",
-                currency=payout.currency,
-                expected_minor=payout.amount_minor,
-                actual_minor=row.amount_minor,
-            )
-        )
-    agrees = AGREES.get(row.status)
-    # A payout still waiting for its answer may lag the file; the poll job catches up.
-    if agrees is not None and payout.status not in AWAITING_ANSWER and payout.status not in agrees:
-        found.append(
-            Finding(
-                kind=K.STATUS_MISMATCH,
-                subjects=(*subjects, f"ours:{payout.status}", f"theirs:{row.status}"),
-                detail=f"{channel} says {row.status}, the payout is {payout.status}",
-                currency=payout.currency,
-                expected_minor=payout.amount_minor,
-                actual_minor=row.amount_minor,
-            )
-        )
-    return found
-
-
 def record(ctx: Context, tenant_id: str, findings: Sequence[Finding]) -> tuple[str, ...]:
     """Record findings not recorded before, in batches; the ids of the new discrepancies."""
     new: list[str] = []
@@ -402,7 +270,7 @@ def resolve_discrepancy(
     return retrying(run)
 
 
-def _pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+def pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
     cursor: str | None = None
     while True:
         page = fetch(cursor)
@@ -445,7 +313,7 @@ def _recent_statements(
     touched: set[str] = set()
     with ctx.uow() as uow:
         where = ItemFilter(tenant_id=tenant_id, recorded_from=since, recorded_to=until)
-        for item in _pages(lambda c: uow.items.query(where, c, ctx.batch_size)):
+        for item in pages(lambda c: uow.items.query(where, c, ctx.batch_size)):
             touched.add(item.statement_id)
     ids = sorted(touched)
     found: list[Finding] = []
@@ -480,7 +348,7 @@ def _payouts(
     count = 0
     where = PayoutFilter(tenant_id=tenant_id, created_from=since)
     with ctx.uow() as uow:
-        for payout in _pages(lambda c: uow.payouts.query(where, c, ctx.batch_size)):
+        for payout in pages(lambda c: uow.payouts.query(where, c, ctx.batch_size)):
             count += 1
             drawn = sum(s.converted_minor for s in payout.sources)
             posted = _in_flight(uow, payout.id)
@@ -586,7 +454,7 @@ def _stuck(ctx: Context, tenant_id: str, cutoff: datetime) -> tuple[int, list[Fi
                     )
                 )
         open_statements = list(
-            _pages(
+            pages(
                 lambda c: uow.statements.query(
                     StatementFilter(tenant_id=tenant_id, status=StatementStatus.OPEN),
                     c,

@@ -32,6 +32,7 @@ from settlement_core.ports import (
 from settlement_core.services import (
     accounts,
     answers,
+    channel_reconcile,
     corrections,
     dispatch,
     ingest,
@@ -47,6 +48,7 @@ from settlement_core.services import (
     trace,
 )
 from settlement_core.services import reconcile as reconciliation
+from settlement_core.services.channel_reconcile import Matching
 from settlement_core.services.context import Context
 
 
@@ -175,18 +177,22 @@ class Settlement:
         *,
         since: datetime,
         until: datetime,
+        matching: Matching = Matching.ONE_TO_ONE,
         amount_tolerance_minor: int = 0,
+        date_tolerance: timedelta = timedelta(0),
         dry_run: bool = False,
     ) -> reconciliation.ReconciliationReport:
         """Match payouts sent in [since, until) with a channel's settlement report."""
-        return reconciliation.reconcile_channel(
+        return channel_reconcile.reconcile_channel(
             self.context,
             tenant_id,
             channel,
             records,
             since=since,
             until=until,
+            matching=matching,
             amount_tolerance_minor=amount_tolerance_minor,
+            date_tolerance=date_tolerance,
             dry_run=dry_run,
         )
 
