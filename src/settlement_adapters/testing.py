@@ -7,17 +7,19 @@ Pure standard library plus the library itself (no pytest), like
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.channels import SimulatedBank
 from settlement_adapters.memory import MemoryDatabase
 from settlement_core.ledger import Entry
 from settlement_core.lifecycle import PayoutStatus
 from settlement_core.model import OpenAccount, Payout
-from settlement_core.ports import Clock, FxRates, Metrics, Outcome
+from settlement_core.ports import Clock, FxRates, Metrics, Outcome, PaymentChannel
 from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.services.answers import CallbackReceipt
 from settlement_core.services.settlement import Settlement
@@ -25,6 +27,40 @@ from settlement_core.testing.marketplace import TENANT, ChannelBuild, Marketplac
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
+
+
+def store_build(engine: Engine | None) -> ChannelBuild:
+    """A build over one store: the memory adapter (None) or a SQL engine, with every port."""
+
+    def build(
+        rules: RuleEngine,
+        clock: Clock,
+        fx: FxRates,
+        channels: Sequence[PaymentChannel] = (),
+        channel_policy: ChannelPolicy | None = None,
+        metrics: Metrics | None = None,
+    ) -> Settlement:
+        if engine is None:
+            return in_memory(
+                rules,
+                clock=clock,
+                fx=fx,
+                channels=channels,
+                channel_policy=channel_policy,
+                metrics=metrics,
+            )
+        return bootstrap(
+            engine,
+            rules,
+            clock=clock,
+            fx=fx,
+            channels=channels,
+            channel_policy=channel_policy,
+            metrics=metrics,
+        )
+
+    return build
+
 
 # How long the simulated banks take, and the retry and polling timings scenarios use.
 LATENCY = timedelta(minutes=30)

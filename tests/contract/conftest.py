@@ -8,18 +8,15 @@ SETTLEMENT_TEST_MYSQL_URL; an unreachable server fails the run, never skips it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.sqla import create_schema, make_engine
 from settlement_adapters.sqla.scratch import scratch_schema
-from settlement_core.ports import Clock, FxRates, Metrics, PaymentChannel
-from settlement_core.rules import ChannelPolicy, RuleEngine
-from settlement_core.services.settlement import Settlement
+from settlement_adapters.testing import store_build
 from settlement_core.testing.marketplace import ChannelBuild
 
 BACKENDS = ["memory", "sqlite", "postgresql", "mysql"]
@@ -43,33 +40,5 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine |
 
 @pytest.fixture
 def settlement_build(backend: Engine | None) -> ChannelBuild:
-    """Builds a Settlement on the backend under test, with the channels given."""
-
-    def build(
-        rules: RuleEngine,
-        clock: Clock,
-        fx: FxRates,
-        channels: Sequence[PaymentChannel] = (),
-        channel_policy: ChannelPolicy | None = None,
-        metrics: Metrics | None = None,
-    ) -> Settlement:
-        if backend is None:
-            return in_memory(
-                rules,
-                clock=clock,
-                fx=fx,
-                channels=channels,
-                channel_policy=channel_policy,
-                metrics=metrics,
-            )
-        return bootstrap(
-            backend,
-            rules,
-            clock=clock,
-            fx=fx,
-            channels=channels,
-            channel_policy=channel_policy,
-            metrics=metrics,
-        )
-
-    return build
+    """Builds a Settlement on the backend under test, with the ports given."""
+    return store_build(backend)

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.sqla import create_schema, make_engine
 from settlement_adapters.sqla.scratch import scratch_schema
-from settlement_adapters.testing import ChannelMarket
+from settlement_adapters.testing import ChannelMarket, store_build
 from settlement_core.lifecycle import PayoutStatus, ReleaseSummaryStatus
 from settlement_core.model import ApprovePayout, ItemKind
-from settlement_core.ports import Clock, FxRates, Metrics, PaymentChannel, PayoutFilter
-from settlement_core.rules import ChannelPolicy, RuleEngine
-from settlement_core.services.settlement import Settlement
+from settlement_core.ports import PayoutFilter
 from settlement_core.testing.invariants import assert_invariants
 from settlement_core.testing.marketplace import TENANT, ChannelBuild
 
@@ -46,34 +43,7 @@ def fresh_store(backend: str) -> Iterator[ChannelBuild]:
         if backend in ("postgresql", "mysql"):
             engine = stack.enter_context(scratch_schema(backend)).engine
 
-        def build(
-            rules: RuleEngine,
-            clock: Clock,
-            fx: FxRates,
-            channels: Sequence[PaymentChannel] = (),
-            channel_policy: ChannelPolicy | None = None,
-            metrics: Metrics | None = None,
-        ) -> Settlement:
-            if engine is None:
-                return in_memory(
-                    rules,
-                    clock=clock,
-                    fx=fx,
-                    channels=channels,
-                    channel_policy=channel_policy,
-                    metrics=metrics,
-                )
-            return bootstrap(
-                engine,
-                rules,
-                clock=clock,
-                fx=fx,
-                channels=channels,
-                channel_policy=channel_policy,
-                metrics=metrics,
-            )
-
-        yield build
+        yield store_build(engine)
         if backend == "sqlite" and engine is not None:
             engine.dispose()
 

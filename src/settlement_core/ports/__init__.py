@@ -19,6 +19,7 @@ from settlement_core.ports.queries import (
     Page,
     PayoutFilter,
     StatementFilter,
+    paged,
 )
 from settlement_core.ports.repositories import (
     AccountRepository,
@@ -70,6 +71,7 @@ __all__ = [
     "Metrics",
     "NoMetrics",
     "CATALOGUE",
+    "paged",
     "DiscrepancyRepository",
     "CheckpointRepository",
 ]

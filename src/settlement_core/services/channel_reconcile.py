@@ -28,10 +28,10 @@ from settlement_core.errors import ValidationError
 from settlement_core.ids import external_id
 from settlement_core.lifecycle import AWAITING_ANSWER, PayoutStatus
 from settlement_core.model import DiscrepancyKind, Payout
-from settlement_core.ports import ChannelRecord, Outcome, PayoutFilter, UnitOfWork
+from settlement_core.ports import ChannelRecord, Outcome, PayoutFilter, UnitOfWork, paged
 from settlement_core.services.answers import payout_id_of
 from settlement_core.services.context import Context
-from settlement_core.services.reconcile import Finding, ReconciliationReport, pages, record
+from settlement_core.services.reconcile import Finding, ReconciliationReport, record
 
 K = DiscrepancyKind
 # Our payout states each final channel status may sit beside.
@@ -95,7 +95,7 @@ def reconcile_channel(
         where = PayoutFilter(tenant_id=tenant_id, channel=channel)
         sent = [
             p
-            for p in pages(lambda c: uow.payouts.query(where, c, ctx.batch_size))
+            for p in paged(lambda c: uow.payouts.query(where, c, ctx.batch_size))
             if p.submitted_at is not None and since <= p.submitted_at < until
         ]
         seen: set[str] = set()

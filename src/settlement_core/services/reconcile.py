@@ -40,11 +40,11 @@ from settlement_core.model import (
 )
 from settlement_core.ports import (
     ItemFilter,
-    Page,
     PayoutFilter,
     StatementFilter,
     UnitOfWork,
     metrics,
+    paged,
 )
 from settlement_core.services.context import Context, retrying
 from settlement_core.services.dispatch import ask
@@ -270,16 +270,6 @@ def resolve_discrepancy(
     return retrying(run)
 
 
-def pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-    cursor: str | None = None
-    while True:
-        page = fetch(cursor)
-        yield from page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return
-
-
 def _scan(fetch: Callable[[str | None], list[Row]]) -> Iterator[Row]:
     after: str | None = None
     while True:
@@ -313,7 +303,7 @@ def _recent_statements(
     touched: set[str] = set()
     with ctx.uow() as uow:
         where = ItemFilter(tenant_id=tenant_id, recorded_from=since, recorded_to=until)
-        for item in pages(lambda c: uow.items.query(where, c, ctx.batch_size)):
+        for item in paged(lambda c: uow.items.query(where, c, ctx.batch_size)):
             touched.add(item.statement_id)
     ids = sorted(touched)
     found: list[Finding] = []
@@ -348,7 +338,7 @@ def _payouts(
     count = 0
     where = PayoutFilter(tenant_id=tenant_id, created_from=since)
     with ctx.uow() as uow:
-        for payout in pages(lambda c: uow.payouts.query(where, c, ctx.batch_size)):
+        for payout in paged(lambda c: uow.payouts.query(where, c, ctx.batch_size)):
             count += 1
             drawn = sum(s.converted_minor for s in payout.sources)
             posted = _in_flight(uow, payout.id)
@@ -454,7 +444,7 @@ def _stuck(ctx: Context, tenant_id: str, cutoff: datetime) -> tuple[int, list[Fi
                     )
                 )
         open_statements = list(
-            pages(
+            paged(
                 lambda c: uow.statements.query(
                     StatementFilter(tenant_id=tenant_id, status=StatementStatus.OPEN),
                     c,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from settlement_core.lifecycle import PayoutStatus, StatementStatus
 from settlement_core.model import BillingItem, Payout, Statement
 from settlement_core.money import to_minor
-from settlement_core.ports import ItemFilter, Page, PayoutFilter, StatementFilter
+from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter, paged
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.marketplace import TENANT, Marketplace
 
@@ -19,25 +18,15 @@ T = TypeVar("T")
 RETURNED = {PayoutStatus.FAILED_NO_RETRY, PayoutStatus.CANCELLED, PayoutStatus.RETURNED}
 
 
-def _every(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-    cursor: str | None = None
-    while True:
-        page = fetch(cursor)
-        yield from page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return
-
-
 def everything(
     app: Settlement, tenant_id: str = TENANT
 ) -> tuple[list[BillingItem], list[Statement], list[Payout]]:
     """Every item, statement and payout of a tenant."""
-    items = list(_every(lambda c: app.query_items(ItemFilter(tenant_id=tenant_id), c, 1000)))
+    items = list(paged(lambda c: app.query_items(ItemFilter(tenant_id=tenant_id), c, 1000)))
     statements = list(
-        _every(lambda c: app.query_statements(StatementFilter(tenant_id=tenant_id), c, 1000))
+        paged(lambda c: app.query_statements(StatementFilter(tenant_id=tenant_id), c, 1000))
     )
-    payouts = list(_every(lambda c: app.query_payouts(PayoutFilter(tenant_id=tenant_id), c, 1000)))
+    payouts = list(paged(lambda c: app.query_payouts(PayoutFilter(tenant_id=tenant_id), c, 1000)))
     return items, statements, payouts
 
 
