@@ -5,6 +5,7 @@ from __future__ import annotations
 from settlement_core.testing.contracts import (
     AccountContract,
     CycleContract,
+    FreezeContract,
     IngestContract,
     OutboxContract,
     PayoutContract,
@@ -39,3 +40,7 @@ class TestOutbox(OutboxContract):
 
 class TestUnitOfWork(UnitOfWorkContract):
     """Unit of work."""
+
+
+class TestFreezes(FreezeContract):
+    """Balance freezes."""

@@ -11,6 +11,7 @@ from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
     DiscrepancyStatus,
+    FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -57,6 +58,11 @@ DOCUMENTED: dict[type[enum.StrEnum], set[tuple[str, str, str]]] = {
     },
     ReleaseSummaryStatus: {("fund", "created", "funded"), ("release", "funded", "released")},
     DiscrepancyStatus: {("resolve", "open", "resolved")},
+    FreezeStatus: {
+        ("confirm", "held", "confirmed"),
+        ("cancel", "held", "cancelled"),
+        ("expire", "held", "expired"),
+    },
 }
 
 

@@ -20,6 +20,7 @@ from settlement_core.model import (
     ChannelEvent,
     Discrepancy,
     Event,
+    Freeze,
     Funding,
     Payout,
     ReleaseSummary,
@@ -55,6 +56,8 @@ class MemoryDatabase:
         self.funding_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancies: dict[str, Discrepancy] = {}
         self.checkpoints: dict[tuple[str, str], str] = {}
+        self.freezes: dict[str, Freeze] = {}
+        self.freeze_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
         self.nonces: set[tuple[str, str]] = set()

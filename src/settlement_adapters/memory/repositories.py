@@ -15,6 +15,7 @@ from settlement_core.lifecycle import (
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
     DiscrepancyStatus,
+    FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -27,6 +28,7 @@ from settlement_core.model import (
     ChannelEvent,
     Discrepancy,
     Event,
+    Freeze,
     Funding,
     Payout,
     PayoutKind,
@@ -48,7 +50,9 @@ from settlement_core.ports import (
 if TYPE_CHECKING:
     from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
 
-T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy)
+T = TypeVar(
+    "T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy, Freeze
+)
 
 
 def _page(rows: Iterable[T], after: str | None, limit: int) -> Page[T]:
@@ -539,6 +543,52 @@ class MemoryDiscrepancyRepository(_Repository):
             d
             for d in self._all()
             if d.tenant_id == tenant_id and (status is None or d.status is status)
+        )
+        return _page(rows, after, limit)
+
+
+class MemoryFreezeRepository(_Repository):
+    """Freezes by id and by reference."""
+
+    table = "freezes"
+
+    def add(self, freeze: Freeze) -> None:
+        """Stage a new freeze."""
+        self.uow.stage_new(self.table, freeze)
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Freeze | None:
+        """The freeze made under a reference, if any."""
+        for staged in self.uow.staged[self.table].values():
+            if staged.tenant_id == tenant_id and staged.reference == reference:
+                return staged  # type: ignore[no-any-return]
+        found = self.uow.db.freeze_by_reference.get((tenant_id, reference))
+        if found is None:
+            return None
+        return self.uow.peek(self.table, self.uow.db.freezes, found)
+
+    def expired(self, as_of: datetime, limit: int) -> list[Freeze]:
+        """Held freezes past their expiry, oldest first."""
+        due = sorted(
+            (f for f in self._all() if f.status is FreezeStatus.HELD and f.expires_at <= as_of),
+            key=lambda f: f.id,
+        )[:limit]
+        return [self.uow.load(self.table, self.uow.db.freezes, f.id, None) for f in due]
+
+    def query(
+        self,
+        tenant_id: str,
+        account_id: str | None,
+        status: FreezeStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Freeze]:
+        """A tenant's freezes in id order after a cursor."""
+        rows = (
+            f
+            for f in self._all()
+            if f.tenant_id == tenant_id
+            and (account_id is None or f.account_id == account_id)
+            and (status is None or f.status is status)
         )
         return _page(rows, after, limit)
 

@@ -16,6 +16,7 @@ from settlement_adapters.memory.repositories import (
     MemoryChannelEventRepository,
     MemoryCheckpointRepository,
     MemoryDiscrepancyRepository,
+    MemoryFreezeRepository,
     MemoryFundingRepository,
     MemoryLedger,
     MemoryOutbox,
@@ -32,6 +33,7 @@ from settlement_core.model import (
     ChannelEvent,
     Discrepancy,
     Event,
+    Freeze,
     Funding,
     Payout,
     ReleaseSummary,
@@ -39,8 +41,12 @@ from settlement_core.model import (
 )
 from settlement_core.ports import OutboxMessage
 
-T = TypeVar("T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy)
-Aggregate = Account | BillingItem | Statement | Payout | ReleaseSummary | Funding | Discrepancy
+T = TypeVar(
+    "T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy, Freeze
+)
+Aggregate = (
+    Account | BillingItem | Statement | Payout | ReleaseSummary | Funding | Discrepancy | Freeze
+)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -78,6 +84,7 @@ class MemoryUnitOfWork:
         self.channel_events = MemoryChannelEventRepository(self)
         self.discrepancies = MemoryDiscrepancyRepository(self)
         self.checkpoints = MemoryCheckpointRepository(self)
+        self.freezes = MemoryFreezeRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -181,6 +188,7 @@ class MemoryUnitOfWork:
             "payouts": (db.payout_by_key, lambda p: (p.tenant_id, p.key)),
             "fundings": (db.funding_by_reference, lambda f: (f.tenant_id, f.reference)),
             "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
+            "freezes": (db.freeze_by_reference, lambda f: (f.tenant_id, f.reference)),
         }
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
@@ -266,5 +274,7 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
         db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
+    elif table == "freezes" and is_new:
+        db.freeze_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "discrepancies" and is_new:
         db.discrepancy_by_key[(stored.tenant_id, stored.key)] = stored.id

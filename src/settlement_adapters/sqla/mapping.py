@@ -15,6 +15,7 @@ from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
     DiscrepancyStatus,
+    FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -27,6 +28,7 @@ from settlement_core.model import (
     ChannelEvent,
     Discrepancy,
     DiscrepancyKind,
+    Freeze,
     Funding,
     FxQuote,
     ItemKind,
@@ -459,3 +461,35 @@ def discrepancy_from(r: Row) -> Discrepancy:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def freeze_row(f: Freeze) -> dict[str, Any]:
+    """Columns of a freeze."""
+    return {
+        "id": f.id,
+        "tenant_id": f.tenant_id,
+        "account_id": f.account_id,
+        "reference": f.reference,
+        "currency": f.currency,
+        "amount_minor": f.amount_minor,
+        "created_at": f.created_at,
+        "expires_at": f.expires_at,
+        "status": f.status.value,
+        "version": f.version,
+    }
+
+
+def freeze_from(r: Row) -> Freeze:
+    """A freeze from its row."""
+    return Freeze(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        account_id=r["account_id"],
+        reference=r["reference"],
+        currency=r["currency"],
+        amount_minor=int(r["amount_minor"]),
+        created_at=r["created_at"],
+        expires_at=r["expires_at"],
+        status=FreezeStatus(r["status"]),
+        version=r["version"],
+    )

@@ -22,6 +22,7 @@ from settlement_core.lifecycle import (
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
     DiscrepancyStatus,
+    FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -33,6 +34,7 @@ from settlement_core.model import (
     BillingItem,
     ChannelEvent,
     Discrepancy,
+    Freeze,
     Funding,
     Payout,
     PayoutKind,
@@ -591,6 +593,51 @@ class SqlDiscrepancyRepository(_Repository):
         """A tenant's discrepancies in id order after a cursor."""
         where = _equal(self.table, tenant_id=tenant_id, status=status.value if status else None)
         found: Page[Discrepancy] = self._page(where, after, limit)
+        return found
+
+
+class SqlFreezeRepository(_Repository):
+    """Freezes; (tenant, reference) is unique."""
+
+    table = tables.freezes
+    build = staticmethod(mapping.freeze_from)
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Freeze | None:
+        """The freeze made under a reference, if any."""
+        self.uow.flush()
+        c = self.table.c
+        found: Freeze | None = self._one(c.tenant_id == tenant_id, c.reference == reference)
+        return found
+
+    def expired(self, as_of: datetime, limit: int) -> list[Freeze]:
+        """Held freezes past their expiry, oldest first, locked."""
+        self.uow.flush()
+        c = self.table.c
+        stmt = (
+            select(self.table)
+            .where(c.status == FreezeStatus.HELD.value, c.expires_at <= as_of)
+            .order_by(c.id)
+            .limit(limit)
+        )
+        found: list[Freeze] = self._locked(stmt)
+        return found
+
+    def query(
+        self,
+        tenant_id: str,
+        account_id: str | None,
+        status: FreezeStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Freeze]:
+        """A tenant's freezes in id order after a cursor."""
+        where = _equal(
+            self.table,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            status=status.value if status else None,
+        )
+        found: Page[Freeze] = self._page(where, after, limit)
         return found
 
 

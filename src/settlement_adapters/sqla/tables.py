@@ -255,6 +255,24 @@ journal_entries = Table(
     Index("ix_settlement_journal_entries_account", "account", "currency"),
 )
 
+freezes = Table(
+    "settlement_freezes",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    _id("account_id", nullable=False),
+    Column("reference", String(EXTERNAL), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "reference", name="uq_settlement_freezes_reference"),
+    # The expiry job scans held freezes by expiry.
+    Index("ix_settlement_freezes_expiry", "status", "expires_at"),
+)
+
 checkpoints = Table(
     "settlement_checkpoints",
     metadata,

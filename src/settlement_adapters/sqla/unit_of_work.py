@@ -27,6 +27,7 @@ from settlement_adapters.sqla.repositories import (
     SqlChannelEventRepository,
     SqlCheckpointRepository,
     SqlDiscrepancyRepository,
+    SqlFreezeRepository,
     SqlFundingRepository,
     SqlLedger,
     SqlOutbox,
@@ -53,6 +54,7 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.release_summaries, mapping.release_row),
     (tables.fundings, mapping.funding_row),
     (tables.discrepancies, mapping.discrepancy_row),
+    (tables.freezes, mapping.freeze_row),
 ]
 ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
@@ -84,6 +86,7 @@ class SqlAlchemyUnitOfWork:
         self.channel_events = SqlChannelEventRepository(self)
         self.discrepancies = SqlDiscrepancyRepository(self)
         self.checkpoints = SqlCheckpointRepository(self)
+        self.freezes = SqlFreezeRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

@@ -29,6 +29,15 @@ def available(account_id: str) -> str:
     return f"party:{account_id}:available"
 
 
+def frozen(account_id: str) -> str:
+    """Available money set aside by a freeze, until it is confirmed or given back (R-LED-2)."""
+    return f"party:{account_id}:frozen"
+
+
+# Where confirmed freezes send the money they spend (the host settles it from there).
+SPENT = "platform:spent"
+
+
 def channel_settled(channel: str) -> str:
     """Parties' money that left through a channel."""
     return f"channel:{channel}:settled"

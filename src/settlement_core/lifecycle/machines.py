@@ -20,6 +20,7 @@ from settlement_core.lifecycle.states import (
     AccountStatus,
     BillingItemStatus,
     DiscrepancyStatus,
+    FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
     StatementStatus,
@@ -112,6 +113,14 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
     DiscrepancyStatus: _machine(
         DiscrepancyStatus,
         [("resolve", [DiscrepancyStatus.OPEN], DiscrepancyStatus.RESOLVED)],
+    ),
+    FreezeStatus: _machine(
+        FreezeStatus,
+        [
+            ("confirm", [FreezeStatus.HELD], FreezeStatus.CONFIRMED),
+            ("cancel", [FreezeStatus.HELD], FreezeStatus.CANCELLED),
+            ("expire", [FreezeStatus.HELD], FreezeStatus.EXPIRED),
+        ],
     ),
 }
 

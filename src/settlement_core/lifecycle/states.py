@@ -59,6 +59,15 @@ class DiscrepancyStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
+class FreezeStatus(enum.StrEnum):
+    """Part of an available balance set aside (try), then spent (confirm) or given back."""
+
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
 # Groups of states that jobs and queries select by; one definition for every adapter.
 UNPAID_STATEMENTS = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
 """Statements whose money is not paid out yet."""

@@ -27,6 +27,7 @@ from settlement_core.model.events import (
     StatementTotalMismatch,
     StatusChanged,
 )
+from settlement_core.model.freeze import Freeze
 from settlement_core.model.payout import Payout, PayoutKind
 from settlement_core.model.release import Funding, ReleaseSummary
 from settlement_core.model.statement import Statement
@@ -69,4 +70,5 @@ __all__ = [
     "DiscrepancyKind",
     "DiscrepancyFound",
     "finding_key",
+    "Freeze",
 ]

@@ -27,6 +27,7 @@ from settlement_core.ports.repositories import (
     ChannelEventRepository,
     CheckpointRepository,
     DiscrepancyRepository,
+    FreezeRepository,
     FundingRepository,
     Ledger,
     PayoutRepository,
@@ -74,4 +75,5 @@ __all__ = [
     "paged",
     "DiscrepancyRepository",
     "CheckpointRepository",
+    "FreezeRepository",
 ]

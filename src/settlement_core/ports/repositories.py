@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Protocol
 
 from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
-from settlement_core.lifecycle import DiscrepancyStatus, ReleaseSummaryStatus
+from settlement_core.lifecycle import DiscrepancyStatus, FreezeStatus, ReleaseSummaryStatus
 from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
     Discrepancy,
+    Freeze,
     Funding,
     Payout,
     ReleaseSummary,
@@ -259,6 +260,33 @@ class DiscrepancyRepository(Protocol):
         self, tenant_id: str, status: DiscrepancyStatus | None, after: str | None, limit: int
     ) -> Page[Discrepancy]:
         """A tenant's discrepancies, in id order after a cursor."""
+        ...
+
+
+class FreezeRepository(Protocol):
+    """Freezes of available balances, unique by (tenant, reference)."""
+
+    def add(self, freeze: Freeze) -> None:
+        """Stage a new freeze (ConcurrencyConflict on commit if its reference was taken)."""
+        ...
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Freeze | None:
+        """The freeze made under a reference, if any."""
+        ...
+
+    def expired(self, as_of: datetime, limit: int) -> list[Freeze]:
+        """Held freezes of any tenant whose expiry has passed, oldest first."""
+        ...
+
+    def query(
+        self,
+        tenant_id: str,
+        account_id: str | None,
+        status: FreezeStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Freeze]:
+        """A tenant's freezes, in id order after a cursor."""
         ...
 
 

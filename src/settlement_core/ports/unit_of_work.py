@@ -13,6 +13,7 @@ from settlement_core.ports.repositories import (
     ChannelEventRepository,
     CheckpointRepository,
     DiscrepancyRepository,
+    FreezeRepository,
     FundingRepository,
     Ledger,
     PayoutRepository,
@@ -62,6 +63,11 @@ class UnitOfWork(Protocol):
     @property
     def discrepancies(self) -> DiscrepancyRepository:
         """The discrepancies of this transaction."""
+        ...
+
+    @property
+    def freezes(self) -> FreezeRepository:
+        """The balance freezes of this transaction."""
         ...
 
     @property

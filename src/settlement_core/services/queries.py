@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from attrs import frozen
+from attrs import field, frozen
 
 from settlement_core.errors import ValidationError
 from settlement_core.ids import external_id
@@ -32,10 +32,11 @@ MAX_IDS = 1000
 
 @frozen
 class Balance:
-    """An account's money per currency: booked but not yet payable, and payable."""
+    """An account's money per currency: booked but not yet payable, payable, and frozen."""
 
     pending: dict[str, Money]
     available: dict[str, Money]
+    frozen: dict[str, Money] = field(factory=dict)
 
 
 def _limit(limit: int) -> int:
@@ -142,7 +143,9 @@ def balance(ctx: Context, tenant_id: str, account_id: str) -> Balance:
         account = uow.accounts.get(tenant_id, account_id)
         pending = uow.ledger.balances(ledger_accounts.pending(account.id))
         available = uow.ledger.balances(ledger_accounts.available(account.id))
+        frozen = uow.ledger.balances(ledger_accounts.frozen(account.id))
     return Balance(
         pending={c: from_minor(v, c) for c, v in sorted(pending.items())},
         available={c: from_minor(v, c) for c, v in sorted(available.items())},
+        frozen={c: from_minor(v, c) for c, v in sorted(frozen.items())},
     )

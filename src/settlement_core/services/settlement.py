@@ -13,6 +13,7 @@ from settlement_core.model import (
     BillingItem,
     ChannelEvent,
     Discrepancy,
+    Freeze,
     InstantPayout,
     OpenAccount,
     Payout,
@@ -35,6 +36,7 @@ from settlement_core.services import (
     channel_reconcile,
     corrections,
     dispatch,
+    freezes,
     ingest,
     instant,
     journal_chain,
@@ -253,6 +255,30 @@ class Settlement:
         return reconciliation.resolve_discrepancy(
             self.context, tenant_id, discrepancy_id, resolved_by, reason
         )
+
+    # balance freezes (try / confirm / cancel)
+    def freeze(
+        self,
+        tenant_id: str,
+        account_id: str,
+        amount: Money,
+        reference: str,
+        expires_at: datetime | None = None,
+    ) -> Freeze:
+        """Set part of an available balance aside; idempotent by (tenant, reference)."""
+        return freezes.freeze(self.context, tenant_id, account_id, amount, reference, expires_at)
+
+    def confirm_freeze(self, tenant_id: str, reference: str) -> Freeze:
+        """Spend a frozen amount."""
+        return freezes.confirm_freeze(self.context, tenant_id, reference)
+
+    def cancel_freeze(self, tenant_id: str, reference: str) -> Freeze:
+        """Give a frozen amount back to the available balance."""
+        return freezes.cancel_freeze(self.context, tenant_id, reference)
+
+    def expire_freezes(self, as_of: datetime) -> int:
+        """Give back every freeze past its expiry (a job)."""
+        return freezes.expire_freezes(self.context, as_of)
 
     # payouts
     def approve_payout(self, cmd: ApprovePayout) -> Payout:

@@ -20,6 +20,7 @@ from settlement_core.errors import (
     ConcurrencyConflict,
     ExcessPrecision,
     IdempotencyConflict,
+    InsufficientBalance,
     InvalidAmount,
     InvalidIdentifier,
     InvalidTimestamp,
@@ -29,7 +30,12 @@ from settlement_core.errors import (
     ValidationError,
 )
 from settlement_core.ledger import postings
-from settlement_core.lifecycle import BillingItemStatus, PayoutStatus, StatementStatus
+from settlement_core.lifecycle import (
+    BillingItemStatus,
+    FreezeStatus,
+    PayoutStatus,
+    StatementStatus,
+)
 from settlement_core.model import Account, AmountBasis, ApprovePayout, ItemKind, OpenAccount
 from settlement_core.money import Money, money
 from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter, UnitOfWork
@@ -681,3 +687,82 @@ class UnitOfWorkContract(_Suite):
         post("t1")
         with pytest.raises(ConcurrencyConflict):
             post("t2")
+
+
+class FreezeContract(_Suite):
+    """Freeze / confirm / cancel of an available balance (R-LED-2)."""
+
+    def _carried(self, market: Marketplace) -> str:
+        account = market.shop("s1", rule="threshold")
+        market.order("s1", "30.00")
+        market.advance(days=1)
+        market.run_jobs()  # below the threshold: 30.00 stays available
+        return account
+
+    def test_a_freeze_holds_money_until_confirmed(self, market: Marketplace) -> None:
+        """Held money leaves the available balance at once; confirming spends it once."""
+        account = self._carried(market)
+        held = market.app.freeze(TENANT, account, money("20.00", "USD"), "order-9:deposit")
+        balance = market.app.balance(TENANT, account)
+        assert balance.available == {"USD": money("10.00", "USD")}
+        assert balance.frozen == {"USD": money("20.00", "USD")}
+        again = market.app.freeze(TENANT, account, money("20.00", "USD"), "order-9:deposit")
+        assert again.id == held.id
+        with pytest.raises(IdempotencyConflict):
+            market.app.freeze(TENANT, account, money("21.00", "USD"), "order-9:deposit")
+        done = market.app.confirm_freeze(TENANT, "order-9:deposit")
+        assert done.status is FreezeStatus.CONFIRMED
+        assert market.app.confirm_freeze(TENANT, "order-9:deposit").version == done.version
+        assert market.app.balance(TENANT, account).frozen == {}
+        with pytest.raises(InvalidTransition):
+            market.app.cancel_freeze(TENANT, "order-9:deposit")
+        assert_invariants(market)
+
+    def test_a_cancelled_freeze_gives_the_money_back_once(self, market: Marketplace) -> None:
+        """Cancel twice: the money is back once; a confirm after is refused."""
+        account = self._carried(market)
+        market.app.freeze(TENANT, account, money("30.00", "USD"), "r1")
+        market.app.cancel_freeze(TENANT, "r1")
+        market.app.cancel_freeze(TENANT, "r1")
+        assert market.app.balance(TENANT, account).available == {"USD": money("30.00", "USD")}
+        with pytest.raises(InvalidTransition):
+            market.app.confirm_freeze(TENANT, "r1")
+        with pytest.raises(NotFound):
+            market.app.confirm_freeze(TENANT, "never-made")
+        assert_invariants(market)
+
+    def test_no_freeze_beyond_the_available_balance(self, market: Marketplace) -> None:
+        """Freezes together never exceed what is available; a refused one stores nothing."""
+        account = self._carried(market)
+        market.app.freeze(TENANT, account, money("25.00", "USD"), "a")
+        with pytest.raises(InsufficientBalance):
+            market.app.freeze(TENANT, account, money("5.01", "USD"), "b")
+        with pytest.raises(NotFound):
+            market.app.cancel_freeze(TENANT, "b")
+        assert market.app.balance(TENANT, account).available == {"USD": money("5.00", "USD")}
+
+    def test_forgotten_freezes_expire(self, market: Marketplace) -> None:
+        """A freeze past its expiry is given back by the job; confirming it then is refused."""
+        account = self._carried(market)
+        later = market.clock.now() + timedelta(hours=1)
+        market.app.freeze(TENANT, account, money("12.00", "USD"), "x", expires_at=later)
+        assert market.app.expire_freezes(market.clock.now()) == 0
+        market.advance(hours=2)
+        assert market.app.expire_freezes(market.clock.now()) == 1
+        assert market.app.expire_freezes(market.clock.now()) == 0
+        assert market.app.balance(TENANT, account).available == {"USD": money("30.00", "USD")}
+        with pytest.raises(InvalidTransition):
+            market.app.confirm_freeze(TENANT, "x")
+        assert market.app.cancel_freeze(TENANT, "x").status is FreezeStatus.EXPIRED
+        assert_invariants(market)
+
+    def test_payouts_never_pay_frozen_money(self, market: Marketplace) -> None:
+        """The next payout takes what is available, not what is frozen."""
+        account = self._carried(market)
+        market.app.freeze(TENANT, account, money("20.00", "USD"), "hold")
+        market.order("s1", "45.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        assert market.app.get_payout(TENANT, payout_id).amount == money("55.00", "USD")
+        assert market.app.balance(TENANT, account).frozen == {"USD": money("20.00", "USD")}
+        assert_invariants(market)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TypeVar
 
-from settlement_core.lifecycle import PayoutStatus, StatementStatus
+from settlement_core.lifecycle import FreezeStatus, PayoutStatus, StatementStatus
 from settlement_core.model import BillingItem, Payout, Statement
 from settlement_core.money import to_minor
 from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter, paged
@@ -34,7 +34,8 @@ def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
     """Money in equals money out, per account and currency, and nothing is paid twice.
 
     For every account and currency: the sum of its items equals pending +
-    available balance + what live payouts drew from it; statement totals equal
+    available + frozen balance + what live payouts drew from it + what
+    confirmed freezes spent; statement totals equal
     their items; each statement is paid by at most one payout.
     """
     app = market.app
@@ -63,6 +64,9 @@ def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
             assert statement.payout_id is not None
     _assert_ledger(app, tenant_id, payouts)
     accounts = {account_id for account_id, _ in booked} | {p.account_id for p in payouts}
+    spent = _confirmed_freezes(app, tenant_id)
+    for (account_id, currency), amount in spent.items():
+        drawn[(account_id, currency)] += amount
     for account_id in accounts:
         balance = app.balance(tenant_id, account_id)
         currencies = (
@@ -72,13 +76,26 @@ def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
             | {c for a, c in drawn if a == account_id}
         )
         for currency in currencies:
-            pending = balance.pending.get(currency)
-            available = balance.available.get(currency)
-            held = (to_minor(pending) if pending else 0) + (to_minor(available) if available else 0)
+            held = sum(
+                to_minor(part[currency])
+                for part in (balance.pending, balance.available, balance.frozen)
+                if currency in part
+            )
             assert booked[(account_id, currency)] == held + drawn[(account_id, currency)], (
                 f"account {account_id} {currency}: items {booked[(account_id, currency)]}"
                 f" != balance {held} + payouts {drawn[(account_id, currency)]}"
             )
+
+
+def _confirmed_freezes(app: Settlement, tenant_id: str) -> defaultdict[tuple[str, str], int]:
+    """What confirmed freezes spent, per account and currency."""
+    spent: defaultdict[tuple[str, str], int] = defaultdict(int)
+    with app.context.uow() as uow:
+        for held in paged(
+            lambda c: uow.freezes.query(tenant_id, None, FreezeStatus.CONFIRMED, c, 1000)
+        ):
+            spent[(held.account_id, held.currency)] += held.amount_minor
+    return spent
 
 
 def _assert_ledger(app: Settlement, tenant_id: str, payouts: list[Payout]) -> None:
