@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from settlement_core.testing.contracts import (
     AccountContract,
+    ChargeContract,
     CycleContract,
     FreezeContract,
     IngestContract,
@@ -44,3 +45,7 @@ class TestUnitOfWork(UnitOfWorkContract):
 
 class TestFreezes(FreezeContract):
     """Balance freezes."""
+
+
+class TestCharges(ChargeContract):
+    """Non-order charges."""

@@ -10,6 +10,7 @@ from settlement_core.errors import InvalidTransition
 from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
+    ChargeStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -63,6 +64,7 @@ DOCUMENTED: dict[type[enum.StrEnum], set[tuple[str, str, str]]] = {
         ("cancel", "held", "cancelled"),
         ("expire", "held", "expired"),
     },
+    ChargeStatus: {("approve", "proposed", "approved"), ("reject", "proposed", "rejected")},
 }
 
 

@@ -18,6 +18,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Charge,
     Discrepancy,
     Event,
     Freeze,
@@ -57,6 +58,8 @@ class MemoryDatabase:
         self.discrepancies: dict[str, Discrepancy] = {}
         self.checkpoints: dict[tuple[str, str], str] = {}
         self.freezes: dict[str, Freeze] = {}
+        self.charges: dict[str, Charge] = {}
+        self.charge_by_reference: dict[tuple[str, str], str] = {}
         self.freeze_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)

@@ -14,6 +14,7 @@ from settlement_core.lifecycle import (
     UNPAID_STATEMENTS,
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
+    ChargeStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -26,6 +27,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Charge,
     Discrepancy,
     Event,
     Freeze,
@@ -51,7 +53,16 @@ if TYPE_CHECKING:
     from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
 
 T = TypeVar(
-    "T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy, Freeze
+    "T",
+    Account,
+    BillingItem,
+    Statement,
+    Payout,
+    ReleaseSummary,
+    Funding,
+    Discrepancy,
+    Freeze,
+    Charge,
 )
 
 
@@ -589,6 +600,41 @@ class MemoryFreezeRepository(_Repository):
             if f.tenant_id == tenant_id
             and (account_id is None or f.account_id == account_id)
             and (status is None or f.status is status)
+        )
+        return _page(rows, after, limit)
+
+
+class MemoryChargeRepository(_Repository):
+    """Charges by id and by reference."""
+
+    table = "charges"
+
+    def add(self, charge: Charge) -> None:
+        """Stage a new charge."""
+        self.uow.stage_new(self.table, charge)
+
+    def get(self, tenant_id: str, charge_id: str) -> Charge:
+        """The charge, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.charges, charge_id, tenant_id)
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Charge | None:
+        """The charge proposed under a reference, if any."""
+        for staged in self.uow.staged[self.table].values():
+            if staged.tenant_id == tenant_id and staged.reference == reference:
+                return staged  # type: ignore[no-any-return]
+        found = self.uow.db.charge_by_reference.get((tenant_id, reference))
+        if found is None:
+            return None
+        return self.uow.peek(self.table, self.uow.db.charges, found)
+
+    def query(
+        self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
+    ) -> Page[Charge]:
+        """A tenant's charges in id order after a cursor."""
+        rows = (
+            c
+            for c in self._all()
+            if c.tenant_id == tenant_id and (status is None or c.status is status)
         )
         return _page(rows, after, limit)
 

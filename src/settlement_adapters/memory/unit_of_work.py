@@ -14,6 +14,7 @@ from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
     MemoryChannelEventRepository,
+    MemoryChargeRepository,
     MemoryCheckpointRepository,
     MemoryDiscrepancyRepository,
     MemoryFreezeRepository,
@@ -31,6 +32,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Charge,
     Discrepancy,
     Event,
     Freeze,
@@ -42,10 +44,27 @@ from settlement_core.model import (
 from settlement_core.ports import OutboxMessage
 
 T = TypeVar(
-    "T", Account, BillingItem, Statement, Payout, ReleaseSummary, Funding, Discrepancy, Freeze
+    "T",
+    Account,
+    BillingItem,
+    Statement,
+    Payout,
+    ReleaseSummary,
+    Funding,
+    Discrepancy,
+    Freeze,
+    Charge,
 )
 Aggregate = (
-    Account | BillingItem | Statement | Payout | ReleaseSummary | Funding | Discrepancy | Freeze
+    Account
+    | BillingItem
+    | Statement
+    | Payout
+    | ReleaseSummary
+    | Funding
+    | Discrepancy
+    | Freeze
+    | Charge
 )
 
 
@@ -85,6 +104,7 @@ class MemoryUnitOfWork:
         self.discrepancies = MemoryDiscrepancyRepository(self)
         self.checkpoints = MemoryCheckpointRepository(self)
         self.freezes = MemoryFreezeRepository(self)
+        self.charges = MemoryChargeRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -189,6 +209,7 @@ class MemoryUnitOfWork:
             "fundings": (db.funding_by_reference, lambda f: (f.tenant_id, f.reference)),
             "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
             "freezes": (db.freeze_by_reference, lambda f: (f.tenant_id, f.reference)),
+            "charges": (db.charge_by_reference, lambda c: (c.tenant_id, c.reference)),
         }
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
@@ -274,6 +295,8 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
         db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
+    elif table == "charges" and is_new:
+        db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "freezes" and is_new:
         db.freeze_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "discrepancies" and is_new:

@@ -14,6 +14,7 @@ from typing import Any
 from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
+    ChargeStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -26,6 +27,8 @@ from settlement_core.model import (
     AnswerSource,
     BillingItem,
     ChannelEvent,
+    Charge,
+    ChargeKind,
     Discrepancy,
     DiscrepancyKind,
     Freeze,
@@ -491,5 +494,47 @@ def freeze_from(r: Row) -> Freeze:
         created_at=r["created_at"],
         expires_at=r["expires_at"],
         status=FreezeStatus(r["status"]),
+        version=r["version"],
+    )
+
+
+def charge_row(c: Charge) -> dict[str, Any]:
+    """Columns of a charge."""
+    return {
+        "id": c.id,
+        "tenant_id": c.tenant_id,
+        "account_id": c.account_id,
+        "kind": c.kind.value,
+        "reference": c.reference,
+        "currency": c.currency,
+        "amount_minor": c.amount_minor,
+        "reason": c.reason,
+        "proposed_by": c.proposed_by,
+        "proposed_at": c.proposed_at,
+        "status": c.status.value,
+        "decided_by": c.decided_by,
+        "decided_at": c.decided_at,
+        "item_id": c.item_id,
+        "version": c.version,
+    }
+
+
+def charge_from(r: Row) -> Charge:
+    """A charge from its row."""
+    return Charge(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        account_id=r["account_id"],
+        kind=ChargeKind(r["kind"]),
+        reference=r["reference"],
+        currency=r["currency"],
+        amount_minor=int(r["amount_minor"]),
+        reason=r["reason"],
+        proposed_by=r["proposed_by"],
+        proposed_at=r["proposed_at"],
+        status=ChargeStatus(r["status"]),
+        decided_by=r["decided_by"],
+        decided_at=r["decided_at"],
+        item_id=r["item_id"],
         version=r["version"],
     )

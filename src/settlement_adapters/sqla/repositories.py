@@ -21,6 +21,7 @@ from settlement_core.lifecycle import (
     UNPAID_STATEMENTS,
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
+    ChargeStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -33,6 +34,7 @@ from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Charge,
     Discrepancy,
     Freeze,
     Funding,
@@ -638,6 +640,33 @@ class SqlFreezeRepository(_Repository):
             status=status.value if status else None,
         )
         found: Page[Freeze] = self._page(where, after, limit)
+        return found
+
+
+class SqlChargeRepository(_Repository):
+    """Charges; (tenant, reference) is unique."""
+
+    table = tables.charges
+    build = staticmethod(mapping.charge_from)
+
+    def get(self, tenant_id: str, charge_id: str) -> Charge:
+        """The charge, or NotFound."""
+        found: Charge = self._get(tenant_id, charge_id, "charge")
+        return found
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Charge | None:
+        """The charge proposed under a reference, if any."""
+        self.uow.flush()
+        c = self.table.c
+        found: Charge | None = self._one(c.tenant_id == tenant_id, c.reference == reference)
+        return found
+
+    def query(
+        self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
+    ) -> Page[Charge]:
+        """A tenant's charges in id order after a cursor."""
+        where = _equal(self.table, tenant_id=tenant_id, status=status.value if status else None)
+        found: Page[Charge] = self._page(where, after, limit)
         return found
 
 

@@ -273,6 +273,28 @@ freezes = Table(
     Index("ix_settlement_freezes_expiry", "status", "expires_at"),
 )
 
+charges = Table(
+    "settlement_charges",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    _id("account_id", nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reference", String(EXTERNAL), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("proposed_by", String(EXTERNAL), nullable=False),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(EXTERNAL)),
+    Column("decided_at", UtcDateTime),
+    _id("item_id"),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "reference", name="uq_settlement_charges_reference"),
+    Index("ix_settlement_charges_status", "tenant_id", "status", "id"),
+)
+
 checkpoints = Table(
     "settlement_checkpoints",
     metadata,

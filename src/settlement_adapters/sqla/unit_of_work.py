@@ -25,6 +25,7 @@ from settlement_adapters.sqla.repositories import (
     SqlAccountRepository,
     SqlBillingItemRepository,
     SqlChannelEventRepository,
+    SqlChargeRepository,
     SqlCheckpointRepository,
     SqlDiscrepancyRepository,
     SqlFreezeRepository,
@@ -55,6 +56,7 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.fundings, mapping.funding_row),
     (tables.discrepancies, mapping.discrepancy_row),
     (tables.freezes, mapping.freeze_row),
+    (tables.charges, mapping.charge_row),
 ]
 ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
@@ -87,6 +89,7 @@ class SqlAlchemyUnitOfWork:
         self.discrepancies = SqlDiscrepancyRepository(self)
         self.checkpoints = SqlCheckpointRepository(self)
         self.freezes = SqlFreezeRepository(self)
+        self.charges = SqlChargeRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

@@ -19,6 +19,7 @@ from settlement_core.errors import InvalidTransition
 from settlement_core.lifecycle.states import (
     AccountStatus,
     BillingItemStatus,
+    ChargeStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -120,6 +121,13 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
             ("confirm", [FreezeStatus.HELD], FreezeStatus.CONFIRMED),
             ("cancel", [FreezeStatus.HELD], FreezeStatus.CANCELLED),
             ("expire", [FreezeStatus.HELD], FreezeStatus.EXPIRED),
+        ],
+    ),
+    ChargeStatus: _machine(
+        ChargeStatus,
+        [
+            ("approve", [ChargeStatus.PROPOSED], ChargeStatus.APPROVED),
+            ("reject", [ChargeStatus.PROPOSED], ChargeStatus.REJECTED),
         ],
     ),
 }

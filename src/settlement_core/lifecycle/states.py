@@ -68,6 +68,14 @@ class FreezeStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class ChargeStatus(enum.StrEnum):
+    """A non-order charge waits for a second person's approval before it posts (R-FEE-5)."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 # Groups of states that jobs and queries select by; one definition for every adapter.
 UNPAID_STATEMENTS = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
 """Statements whose money is not paid out yet."""

@@ -4,10 +4,12 @@ from settlement_core.model.account import DEFAULT_CHANNEL, Account
 from settlement_core.model.base import Aggregate
 from settlement_core.model.billing_item import AmountBasis, BillingItem, ItemKind
 from settlement_core.model.channel_event import AnswerSource, ChannelEvent
+from settlement_core.model.charge import Charge, ChargeKind
 from settlement_core.model.commands import (
     ApprovePayout,
     InstantPayout,
     OpenAccount,
+    ProposeCharge,
     RecordBillingItem,
 )
 from settlement_core.model.discrepancy import Discrepancy, DiscrepancyKind, finding_key
@@ -71,4 +73,7 @@ __all__ = [
     "DiscrepancyFound",
     "finding_key",
     "Freeze",
+    "Charge",
+    "ChargeKind",
+    "ProposeCharge",
 ]

@@ -86,3 +86,16 @@ class InstantPayout:
     account_id: str
     amount: Money
     key: str
+
+
+@frozen(kw_only=True)
+class ProposeCharge:
+    """Propose a non-order charge for approval (R-FEE-5); idempotent by tenant + reference."""
+
+    tenant_id: str
+    account_id: str
+    kind: str
+    amount: Money
+    reference: str
+    reason: str
+    proposed_by: str

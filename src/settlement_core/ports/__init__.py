@@ -25,6 +25,7 @@ from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
     ChannelEventRepository,
+    ChargeRepository,
     CheckpointRepository,
     DiscrepancyRepository,
     FreezeRepository,
@@ -76,4 +77,5 @@ __all__ = [
     "DiscrepancyRepository",
     "CheckpointRepository",
     "FreezeRepository",
+    "ChargeRepository",
 ]

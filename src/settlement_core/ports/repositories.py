@@ -12,11 +12,17 @@ from datetime import datetime
 from typing import Protocol
 
 from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
-from settlement_core.lifecycle import DiscrepancyStatus, FreezeStatus, ReleaseSummaryStatus
+from settlement_core.lifecycle import (
+    ChargeStatus,
+    DiscrepancyStatus,
+    FreezeStatus,
+    ReleaseSummaryStatus,
+)
 from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Charge,
     Discrepancy,
     Freeze,
     Funding,
@@ -287,6 +293,28 @@ class FreezeRepository(Protocol):
         limit: int,
     ) -> Page[Freeze]:
         """A tenant's freezes, in id order after a cursor."""
+        ...
+
+
+class ChargeRepository(Protocol):
+    """Non-order charges, unique by (tenant, reference)."""
+
+    def add(self, charge: Charge) -> None:
+        """Stage a new charge (ConcurrencyConflict on commit if its reference was taken)."""
+        ...
+
+    def get(self, tenant_id: str, charge_id: str) -> Charge:
+        """The charge, or NotFound."""
+        ...
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Charge | None:
+        """The charge proposed under a reference, if any."""
+        ...
+
+    def query(
+        self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
+    ) -> Page[Charge]:
+        """A tenant's charges, in id order after a cursor."""
         ...
 
 

@@ -11,6 +11,7 @@ from settlement_core.ports.repositories import (
     AccountRepository,
     BillingItemRepository,
     ChannelEventRepository,
+    ChargeRepository,
     CheckpointRepository,
     DiscrepancyRepository,
     FreezeRepository,
@@ -68,6 +69,11 @@ class UnitOfWork(Protocol):
     @property
     def freezes(self) -> FreezeRepository:
         """The balance freezes of this transaction."""
+        ...
+
+    @property
+    def charges(self) -> ChargeRepository:
+        """The non-order charges of this transaction."""
         ...
 
     @property

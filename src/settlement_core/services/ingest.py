@@ -174,6 +174,11 @@ def _book(ctx: Context, uow: UnitOfWork, valid: _Valid, now: datetime) -> ItemRe
     return ItemReceipt(item.id, statement.id, item.amount, replayed=False)
 
 
+def book_in(ctx: Context, uow: UnitOfWork, cmd: RecordBillingItem) -> ItemReceipt:
+    """Validate and book one item inside a unit of work another command already holds."""
+    return _book(ctx, uow, _validate(ctx, cmd), ctx.now())
+
+
 def record_billing_item(ctx: Context, cmd: RecordBillingItem) -> ItemReceipt:
     """Book one item, its statement total and its ledger entries in one transaction.
 

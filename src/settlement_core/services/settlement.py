@@ -12,11 +12,13 @@ from settlement_core.model import (
     ApprovePayout,
     BillingItem,
     ChannelEvent,
+    Charge,
     Discrepancy,
     Freeze,
     InstantPayout,
     OpenAccount,
     Payout,
+    ProposeCharge,
     RecordBillingItem,
     ReleaseSummary,
     Statement,
@@ -34,6 +36,7 @@ from settlement_core.services import (
     accounts,
     answers,
     channel_reconcile,
+    charges,
     corrections,
     dispatch,
     freezes,
@@ -255,6 +258,19 @@ class Settlement:
         return reconciliation.resolve_discrepancy(
             self.context, tenant_id, discrepancy_id, resolved_by, reason
         )
+
+    # non-order charges
+    def propose_charge(self, cmd: ProposeCharge) -> Charge:
+        """Propose a deposit, penalty or platform fee for approval."""
+        return charges.propose_charge(self.context, cmd)
+
+    def approve_charge(self, tenant_id: str, charge_id: str, approved_by: str) -> Charge:
+        """Approve a charge (not its proposer): it is booked as a billing item."""
+        return charges.approve_charge(self.context, tenant_id, charge_id, approved_by)
+
+    def reject_charge(self, tenant_id: str, charge_id: str, rejected_by: str) -> Charge:
+        """Reject a charge: nothing is booked."""
+        return charges.reject_charge(self.context, tenant_id, charge_id, rejected_by)
 
     # balance freezes (try / confirm / cancel)
     def freeze(

@@ -32,11 +32,19 @@ from settlement_core.errors import (
 from settlement_core.ledger import postings
 from settlement_core.lifecycle import (
     BillingItemStatus,
+    ChargeStatus,
     FreezeStatus,
     PayoutStatus,
     StatementStatus,
 )
-from settlement_core.model import Account, AmountBasis, ApprovePayout, ItemKind, OpenAccount
+from settlement_core.model import (
+    Account,
+    AmountBasis,
+    ApprovePayout,
+    ItemKind,
+    OpenAccount,
+    ProposeCharge,
+)
 from settlement_core.money import Money, money
 from settlement_core.ports import ItemFilter, PayoutFilter, StatementFilter, UnitOfWork
 from settlement_core.rules import Cycle, PayoutRule
@@ -766,3 +774,76 @@ class FreezeContract(_Suite):
         assert market.app.get_payout(TENANT, payout_id).amount == money("55.00", "USD")
         assert market.app.balance(TENANT, account).frozen == {"USD": money("20.00", "USD")}
         assert_invariants(market)
+
+
+class ChargeContract(_Suite):
+    """Non-order charges with an approval step (R-FEE-5)."""
+
+    def _propose(self, market: Marketplace, amount: str, reference: str = "pen-1") -> Any:
+        account = market.shop("s1")
+        return market.app.propose_charge(
+            ProposeCharge(
+                tenant_id=TENANT,
+                account_id=account,
+                kind="penalty",
+                amount=money(amount, "USD"),
+                reference=reference,
+                reason="late shipment",
+                proposed_by="alice",
+            )
+        )
+
+    def test_an_approved_charge_nets_in_the_next_payout(self, market: Marketplace) -> None:
+        """Nothing is booked until a second person approves; then the payout is net of it."""
+        market.shop("s1")
+        market.order("s1", "30.00")
+        charge = self._propose(market, "-5.00")
+        assert market.app.balance(TENANT, charge.account_id).pending == {
+            "USD": money("30.00", "USD")
+        }
+        with pytest.raises(ValidationError):
+            market.app.approve_charge(TENANT, charge.id, "alice")  # its own proposer
+        done = market.app.approve_charge(TENANT, charge.id, "bob")
+        assert done.status is ChargeStatus.APPROVED and done.item_id is not None
+        again = market.app.approve_charge(TENANT, charge.id, "bob")
+        assert again.item_id == done.item_id
+        [item] = market.app.get_items(TENANT, [done.item_id])
+        assert (item.kind, item.amount) == (ItemKind.FEE, money("-5.00", "USD"))
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        assert market.app.get_payout(TENANT, payout_id).amount == money("25.00", "USD")
+        assert_invariants(market)
+
+    def test_a_rejected_charge_books_nothing(self, market: Marketplace) -> None:
+        """Rejected (by someone else) it books nothing; approving it after is refused."""
+        charge = self._propose(market, "-5.00")
+        market.app.reject_charge(TENANT, charge.id, "bob")
+        assert market.app.reject_charge(TENANT, charge.id, "bob").status is ChargeStatus.REJECTED
+        with pytest.raises(InvalidTransition):
+            market.app.approve_charge(TENANT, charge.id, "carol")
+        assert market.app.balance(TENANT, charge.account_id).pending == {}
+
+    def test_proposals_are_idempotent_and_validated(self, market: Marketplace) -> None:
+        """The same proposal returns the first; other content under its reference is refused."""
+        first = self._propose(market, "-5.00")
+        assert self._propose(market, "-5.00").id == first.id
+        with pytest.raises(IdempotencyConflict):
+            self._propose(market, "-6.00")
+        with pytest.raises(InvalidAmount):
+            self._propose(market, "0.00", reference="zero")
+        with pytest.raises(ValidationError):
+            market.app.propose_charge(
+                ProposeCharge(
+                    tenant_id=TENANT,
+                    account_id=first.account_id,
+                    kind="bribe",
+                    amount=money("-1.00", "USD"),
+                    reference="odd",
+                    reason="?",
+                    proposed_by="alice",
+                )
+            )
+        credit = self._propose(market, "2.50", reference="goodwill")
+        done = market.app.approve_charge(TENANT, credit.id, "bob")
+        [item] = market.app.get_items(TENANT, [done.item_id or ""])
+        assert item.kind is ItemKind.ADJUSTMENT
