@@ -23,8 +23,18 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "src", "tests", "examples", "noxfile.py", "dev.py")
-    session.run("ruff", "format", "--check", "src", "tests", "examples", "noxfile.py", "dev.py")
+    session.run("ruff", "check", "src", "tests", "examples", "benchmarks", "noxfile.py", "dev.py")
+    session.run(
+        "ruff",
+        "format",
+        "--check",
+        "src",
+        "tests",
+        "examples",
+        "benchmarks",
+        "noxfile.py",
+        "dev.py",
+    )
 
 
 @nox.session(python=PYTHON)
@@ -47,3 +57,11 @@ def demo(session: nox.Session) -> None:
     session.install("-e", ".[sql]")
     args = session.posargs or ["--url", "sqlite:///demo.sqlite"]
     session.run("python", "examples/one_month.py", *args)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks of issue 8 against raw baselines; writes docs/performance.md (--full: 1M)."""
+    session.install("-e", ".[sql,postgres,mysql]")
+    args = session.posargs or ["--quick"]
+    session.run("python", "benchmarks/run.py", *args)
