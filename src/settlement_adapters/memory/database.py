@@ -11,6 +11,7 @@ import bisect
 import threading
 from collections import defaultdict
 from datetime import datetime
+from typing import TypeVar
 
 from settlement_core.ledger import JournalTransaction, Seal
 from settlement_core.lifecycle import StatementStatus
@@ -28,6 +29,20 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.ports import OutboxMessage
+
+# Every aggregate the adapter stores in a table of its own.
+T = TypeVar(
+    "T",
+    Account,
+    BillingItem,
+    Statement,
+    Payout,
+    ReleaseSummary,
+    Funding,
+    Discrepancy,
+    Freeze,
+    Charge,
+)
 
 
 class MemoryDatabase:

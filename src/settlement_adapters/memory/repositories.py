@@ -5,8 +5,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from settlement_adapters.memory.database import T
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
 from settlement_core.lifecycle import (
@@ -51,19 +52,6 @@ from settlement_core.ports import (
 
 if TYPE_CHECKING:
     from settlement_adapters.memory.unit_of_work import MemoryUnitOfWork
-
-T = TypeVar(
-    "T",
-    Account,
-    BillingItem,
-    Statement,
-    Payout,
-    ReleaseSummary,
-    Funding,
-    Discrepancy,
-    Freeze,
-    Charge,
-)
 
 
 def _page(rows: Iterable[T], after: str | None, limit: int) -> Page[T]:

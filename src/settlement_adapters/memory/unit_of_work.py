@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import attrs
 
-from settlement_adapters.memory.database import MemoryDatabase
+from settlement_adapters.memory.database import MemoryDatabase, T
 from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
@@ -43,18 +43,6 @@ from settlement_core.model import (
 )
 from settlement_core.ports import OutboxMessage
 
-T = TypeVar(
-    "T",
-    Account,
-    BillingItem,
-    Statement,
-    Payout,
-    ReleaseSummary,
-    Funding,
-    Discrepancy,
-    Freeze,
-    Charge,
-)
 Aggregate = (
     Account
     | BillingItem
