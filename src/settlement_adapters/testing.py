@@ -211,10 +211,19 @@ class Tamper:
         if self.engine is None:
             self.db.balances[(account, currency)] += delta
         else:
+            from sqlalchemy import insert, update
+
             from settlement_adapters.sqla import tables
 
+            assert self.engine is not None
             b = tables.ledger_balances
-            self._add(b, "balance_minor", delta, b.c.account == account, b.c.currency == currency)
+            where = (b.c.account == account, b.c.currency == currency)
+            bump = update(b).where(*where).values(balance_minor=b.c.balance_minor + delta)
+            with self.engine.begin() as conn:
+                # A balance that nets to zero within one transaction may have no row yet.
+                if conn.execute(bump).rowcount == 0:
+                    row = {"account": account, "currency": currency, "balance_minor": delta}
+                    conn.execute(insert(b).values(row))
 
     def add_to_first_leg(self, transaction_id: str, delta: int) -> None:
         """One leg of a posted transaction changes (and its cached balance with it)."""

@@ -596,13 +596,13 @@ def test_a_deadlock_inside_a_payout_run_is_retried_not_raised(
     assert sorted(by_status) == ["carried_forward", "closed"]
 
     reached = threading.Event()
-    carried_for_account = SqlStatementRepository.carried_for_account
+    carried_for_accounts = SqlStatementRepository.carried_for_accounts
 
-    def spy(self: SqlStatementRepository, account_id: str) -> list[Statement]:
+    def spy(self: SqlStatementRepository, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
         reached.set()  # payable_for_accounts has locked the payable statement
-        return carried_for_account(self, account_id)
+        return carried_for_accounts(self, account_ids)
 
-    monkeypatch.setattr(SqlStatementRepository, "carried_for_account", spy)
+    monkeypatch.setattr(SqlStatementRepository, "carried_for_accounts", spy)
     with store.engine.connect() as host, ThreadPoolExecutor(max_workers=1) as pool:
         tx = host.begin()
         host.execute(
@@ -612,7 +612,7 @@ def test_a_deadlock_inside_a_payout_run_is_retried_not_raised(
         pad = {"tenant_id": "pad", "name": "pad", "payload": {}, "created_at": now, "sent": True}
         host.execute(insert(tables.outbox), [{"id": f"pad-{i}", **pad} for i in range(200)])
         job = pool.submit(app.create_payouts, now)
-        assert reached.wait(10), "the payout job never reached carried_for_account"
+        assert reached.wait(10), "the payout job never reached carried_for_accounts"
         _wait_for_a_lock_wait(store)
         try:
             host.execute(select(st.c.id).where(st.c.id == by_status["closed"]).with_for_update())

@@ -298,9 +298,10 @@ class MemoryStatementRepository(_Repository):
         found = {a: self._of_account(a, StatementStatus.CLOSED, as_of) for a in account_ids}
         return {a: statements for a, statements in found.items() if statements}
 
-    def carried_for_account(self, account_id: str) -> list[Statement]:
-        """One account's carried-forward statements, by period."""
-        return self._of_account(account_id, StatementStatus.CARRIED_FORWARD, None)
+    def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
+        """These accounts' carried-forward statements, by period."""
+        found = {a: self._of_account(a, StatementStatus.CARRIED_FORWARD, None) for a in account_ids}
+        return {a: statements for a, statements in found.items() if statements}
 
     def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
         """Per account and currency: unpaid statements payable by then, summed."""

@@ -375,18 +375,25 @@ class SqlStatementRepository(_Repository):
             found.setdefault(statement.account_id, []).append(statement)
         return found
 
-    def carried_for_account(self, account_id: str) -> list[Statement]:
-        """One account's carried-forward statements, by period."""
+    def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
+        """These accounts' carried-forward statements, by period, locked; one query a chunk."""
         self.uow.flush()
         c = self.table.c
-        stmt = (
-            select(self.table)
-            .where(c.account_id == account_id, c.status == StatementStatus.CARRIED_FORWARD.value)
-            .order_by(c.period_start, c.currency)
-        )
-        if self.uow.locks_rows:
-            stmt = stmt.with_for_update()
-        return self._many(stmt)
+        found: dict[str, list[Statement]] = {}
+        for at in range(0, len(account_ids), 500):
+            stmt = (
+                select(self.table)
+                .where(
+                    c.account_id.in_(account_ids[at : at + 500]),
+                    c.status == StatementStatus.CARRIED_FORWARD.value,
+                )
+                .order_by(c.account_id, c.period_start, c.currency)
+            )
+            if self.uow.locks_rows:
+                stmt = stmt.with_for_update()
+            for statement in self._many(stmt):
+                found.setdefault(statement.account_id, []).append(statement)
+        return found
 
     def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
         """Per account and currency: unpaid statements payable by then, in one GROUP BY."""

@@ -138,8 +138,8 @@ class StatementRepository(Protocol):
         """
         ...
 
-    def carried_for_account(self, account_id: str) -> list[Statement]:
-        """One account's statements carried forward and not yet paid out."""
+    def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
+        """These accounts' statements carried forward and not yet paid out, by period."""
         ...
 
     def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:

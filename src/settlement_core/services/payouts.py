@@ -11,7 +11,7 @@ from attrs import frozen
 
 from settlement_core.ledger import accounts as ledger_accounts
 from settlement_core.ledger import postings
-from settlement_core.lifecycle import PayoutStatus
+from settlement_core.lifecycle import PayoutStatus, StatementStatus
 from settlement_core.model import (
     Account,
     FxQuote,
@@ -75,13 +75,17 @@ def _pay_accounts(ctx: Context, account_ids: list[str], as_of: datetime) -> Payo
     skipped: list[str] = []
     with ctx.uow() as uow:
         payable = uow.statements.payable_for_accounts(account_ids, as_of)
+        # Read once per batch, not once per account: a query per account made the
+        # SQL unit of work flush (and diff everything it tracks) per account.
+        earlier = uow.statements.carried_for_accounts(account_ids)
         now = ctx.now()
         for account_id in account_ids:
             statements = payable.get(account_id, [])
             skipped.extend(s.id for s in statements if s.has_mismatch)
             due = [s for s in statements if not s.has_mismatch]
             if due:
-                _pay_account(ctx, uow, account_id, due, as_of, now, created, carried)
+                before = earlier.get(account_id, [])
+                _pay_account(ctx, uow, account_id, due, before, as_of, now, created, carried)
         uow.commit()
     return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
 
@@ -91,6 +95,7 @@ def _pay_account(
     uow: UnitOfWork,
     account_id: str,
     due: list[Statement],
+    earlier: list[Statement],
     as_of: datetime,
     now: datetime,
     created: list[str],
@@ -103,7 +108,7 @@ def _pay_account(
     for statement in due:
         groups[rule.payment_currency or statement.currency].append(statement)
     for target, group in groups.items():
-        payout = _settle_group(ctx, uow, account, rule, target, group, brought, as_of, now)
+        payout = _settle_group(ctx, uow, account, rule, target, group, earlier, brought, as_of, now)
         if payout is None:
             carried.extend(s.id for s in group)
         else:
@@ -139,6 +144,7 @@ def _settle_group(
     rule: PayoutRule,
     target: str,
     group: list[Statement],
+    carried_before: list[Statement],
     brought: dict[str, int],
     as_of: datetime,
     now: datetime,
@@ -162,8 +168,9 @@ def _settle_group(
         return None
     earlier = [
         s
-        for s in uow.statements.carried_for_account(account.id)
-        if (rule.payment_currency or s.currency) == target
+        for s in carried_before
+        if s.status is StatementStatus.CARRIED_FORWARD
+        and (rule.payment_currency or s.currency) == target
     ]
     paid = sorted([*group, *earlier], key=lambda s: s.period.start)
     payout_id = ctx.ids.new_id()
