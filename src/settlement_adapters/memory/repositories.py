@@ -87,6 +87,16 @@ class _Repository:
                 rows.append(row)
         return rows
 
+    def _unique(
+        self, index: dict[tuple[str, str], str], field: str, tenant_id: str, value: str
+    ) -> Any:
+        """The row whose (tenant, `field`) is (tenant_id, value): staged first, then committed."""
+        for staged in self.uow.staged[self.table].values():
+            if staged.tenant_id == tenant_id and getattr(staged, field) == value:
+                return staged
+        found = index.get((tenant_id, value))
+        return None if found is None else self.uow.peek(self.table, self._committed, found)
+
 
 class MemoryAccountRepository(_Repository):
     """Accounts by id and by (tenant, shop id)."""
@@ -503,13 +513,10 @@ class MemoryFundingRepository(_Repository):
 
     def find_by_reference(self, tenant_id: str, reference: str) -> Funding | None:
         """The funding recorded under a reference, if any."""
-        for funding in self.uow.staged[self.table].values():
-            if funding.tenant_id == tenant_id and funding.reference == reference:
-                return funding  # type: ignore[no-any-return]
-        funding_id = self.uow.db.funding_by_reference.get((tenant_id, reference))
-        if funding_id is None:
-            return None
-        return self.uow.peek(self.table, self.uow.db.fundings, funding_id)
+        found: Funding | None = self._unique(
+            self.uow.db.funding_by_reference, "reference", tenant_id, reference
+        )
+        return found
 
 
 class MemoryDiscrepancyRepository(_Repository):
@@ -527,13 +534,10 @@ class MemoryDiscrepancyRepository(_Repository):
 
     def find_by_key(self, tenant_id: str, key: str) -> Discrepancy | None:
         """The discrepancy recorded for a finding, if any."""
-        for staged in self.uow.staged[self.table].values():
-            if staged.tenant_id == tenant_id and staged.key == key:
-                return staged  # type: ignore[no-any-return]
-        found = self.uow.db.discrepancy_by_key.get((tenant_id, key))
-        return (
-            None if found is None else self.uow.peek(self.table, self.uow.db.discrepancies, found)
+        found: Discrepancy | None = self._unique(
+            self.uow.db.discrepancy_by_key, "key", tenant_id, key
         )
+        return found
 
     def query(
         self, tenant_id: str, status: DiscrepancyStatus | None, after: str | None, limit: int
@@ -558,13 +562,10 @@ class MemoryFreezeRepository(_Repository):
 
     def find_by_reference(self, tenant_id: str, reference: str) -> Freeze | None:
         """The freeze made under a reference, if any."""
-        for staged in self.uow.staged[self.table].values():
-            if staged.tenant_id == tenant_id and staged.reference == reference:
-                return staged  # type: ignore[no-any-return]
-        found = self.uow.db.freeze_by_reference.get((tenant_id, reference))
-        if found is None:
-            return None
-        return self.uow.peek(self.table, self.uow.db.freezes, found)
+        found: Freeze | None = self._unique(
+            self.uow.db.freeze_by_reference, "reference", tenant_id, reference
+        )
+        return found
 
     def expired(self, as_of: datetime, limit: int) -> list[Freeze]:
         """Held freezes past their expiry, oldest first."""
@@ -608,13 +609,10 @@ class MemoryChargeRepository(_Repository):
 
     def find_by_reference(self, tenant_id: str, reference: str) -> Charge | None:
         """The charge proposed under a reference, if any."""
-        for staged in self.uow.staged[self.table].values():
-            if staged.tenant_id == tenant_id and staged.reference == reference:
-                return staged  # type: ignore[no-any-return]
-        found = self.uow.db.charge_by_reference.get((tenant_id, reference))
-        if found is None:
-            return None
-        return self.uow.peek(self.table, self.uow.db.charges, found)
+        found: Charge | None = self._unique(
+            self.uow.db.charge_by_reference, "reference", tenant_id, reference
+        )
+        return found
 
     def query(
         self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
