@@ -6,9 +6,11 @@ Pure standard library plus the library itself (no pytest), like
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -27,6 +29,31 @@ from settlement_core.testing.marketplace import TENANT, ChannelBuild, Marketplac
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
+
+
+@contextlib.contextmanager
+def empty_store(backend: str, folder: Path) -> Iterator[Engine | None]:
+    """An empty store of one backend, dropped on exit (None for the memory adapter).
+
+    SQLite is a file in `folder`; PostgreSQL a scratch schema and MariaDB
+    (`mysql`) a scratch database.
+    """
+    if backend == "memory":
+        yield None
+        return
+    from settlement_adapters.sqla import create_schema, make_engine
+    from settlement_adapters.sqla.scratch import scratch_schema
+
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{folder / 'settlement.db'}")
+        create_schema(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    with scratch_schema(backend) as scratch:
+        yield scratch.engine
 
 
 def store_build(engine: Engine | None) -> ChannelBuild:

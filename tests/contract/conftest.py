@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from settlement_adapters.sqla import create_schema, make_engine
-from settlement_adapters.sqla.scratch import scratch_schema
-from settlement_adapters.testing import store_build
+from settlement_adapters.testing import empty_store, store_build
 from settlement_core.testing.marketplace import ChannelBuild
 
 BACKENDS = ["memory", "sqlite", "postgresql", "mysql"]
@@ -25,17 +23,8 @@ BACKENDS = ["memory", "sqlite", "postgresql", "mysql"]
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine | None]:
     """An empty store on one backend (None for memory)."""
-    name = request.param
-    if name == "memory":
-        yield None
-    elif name == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'settlement.db'}")
-        create_schema(engine)
+    with empty_store(request.param, tmp_path) as engine:
         yield engine
-        engine.dispose()
-    else:
-        with scratch_schema(name) as scratch:
-            yield scratch.engine
 
 
 @pytest.fixture

@@ -12,14 +12,13 @@ import contextlib
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from settlement_adapters.sqla import create_schema, make_engine
-from settlement_adapters.sqla.scratch import scratch_schema
-from settlement_adapters.testing import ChannelMarket, store_build
+from settlement_adapters.testing import ChannelMarket, empty_store, store_build
 from settlement_core.lifecycle import PayoutStatus, ReleaseSummaryStatus
 from settlement_core.model import ApprovePayout, ItemKind
 from settlement_core.ports import PayoutFilter
@@ -34,18 +33,9 @@ PENDING = PayoutFilter(tenant_id=TENANT, status=PayoutStatus.PENDING_APPROVAL)
 @contextlib.contextmanager
 def fresh_store(backend: str) -> Iterator[ChannelBuild]:
     """A build over a new, empty store of one backend."""
-    engine = None
-    if backend == "sqlite":
-        folder = tempfile.mkdtemp(prefix="settlement-reconcile-")
-        engine = make_engine(f"sqlite:///{folder}/store.db")
-        create_schema(engine)
-    with contextlib.ExitStack() as stack:
-        if backend in ("postgresql", "mysql"):
-            engine = stack.enter_context(scratch_schema(backend)).engine
-
+    folder = Path(tempfile.mkdtemp(prefix="settlement-reconcile-"))
+    with empty_store(backend, folder) as engine:
         yield store_build(engine)
-        if backend == "sqlite" and engine is not None:
-            engine.dispose()
 
 
 day = st.tuples(
