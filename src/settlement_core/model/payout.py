@@ -8,6 +8,7 @@ from datetime import datetime
 from attrs import define, field
 
 from settlement_core.lifecycle import PayoutStatus
+from settlement_core.model.account import DEFAULT_CHANNEL
 from settlement_core.model.base import Aggregate
 from settlement_core.model.events import Event
 from settlement_core.model.values import PayoutSource
@@ -40,7 +41,7 @@ class Payout(Aggregate):
     attempts: int = 0
     approved_by: str | None = None
     kind: PayoutKind = PayoutKind.SCHEDULED
-    channel: str = "default"
+    channel: str = DEFAULT_CHANNEL
     release_id: str | None = None
     # Whether channel funds were set aside for it (its release was funded, or it is instant).
     funded: bool = False
