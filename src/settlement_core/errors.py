@@ -7,6 +7,8 @@ none of them is raised after anything was stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class SettlementError(Exception):
     """Root of every error the library raises on purpose."""
@@ -100,3 +102,44 @@ class StaleCallback(CallbackRejected):
 
 class ReplayedCallback(CallbackRejected):
     """The callback's nonce was accepted before; a replay is never applied twice."""
+
+
+# The fee engine's errors. Definition problems (a bad formula, a cycle, an overlap)
+# are InvalidRules raised when configuration is loaded; these surface while pricing
+# one order, before anything is booked.
+
+
+class FeeEvaluationError(SettlementError):
+    """A formula or calculator could not produce a fee for this order."""
+
+
+class MissingFactor(FeeEvaluationError, LookupError):
+    """Factors a schedule needs were neither given with the order nor provided."""
+
+    def __init__(self, names: Iterable[str], where: str) -> None:
+        self.names = tuple(sorted(names))
+        super().__init__(f"missing factors for {where}: {', '.join(self.names)}")
+
+
+class FeeDivisionByZero(FeeEvaluationError, ZeroDivisionError):
+    """A formula divided by zero for this order's factors."""
+
+
+class InvalidFactor(ValidationError):
+    """A factor value is not a finite Decimal (a float, NaN, infinity or garbage)."""
+
+
+class UnknownCalculator(InvalidRule):
+    """Configuration names a calculator type nobody registered."""
+
+
+class NoMatchingSchedule(NotFound):
+    """No fee schedule rule matches the order's attributes at the order's time."""
+
+
+class NoRoute(NotFound):
+    """No route says which settlement party settles this fee."""
+
+
+class MissingParty(ValidationError):
+    """A route or share names a role (``@seller``) the order does not fill."""

@@ -13,6 +13,7 @@ from settlement_core.testing.contracts import (
     QueryContract,
     UnitOfWorkContract,
 )
+from settlement_core.testing.receivable_contracts import SettlementModeContract
 
 
 class TestAccounts(AccountContract):
@@ -49,3 +50,7 @@ class TestFreezes(FreezeContract):
 
 class TestCharges(ChargeContract):
     """Non-order charges."""
+
+
+class TestSettlementModes(SettlementModeContract):
+    """Receivables and payables: netting and gross settlement."""

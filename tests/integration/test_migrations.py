@@ -34,7 +34,7 @@ from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.sqla.types import JsonText
 
 TABLES = set(metadata.tables)
-HEAD = "0004"  # the newest shipped revision
+HEAD = "0005"  # the newest shipped revision
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -184,7 +184,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9001"
-down_revision = "0004"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -206,7 +206,7 @@ def test_a_later_revision_with_alters_lands_in_the_same_schema(
     """add_column is rendered by Alembic, not translated; it must still hit the target schema."""
     later = tmp_path / "later"
     later.mkdir()
-    (later / "9001_extra.py").write_text(LATER_REVISION)
+    (later / "9001_extra.py").write_text(LATER_REVISION.replace("{head}", HEAD))
     config = alembic_config(engine)
     config.set_main_option(
         "version_locations", os.pathsep.join([str(MIGRATIONS / "versions"), str(later)])

@@ -20,6 +20,7 @@ from settlement_core.model import (
     BillingItem,
     ChannelEvent,
     Charge,
+    Collection,
     Discrepancy,
     Event,
     Freeze,
@@ -42,6 +43,7 @@ T = TypeVar(
     Discrepancy,
     Freeze,
     Charge,
+    Collection,
 )
 
 
@@ -75,6 +77,8 @@ class MemoryDatabase:
         self.freezes: dict[str, Freeze] = {}
         self.charges: dict[str, Charge] = {}
         self.charge_by_reference: dict[tuple[str, str], str] = {}
+        self.collections: dict[str, Collection] = {}
+        self.collection_by_key: dict[tuple[str, str], str] = {}
         self.freeze_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)

@@ -16,6 +16,7 @@ from settlement_core.lifecycle import (
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
     ChargeStatus,
+    CollectionStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -29,10 +30,12 @@ from settlement_core.model import (
     BillingItem,
     ChannelEvent,
     Charge,
+    Collection,
     Discrepancy,
     Event,
     Freeze,
     Funding,
+    ItemKind,
     Payout,
     PayoutKind,
     ReleaseSummary,
@@ -185,6 +188,19 @@ class MemoryBillingItemRepository(_Repository):
         """Sums of these statements' items, from the items themselves."""
         return {
             sid: sum(item.amount_minor for item in self._all(self._ids_of_statement(sid)))
+            for sid in statement_ids
+        }
+
+    def totals_of_kinds(
+        self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]
+    ) -> dict[str, int]:
+        """Sums of these statements' items of the given kinds."""
+        return {
+            sid: sum(
+                item.amount_minor
+                for item in self._all(self._ids_of_statement(sid))
+                if item.kind in kinds
+            )
             for sid in statement_ids
         }
 
@@ -622,6 +638,38 @@ class MemoryChargeRepository(_Repository):
             c
             for c in self._all()
             if c.tenant_id == tenant_id and (status is None or c.status is status)
+        )
+        return _page(rows, after, limit)
+
+
+class MemoryCollectionRepository(_Repository):
+    """Collections by id; (tenant, key) is unique."""
+
+    table = "collections"
+
+    def add(self, collection: Collection) -> None:
+        """Stage a new collection."""
+        self.uow.stage_new(self.table, collection)
+
+    def get(self, tenant_id: str, collection_id: str) -> Collection:
+        """The collection, or NotFound."""
+        return self.uow.load(self.table, self.uow.db.collections, collection_id, tenant_id)
+
+    def query(
+        self,
+        tenant_id: str,
+        account_id: str | None,
+        status: CollectionStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Collection]:
+        """A tenant's collections in id order after a cursor."""
+        rows = (
+            c
+            for c in self._all()
+            if c.tenant_id == tenant_id
+            and (account_id is None or c.account_id == account_id)
+            and (status is None or c.status is status)
         )
         return _page(rows, after, limit)
 

@@ -16,6 +16,7 @@ from settlement_adapters.memory.repositories import (
     MemoryChannelEventRepository,
     MemoryChargeRepository,
     MemoryCheckpointRepository,
+    MemoryCollectionRepository,
     MemoryDiscrepancyRepository,
     MemoryFreezeRepository,
     MemoryFundingRepository,
@@ -33,6 +34,7 @@ from settlement_core.model import (
     BillingItem,
     ChannelEvent,
     Charge,
+    Collection,
     Discrepancy,
     Event,
     Freeze,
@@ -53,6 +55,7 @@ Aggregate = (
     | Discrepancy
     | Freeze
     | Charge
+    | Collection
 )
 
 
@@ -93,6 +96,7 @@ class MemoryUnitOfWork:
         self.checkpoints = MemoryCheckpointRepository(self)
         self.freezes = MemoryFreezeRepository(self)
         self.charges = MemoryChargeRepository(self)
+        self.collections = MemoryCollectionRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -198,6 +202,7 @@ class MemoryUnitOfWork:
             "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
             "freezes": (db.freeze_by_reference, lambda f: (f.tenant_id, f.reference)),
             "charges": (db.charge_by_reference, lambda c: (c.tenant_id, c.reference)),
+            "collections": (db.collection_by_key, lambda c: (c.tenant_id, c.key)),
         }
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
@@ -285,6 +290,8 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "charges" and is_new:
         db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
+    elif table == "collections" and is_new:
+        db.collection_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "freezes" and is_new:
         db.freeze_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "discrepancies" and is_new:

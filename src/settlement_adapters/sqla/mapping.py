@@ -15,6 +15,7 @@ from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
     ChargeStatus,
+    CollectionStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -29,6 +30,7 @@ from settlement_core.model import (
     ChannelEvent,
     Charge,
     ChargeKind,
+    Collection,
     Discrepancy,
     DiscrepancyKind,
     Freeze,
@@ -39,6 +41,7 @@ from settlement_core.model import (
     PayoutKind,
     PayoutSource,
     ReleaseSummary,
+    SettlementMode,
     Statement,
 )
 from settlement_core.money import Money, amount_str, money
@@ -110,6 +113,7 @@ def account_row(a: Account) -> dict[str, Any]:
         "rule_override": a.rule_override,
         "payout_method_ref": a.payout_method_ref,
         "payout_channel": a.payout_channel,
+        "settlement_mode": a.settlement_mode.value,
         "attributes": dict(a.attributes),
         "status": a.status.value,
         "created_at": a.created_at,
@@ -130,6 +134,7 @@ def account_from(r: Row) -> Account:
         rule_override=r["rule_override"],
         payout_method_ref=r["payout_method_ref"],
         payout_channel=r["payout_channel"],
+        settlement_mode=SettlementMode(r["settlement_mode"]),
         status=AccountStatus(r["status"]),
         version=r["version"],
     )
@@ -536,5 +541,43 @@ def charge_from(r: Row) -> Charge:
         decided_by=r["decided_by"],
         decided_at=r["decided_at"],
         item_id=r["item_id"],
+        version=r["version"],
+    )
+
+
+def collection_row(c: Collection) -> dict[str, Any]:
+    """Columns of a collection."""
+    return {
+        "id": c.id,
+        "tenant_id": c.tenant_id,
+        "account_id": c.account_id,
+        "collection_key": c.key,
+        "currency": c.currency,
+        "amount_minor": c.amount_minor,
+        "collected_minor": c.collected_minor,
+        "offset_minor": c.offset_minor,
+        "statement_ids": list(c.statement_ids),
+        "created_at": c.created_at,
+        "status": c.status.value,
+        "closed_at": c.closed_at,
+        "version": c.version,
+    }
+
+
+def collection_from(r: Row) -> Collection:
+    """A collection from its row."""
+    return Collection(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        account_id=r["account_id"],
+        key=r["collection_key"],
+        currency=r["currency"],
+        amount_minor=int(r["amount_minor"]),
+        statement_ids=tuple(r["statement_ids"]),
+        created_at=r["created_at"],
+        collected_minor=int(r["collected_minor"]),
+        offset_minor=int(r["offset_minor"]),
+        status=CollectionStatus(r["status"]),
+        closed_at=r["closed_at"],
         version=r["version"],
     )

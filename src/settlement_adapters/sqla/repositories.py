@@ -22,6 +22,7 @@ from settlement_core.lifecycle import (
     UNRELEASED_PAYOUTS,
     BillingItemStatus,
     ChargeStatus,
+    CollectionStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -35,9 +36,11 @@ from settlement_core.model import (
     BillingItem,
     ChannelEvent,
     Charge,
+    Collection,
     Discrepancy,
     Freeze,
     Funding,
+    ItemKind,
     Payout,
     PayoutKind,
     ReleaseSummary,
@@ -226,6 +229,24 @@ class SqlBillingItemRepository(_Repository):
         rows = self.uow.execute(
             select(c.statement_id, func.sum(c.amount_minor))
             .where(c.statement_id.in_(statement_ids))
+            .group_by(c.statement_id)
+        )
+        for statement_id, total in rows:
+            totals[statement_id] = int(total)
+        return totals
+
+    def totals_of_kinds(
+        self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]
+    ) -> dict[str, int]:
+        """Sums of these statements' items of the given kinds, in one GROUP BY."""
+        totals = dict.fromkeys(statement_ids, 0)
+        if not statement_ids or not kinds:
+            return totals
+        self.uow.flush()
+        c = self.table.c
+        rows = self.uow.execute(
+            select(c.statement_id, func.sum(c.amount_minor))
+            .where(c.statement_id.in_(statement_ids), c.kind.in_(sorted(k.value for k in kinds)))
             .group_by(c.statement_id)
         )
         for statement_id, total in rows:
@@ -674,6 +695,36 @@ class SqlChargeRepository(_Repository):
         """A tenant's charges in id order after a cursor."""
         where = _equal(self.table, tenant_id=tenant_id, status=status.value if status else None)
         found: Page[Charge] = self._page(where, after, limit)
+        return found
+
+
+class SqlCollectionRepository(_Repository):
+    """Collections; (tenant, key) is unique."""
+
+    table = tables.collections
+    build = staticmethod(mapping.collection_from)
+
+    def get(self, tenant_id: str, collection_id: str) -> Collection:
+        """The collection, or NotFound."""
+        found: Collection = self._get(tenant_id, collection_id, "collection")
+        return found
+
+    def query(
+        self,
+        tenant_id: str,
+        account_id: str | None,
+        status: CollectionStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Collection]:
+        """A tenant's collections in id order after a cursor."""
+        where = _equal(
+            self.table,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            status=status.value if status else None,
+        )
+        found: Page[Collection] = self._page(where, after, limit)
         return found
 
 

@@ -53,6 +53,7 @@ accounts = Table(
     Column("rule_override", String(64)),
     Column("payout_method_ref", String(EXTERNAL)),
     Column("payout_channel", String(EXTERNAL), nullable=False, server_default="default"),
+    Column("settlement_mode", String(8), nullable=False, server_default="net"),
     Column("attributes", JsonText, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -293,6 +294,27 @@ charges = Table(
     Column("version", Integer, nullable=False),
     UniqueConstraint("tenant_id", "reference", name="uq_settlement_charges_reference"),
     Index("ix_settlement_charges_status", "tenant_id", "status", "id"),
+)
+
+collections = Table(
+    "settlement_collections",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    _id("account_id", nullable=False),
+    Column("collection_key", String(EXTERNAL), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("collected_minor", BigInteger, nullable=False),
+    Column("offset_minor", BigInteger, nullable=False),
+    Column("statement_ids", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("version", Integer, nullable=False),
+    # A statement set is billed once, however many payout runs race for it.
+    UniqueConstraint("tenant_id", "collection_key", name="uq_settlement_collections_key"),
+    Index("ix_settlement_collections_account", "tenant_id", "account_id", "status", "id"),
 )
 
 checkpoints = Table(

@@ -27,6 +27,7 @@ from settlement_adapters.sqla.repositories import (
     SqlChannelEventRepository,
     SqlChargeRepository,
     SqlCheckpointRepository,
+    SqlCollectionRepository,
     SqlDiscrepancyRepository,
     SqlFreezeRepository,
     SqlFundingRepository,
@@ -57,6 +58,7 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.discrepancies, mapping.discrepancy_row),
     (tables.freezes, mapping.freeze_row),
     (tables.charges, mapping.charge_row),
+    (tables.collections, mapping.collection_row),
 ]
 ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
@@ -90,6 +92,7 @@ class SqlAlchemyUnitOfWork:
         self.checkpoints = SqlCheckpointRepository(self)
         self.freezes = SqlFreezeRepository(self)
         self.charges = SqlChargeRepository(self)
+        self.collections = SqlCollectionRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

@@ -34,6 +34,14 @@ def frozen(account_id: str) -> str:
     return f"party:{account_id}:frozen"
 
 
+def receivable(account_id: str) -> str:
+    """What a gross-settled party owes the platform, billed apart (negative while owed)."""
+    return f"party:{account_id}:receivable"
+
+
+# Where money parties paid in for their receivables goes (the platform's bank).
+COLLECTED = "platform:collected"
+
 # Where confirmed freezes send the money they spend (the host settles it from there).
 SPENT = "platform:spent"
 

@@ -209,3 +209,75 @@ def unreserve(
         currency,
         amount_minor,
     )
+
+
+def statement_receivable(
+    tx_id: str,
+    tenant_id: str,
+    account_id: str,
+    statement_id: str,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """A gross party's share of a due statement that it owes moves from pending to receivable.
+
+    `amount_minor` is the receivable part of the statement (negative: fees owed).
+    """
+    return transfer(
+        tx_id,
+        tenant_id,
+        "statement.receivable",
+        statement_id,
+        at,
+        accounts.pending(account_id),
+        accounts.receivable(account_id),
+        currency,
+        amount_minor,
+    )
+
+
+def collection_received(
+    tx_id: str,
+    tenant_id: str,
+    account_id: str,
+    reference: str,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """The party paid `amount_minor` (> 0) of its receivable into the platform's bank."""
+    return transfer(
+        tx_id,
+        tenant_id,
+        "collection.received",
+        reference,
+        at,
+        accounts.COLLECTED,
+        accounts.receivable(account_id),
+        currency,
+        amount_minor,
+    )
+
+
+def collection_offset(
+    tx_id: str,
+    tenant_id: str,
+    account_id: str,
+    collection_id: str,
+    currency: str,
+    amount_minor: int,
+    at: datetime,
+) -> JournalTransaction:
+    """What a collection still bills (> 0 owed) nets against the party's available balance."""
+    return transfer(
+        tx_id,
+        tenant_id,
+        "collection.offset",
+        collection_id,
+        at,
+        accounts.available(account_id),
+        accounts.receivable(account_id),
+        currency,
+        amount_minor,
+    )

@@ -20,6 +20,7 @@ from settlement_core.lifecycle.states import (
     AccountStatus,
     BillingItemStatus,
     ChargeStatus,
+    CollectionStatus,
     DiscrepancyStatus,
     FreezeStatus,
     PayoutStatus,
@@ -128,6 +129,26 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
         [
             ("approve", [ChargeStatus.PROPOSED], ChargeStatus.APPROVED),
             ("reject", [ChargeStatus.PROPOSED], ChargeStatus.REJECTED),
+        ],
+    ),
+    CollectionStatus: _machine(
+        CollectionStatus,
+        [
+            (
+                "collect_part",
+                [CollectionStatus.OPEN, CollectionStatus.PARTIALLY_COLLECTED],
+                CollectionStatus.PARTIALLY_COLLECTED,
+            ),
+            (
+                "collect_rest",
+                [CollectionStatus.OPEN, CollectionStatus.PARTIALLY_COLLECTED],
+                CollectionStatus.COLLECTED,
+            ),
+            (
+                "offset",
+                [CollectionStatus.OPEN, CollectionStatus.PARTIALLY_COLLECTED],
+                CollectionStatus.OFFSET,
+            ),
         ],
     ),
 }

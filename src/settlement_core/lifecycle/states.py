@@ -76,6 +76,16 @@ class ChargeStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class CollectionStatus(enum.StrEnum):
+    """What a gross-settled party owes the platform, from billed to collected (R-FEE-4)."""
+
+    OPEN = "open"
+    PARTIALLY_COLLECTED = "partially_collected"
+    COLLECTED = "collected"
+    # Given up on collecting apart: what is left nets against the party's payouts.
+    OFFSET = "offset"
+
+
 # Groups of states that jobs and queries select by; one definition for every adapter.
 UNPAID_STATEMENTS = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
 """Statements whose money is not paid out yet."""

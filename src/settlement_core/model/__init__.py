@@ -1,10 +1,16 @@
 """The domain model: aggregates, values, events and commands."""
 
-from settlement_core.model.account import DEFAULT_CHANNEL, Account
+from settlement_core.model.account import DEFAULT_CHANNEL, Account, SettlementMode
 from settlement_core.model.base import Aggregate
-from settlement_core.model.billing_item import AmountBasis, BillingItem, ItemKind
+from settlement_core.model.billing_item import (
+    RECEIVABLE_KINDS,
+    AmountBasis,
+    BillingItem,
+    ItemKind,
+)
 from settlement_core.model.channel_event import AnswerSource, ChannelEvent
 from settlement_core.model.charge import Charge, ChargeKind
+from settlement_core.model.collection import Collection
 from settlement_core.model.commands import (
     ApprovePayout,
     InstantPayout,
@@ -16,8 +22,11 @@ from settlement_core.model.discrepancy import Discrepancy, DiscrepancyKind, find
 from settlement_core.model.events import (
     AccountOpened,
     AccountRuleAssigned,
+    AccountSettlementModeChanged,
     BillingItemRecorded,
     BillingItemsMoved,
+    CollectionBilled,
+    CollectionReceived,
     DiscrepancyFound,
     Event,
     FundingRecorded,
@@ -76,4 +85,10 @@ __all__ = [
     "Charge",
     "ChargeKind",
     "ProposeCharge",
+    "SettlementMode",
+    "AccountSettlementModeChanged",
+    "RECEIVABLE_KINDS",
+    "Collection",
+    "CollectionBilled",
+    "CollectionReceived",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -9,10 +10,22 @@ from attrs import define, field
 
 from settlement_core.lifecycle import AccountStatus
 from settlement_core.model.base import Aggregate
-from settlement_core.model.events import AccountRuleAssigned, Event
+from settlement_core.model.events import AccountRuleAssigned, AccountSettlementModeChanged, Event
 
 # The channel of accounts that name none.
 DEFAULT_CHANNEL = "default"
+
+
+class SettlementMode(enum.StrEnum):
+    """How a party's receivables (fees it owes) meet its payables (R-FEE-4, seed 004 105).
+
+    NET deducts them from its payouts (seed 004's "deduct from the flow"); GROSS
+    pays the payable in full and bills the receivable apart as a collection
+    ("two lines of income and expense").
+    """
+
+    NET = "net"
+    GROSS = "gross"
 
 
 @define(eq=False)
@@ -30,6 +43,7 @@ class Account(Aggregate):
     payout_method_ref: str | None = None
     # The payment channel its payouts go through (R-ACC-3).
     payout_channel: str = DEFAULT_CHANNEL
+    settlement_mode: SettlementMode = SettlementMode.NET
     status: AccountStatus = AccountStatus.ACTIVE
     version: int = 0
     events: list[Event] = field(factory=list, repr=False)
@@ -50,6 +64,15 @@ class Account(Aggregate):
     def release_hold(self, at: datetime) -> None:
         """Resume payouts from the next payable statement."""
         self._move("release_hold", at)
+
+    def change_settlement_mode(self, mode: SettlementMode, at: datetime) -> None:
+        """Net or gross from the next payout run on (statements already paid keep theirs)."""
+        self.settlement_mode = mode
+        self.events.append(
+            AccountSettlementModeChanged(
+                tenant_id=self.tenant_id, at=at, account_id=self.id, mode=mode.value
+            )
+        )
 
     def assign_rule(self, rule_id: str, at: datetime) -> None:
         """Pin an explicit rule; statements opened from now on use it."""

@@ -20,6 +20,13 @@ class ItemKind(enum.StrEnum):
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
     FEE = "fee"
+    # A fee given back (the order it was charged on was refunded): positive.
+    FEE_REFUND = "fee_refund"
+
+
+# What a party owes the platform rather than earns: a gross-settled party is
+# billed these apart from its payouts (R-FEE-4); a netting party has them deducted.
+RECEIVABLE_KINDS = frozenset({ItemKind.FEE, ItemKind.FEE_REFUND})
 
 
 class AmountBasis(enum.StrEnum):

@@ -28,6 +28,7 @@ class OpenAccount:
     rule_override: str | None = None
     payout_method_ref: str | None = None
     payout_channel: str | None = None
+    settlement_mode: str = "net"
 
 
 @frozen(kw_only=True)

@@ -53,6 +53,14 @@ class AccountRuleAssigned(Event):
 
 
 @frozen(kw_only=True)
+class AccountSettlementModeChanged(Event):
+    """An account switched between netting and gross settlement."""
+
+    account_id: str
+    mode: str
+
+
+@frozen(kw_only=True)
 class BillingItemRecorded(Event):
     """A billing item was booked on a statement and the ledger."""
 
@@ -158,3 +166,24 @@ class DiscrepancyFound(Event):
     currency: str | None
     expected_minor: int | None
     actual_minor: int | None
+
+
+@frozen(kw_only=True)
+class CollectionBilled(Event):
+    """A gross-settled party was billed what it owes for the statements it was paid for."""
+
+    collection_id: str
+    account_id: str
+    amount_minor: int
+    currency: str
+    statement_ids: tuple[str, ...]
+
+
+@frozen(kw_only=True)
+class CollectionReceived(Event):
+    """A party paid (part of) what a collection bills, under a bank reference."""
+
+    collection_id: str
+    amount_minor: int
+    currency: str
+    reference: str

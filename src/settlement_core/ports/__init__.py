@@ -27,6 +27,7 @@ from settlement_core.ports.repositories import (
     ChannelEventRepository,
     ChargeRepository,
     CheckpointRepository,
+    CollectionRepository,
     DiscrepancyRepository,
     FreezeRepository,
     FundingRepository,
@@ -78,4 +79,5 @@ __all__ = [
     "CheckpointRepository",
     "FreezeRepository",
     "ChargeRepository",
+    "CollectionRepository",
 ]

@@ -14,6 +14,7 @@ from typing import Protocol
 from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
 from settlement_core.lifecycle import (
     ChargeStatus,
+    CollectionStatus,
     DiscrepancyStatus,
     FreezeStatus,
     ReleaseSummaryStatus,
@@ -23,9 +24,11 @@ from settlement_core.model import (
     BillingItem,
     ChannelEvent,
     Charge,
+    Collection,
     Discrepancy,
     Freeze,
     Funding,
+    ItemKind,
     Payout,
     ReleaseSummary,
     Statement,
@@ -88,6 +91,12 @@ class BillingItemRepository(Protocol):
 
     def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
         """Full sums of these statements' items (one GROUP BY), ignoring running totals."""
+        ...
+
+    def totals_of_kinds(
+        self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]
+    ) -> dict[str, int]:
+        """Sums of these statements' items of the given kinds (one GROUP BY); 0 where none."""
         ...
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
@@ -315,6 +324,29 @@ class ChargeRepository(Protocol):
         self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
     ) -> Page[Charge]:
         """A tenant's charges, in id order after a cursor."""
+        ...
+
+
+class CollectionRepository(Protocol):
+    """Receivables billed to gross-settled parties, unique by (tenant, key)."""
+
+    def add(self, collection: Collection) -> None:
+        """Stage a new collection (ConcurrencyConflict on commit if its key was taken)."""
+        ...
+
+    def get(self, tenant_id: str, collection_id: str) -> Collection:
+        """The collection, or NotFound."""
+        ...
+
+    def query(
+        self,
+        tenant_id: str,
+        account_id: str | None,
+        status: CollectionStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Collection]:
+        """A tenant's collections (of one account, in one state), in id order after a cursor."""
         ...
 
 

@@ -13,6 +13,7 @@ from settlement_core.ports.repositories import (
     ChannelEventRepository,
     ChargeRepository,
     CheckpointRepository,
+    CollectionRepository,
     DiscrepancyRepository,
     FreezeRepository,
     FundingRepository,
@@ -74,6 +75,11 @@ class UnitOfWork(Protocol):
     @property
     def charges(self) -> ChargeRepository:
         """The non-order charges of this transaction."""
+        ...
+
+    @property
+    def collections(self) -> CollectionRepository:
+        """The receivables billed apart to gross-settled parties in this transaction."""
         ...
 
     @property

@@ -9,6 +9,7 @@ from settlement_core.ids import external_id
 from settlement_core.model import DEFAULT_CHANNEL, Account, AccountOpened, OpenAccount
 from settlement_core.rules import resolve_zone
 from settlement_core.services.context import Context
+from settlement_core.services.receivables import settlement_mode
 
 MAX_ATTRIBUTES = 32
 
@@ -36,6 +37,7 @@ def _validate(cmd: OpenAccount, ctx: Context) -> None:
         external_id(cmd.payout_method_ref, "payout_method_ref")
     if cmd.payout_channel is not None:
         external_id(cmd.payout_channel, "payout_channel")
+    settlement_mode(cmd.settlement_mode)
 
 
 def get_or_create_account(ctx: Context, cmd: OpenAccount) -> AccountReceipt:
@@ -62,6 +64,7 @@ def get_or_create_account(ctx: Context, cmd: OpenAccount) -> AccountReceipt:
                 rule_override=cmd.rule_override,
                 payout_method_ref=cmd.payout_method_ref,
                 payout_channel=cmd.payout_channel or DEFAULT_CHANNEL,
+                settlement_mode=settlement_mode(cmd.settlement_mode),
             )
             rule = ctx.rules.select(account.segment_attributes(), cmd.rule_override, now)
             account.rule_id = rule.rule_id

@@ -81,8 +81,8 @@ def _validate(ctx: Context, cmd: RecordBillingItem) -> _Valid:
 
 def _check_sign(kind: ItemKind, minor: int, amount: Money) -> None:
     shown = format_amount(amount)
-    if kind is ItemKind.SALE and minor <= 0:
-        raise InvalidAmount(f"a sale's amount must be positive, got {shown}")
+    if kind in (ItemKind.SALE, ItemKind.FEE_REFUND) and minor <= 0:
+        raise InvalidAmount(f"a {kind.value}'s amount must be positive, got {shown}")
     if kind in (ItemKind.REFUND, ItemKind.FEE) and minor >= 0:
         raise InvalidAmount(f"a {kind.value}'s amount must be negative, got {shown}")
     if kind is ItemKind.ADJUSTMENT and minor == 0:

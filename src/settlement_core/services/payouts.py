@@ -24,6 +24,7 @@ from settlement_core.model import (
 from settlement_core.money import Rounding, convert, from_minor, to_minor
 from settlement_core.ports import UnitOfWork, metrics
 from settlement_core.rules import PayoutRule
+from settlement_core.services import receivables
 from settlement_core.services.context import Context, retrying
 
 # FX conversions of payouts round half-even: unbiased over many payouts.
@@ -119,10 +120,13 @@ def _make_available(
     ctx: Context, uow: UnitOfWork, account: Account, due: list[Statement], now: datetime
 ) -> dict[str, int]:
     available = ledger_accounts.available(account.id)
+    receivable = receivables.owed_by_statement(uow, account, due)
     brought: dict[str, int] = {}
     for statement in due:
         brought[statement.id] = uow.ledger.balance(available, statement.currency)
-        if statement.total_minor:
+        owed = receivable.get(statement.id, 0)
+        payable = statement.total_minor - owed
+        if payable:
             uow.ledger.post(
                 postings.statement_payable(
                     ctx.ids.new_id(),
@@ -130,10 +134,23 @@ def _make_available(
                     account.id,
                     statement.id,
                     statement.currency,
-                    statement.total_minor,
+                    payable,
                     now,
                 )
             )
+        if owed:
+            uow.ledger.post(
+                postings.statement_receivable(
+                    ctx.ids.new_id(),
+                    account.tenant_id,
+                    account.id,
+                    statement.id,
+                    statement.currency,
+                    owed,
+                    now,
+                )
+            )
+    receivables.bill(ctx, uow, account, due, receivable, now)
     return brought
 
 

@@ -12,11 +12,12 @@ from attrs import field, frozen
 from settlement_core.errors import ValidationError
 from settlement_core.ids import external_id
 from settlement_core.ledger import accounts as ledger_accounts
-from settlement_core.lifecycle import DiscrepancyStatus
+from settlement_core.lifecycle import CollectionStatus, DiscrepancyStatus
 from settlement_core.model import (
     Account,
     BillingItem,
     ChannelEvent,
+    Collection,
     Discrepancy,
     Payout,
     ReleaseSummary,
@@ -32,11 +33,17 @@ MAX_IDS = 1000
 
 @frozen
 class Balance:
-    """An account's money per currency: booked but not yet payable, payable, and frozen."""
+    """An account's money per currency: booked but not yet payable, payable, frozen, owed.
+
+    `receivable` is what a gross-settled party owes the platform on collections
+    not yet paid (negative, as the ledger holds it); a netting party has none,
+    its fees are in `pending` and `available`.
+    """
 
     pending: dict[str, Money]
     available: dict[str, Money]
     frozen: dict[str, Money] = field(factory=dict)
+    receivable: dict[str, Money] = field(factory=dict)
 
 
 def _limit(limit: int) -> int:
@@ -144,8 +151,38 @@ def balance(ctx: Context, tenant_id: str, account_id: str) -> Balance:
         pending = uow.ledger.balances(ledger_accounts.pending(account.id))
         available = uow.ledger.balances(ledger_accounts.available(account.id))
         frozen = uow.ledger.balances(ledger_accounts.frozen(account.id))
+        receivable = uow.ledger.balances(ledger_accounts.receivable(account.id))
     return Balance(
-        pending={c: from_minor(v, c) for c, v in sorted(pending.items())},
-        available={c: from_minor(v, c) for c, v in sorted(available.items())},
-        frozen={c: from_minor(v, c) for c, v in sorted(frozen.items())},
+        pending=_as_money(pending),
+        available=_as_money(available),
+        frozen=_as_money(frozen),
+        receivable=_as_money(receivable),
     )
+
+
+def _as_money(minor: dict[str, int]) -> dict[str, Money]:
+    return {c: from_minor(v, c) for c, v in sorted(minor.items())}
+
+
+def get_collection(ctx: Context, tenant_id: str, collection_id: str) -> Collection:
+    """One collection by id (NotFound for another tenant's)."""
+    with ctx.uow() as uow:
+        return uow.collections.get(tenant_id, collection_id)
+
+
+def query_collections(
+    ctx: Context,
+    tenant_id: str,
+    account_id: str | None = None,
+    status: CollectionStatus | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> Page[Collection]:
+    """A tenant's collections (of one account, in one state), in id order after a cursor."""
+    external_id(tenant_id, "tenant_id")
+    if account_id is not None:
+        external_id(account_id, "account_id")
+    if status is not None and not isinstance(status, CollectionStatus):
+        raise ValidationError(f"status must be a CollectionStatus, got {status!r}")
+    with ctx.uow() as uow:
+        return uow.collections.query(tenant_id, account_id, status, after, _limit(limit))

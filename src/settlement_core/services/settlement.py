@@ -6,13 +6,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from settlement_core.ledger import Entry
-from settlement_core.lifecycle import DiscrepancyStatus
+from settlement_core.lifecycle import CollectionStatus, DiscrepancyStatus
 from settlement_core.model import (
     Account,
     ApprovePayout,
     BillingItem,
     ChannelEvent,
     Charge,
+    Collection,
     Discrepancy,
     Freeze,
     InstantPayout,
@@ -48,6 +49,7 @@ from settlement_core.services import (
     payout_outcomes,
     payouts,
     queries,
+    receivables,
     releases,
     statements,
     trace,
@@ -271,6 +273,40 @@ class Settlement:
     def reject_charge(self, tenant_id: str, charge_id: str, rejected_by: str) -> Charge:
         """Reject a charge: nothing is booked."""
         return charges.reject_charge(self.context, tenant_id, charge_id, rejected_by)
+
+    # receivables of gross-settled parties (R-FEE-4)
+    def set_settlement_mode(self, tenant_id: str, account_id: str, mode: str) -> Account:
+        """Net ("net") or gross ("gross") settlement from the account's next payout run."""
+        return receivables.set_settlement_mode(self.context, tenant_id, account_id, mode)
+
+    def record_collection(
+        self, tenant_id: str, collection_id: str, amount: Money, reference: str
+    ) -> Collection:
+        """The party paid (part of) a collection; idempotent by (collection, bank reference)."""
+        return receivables.record_collection(
+            self.context, tenant_id, collection_id, amount, reference
+        )
+
+    def offset_collection(
+        self, tenant_id: str, collection_id: str, by: str, reason: str
+    ) -> Collection:
+        """Net what a collection still bills against the party's payouts instead."""
+        return receivables.offset_collection(self.context, tenant_id, collection_id, by, reason)
+
+    def get_collection(self, tenant_id: str, collection_id: str) -> Collection:
+        """One collection by id."""
+        return queries.get_collection(self.context, tenant_id, collection_id)
+
+    def query_collections(
+        self,
+        tenant_id: str,
+        account_id: str | None = None,
+        status: CollectionStatus | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page[Collection]:
+        """A tenant's collections, in id order after a cursor."""
+        return queries.query_collections(self.context, tenant_id, account_id, status, after, limit)
 
     # balance freezes (try / confirm / cancel)
     def freeze(

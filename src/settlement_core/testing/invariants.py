@@ -34,9 +34,10 @@ def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
     """Money in equals money out, per account and currency, and nothing is paid twice.
 
     For every account and currency: the sum of its items equals pending +
-    available + frozen balance + what live payouts drew from it + what
-    confirmed freezes spent; statement totals equal
-    their items; each statement is paid by at most one payout.
+    available + frozen + receivable balance + what live payouts drew from it +
+    what confirmed freezes spent - what the party paid in on collections; the
+    receivable balance is what its collections still bill; statement totals
+    equal their items; each statement is paid by at most one payout.
     """
     app = market.app
     items, statements, payouts = everything(app, tenant_id)
@@ -67,18 +68,32 @@ def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
     spent = _confirmed_freezes(app, tenant_id)
     for (account_id, currency), amount in spent.items():
         drawn[(account_id, currency)] += amount
+    collected, owed = _collections(app, tenant_id)
+    for (account_id, currency), amount in collected.items():
+        drawn[(account_id, currency)] -= amount
     for account_id in accounts:
         balance = app.balance(tenant_id, account_id)
         currencies = (
             {c for a, c in booked if a == account_id}
             | set(balance.pending)
             | set(balance.available)
+            | set(balance.receivable)
             | {c for a, c in drawn if a == account_id}
         )
         for currency in currencies:
+            receivable = balance.receivable.get(currency)
+            assert (to_minor(receivable) if receivable else 0) == -owed[(account_id, currency)], (
+                f"account {account_id} {currency}: receivable {receivable} is not what its"
+                f" collections still bill ({owed[(account_id, currency)]})"
+            )
             held = sum(
                 to_minor(part[currency])
-                for part in (balance.pending, balance.available, balance.frozen)
+                for part in (
+                    balance.pending,
+                    balance.available,
+                    balance.frozen,
+                    balance.receivable,
+                )
                 if currency in part
             )
             assert booked[(account_id, currency)] == held + drawn[(account_id, currency)], (
@@ -96,6 +111,20 @@ def _confirmed_freezes(app: Settlement, tenant_id: str) -> defaultdict[tuple[str
         ):
             spent[(held.account_id, held.currency)] += held.amount_minor
     return spent
+
+
+def _collections(
+    app: Settlement, tenant_id: str
+) -> tuple[defaultdict[tuple[str, str], int], defaultdict[tuple[str, str], int]]:
+    """What parties paid in on their collections, and what they still owe on them."""
+    paid: defaultdict[tuple[str, str], int] = defaultdict(int)
+    owed: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for collection in paged(lambda c: app.query_collections(tenant_id, after=c, limit=1000)):
+        assert collection.amount_minor > 0, collection
+        assert 0 <= collection.outstanding_minor <= collection.amount_minor, collection
+        paid[(collection.account_id, collection.currency)] += collection.collected_minor
+        owed[(collection.account_id, collection.currency)] += collection.outstanding_minor
+    return paid, owed
 
 
 def _assert_ledger(app: Settlement, tenant_id: str, payouts: list[Payout]) -> None:

@@ -73,14 +73,17 @@ class Marketplace:
         self.app = build(self.rules, self.clock, StaticFxRates(RATES))
         self._seq = 0
 
-    def shop(self, shop_id: str, rule: str | None = None, **attributes: str) -> str:
-        """Open (or find) a shop's account and return its id."""
+    def shop(
+        self, shop_id: str, rule: str | None = None, mode: str = "net", **attributes: str
+    ) -> str:
+        """Open (or find) a shop's account (netting, or `mode="gross"`) and return its id."""
         cmd = OpenAccount(
             tenant_id=TENANT,
             shop_id=shop_id,
             time_zone=attributes.pop("time_zone", "UTC"),
             attributes=attributes,
             rule_override=rule,
+            settlement_mode=mode,
         )
         return self.app.get_or_create_account(cmd).account.id
 
