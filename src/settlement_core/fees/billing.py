@@ -35,10 +35,13 @@ def line_key(order_id: str, party: str, line: str, sequence: int) -> str:
     return KEY_PREFIX + hashlib.sha256(content.encode()).hexdigest()[:40]
 
 
-def _kind(line_units: int, order_units: int) -> ItemKind:
-    # The ingest service fixes the sign each kind may have: a line going the same way
-    # as its order is a sale or a refund; one against it (a subsidy on a sale, a fee
-    # returned on a refund) is an adjustment.
+def _kind(line_units: int, order_units: int, charge: bool) -> ItemKind:
+    # The ingest service fixes the sign each kind may have: a fee charged to the party
+    # is a fee, given back (on a refund) a fee refund; otherwise a line going the same
+    # way as its order is a sale or a refund, and one against it (a subsidy on a sale,
+    # a fee returned on a refund) is an adjustment.
+    if charge:
+        return ItemKind.FEE if line_units < 0 else ItemKind.FEE_REFUND
     if line_units > 0 and order_units > 0:
         return ItemKind.SALE
     if line_units < 0 and order_units < 0:
@@ -77,7 +80,7 @@ def billing_items(
                 shop_id=line.party,
                 key=line_key(order_id, line.party, line.line, sequence),
                 order_id=order_id,
-                kind=_kind(units, order_units),
+                kind=_kind(units, order_units, line.charge),
                 amount=line.amount,
                 occurred_at=occurred_at,
                 basis=AmountBasis.DELTA,

@@ -19,6 +19,7 @@ from settlement_core.fees.routing import RoutingTable
 from settlement_core.fees.schedule import FeeResult
 from settlement_core.fees.split import Split, SplitLine, split_amount
 from settlement_core.model.commands import RecordBillingItem
+from settlement_core.money import from_minor, to_minor
 
 __all__ = ["FeeEngine", "OrderSettlement"]
 
@@ -59,13 +60,17 @@ class FeeEngine:
         rule = self._matcher.select(order.match_attributes(), order.at)
         schedule = rule.schedule
         fees = schedule.evaluate(order, provider)
-        lines = [
-            SplitLine(
-                self._routes.party_for(order.tenant_id, order.business, name, order.parties),
-                name,
-                fees.amounts[name],
+        lines: list[SplitLine] = []
+        for name in schedule.booked:
+            amount = fees.amounts[name]
+            payee, payer = self._routes.parties_for(
+                order.tenant_id, order.business, name, order.parties
             )
-            for name in schedule.booked
-        ]
+            lines.append(SplitLine(payee, name, amount))
+            if payer is not None:
+                # The pair nets to zero, so the split's remainder is not reduced by it.
+                lines.append(
+                    SplitLine(payer, name, from_minor(-to_minor(amount), amount.currency), True)
+                )
         split = split_amount(order.amount, lines, schedule.split, order.parties)
         return OrderSettlement(order, rule.rule_id, fees, split)

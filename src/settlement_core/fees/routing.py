@@ -4,6 +4,11 @@ A route maps (tenant, business line, fee) to a payee: a fixed settlement party
 id (the platform entity ``900001``) or a role the order fills (``@seller``,
 ``@supplier``). Any of the three keys may be the wildcard ``*``.
 
+A route may also name the fee's payer (R-FEE-4): the fee is then booked twice,
+as the payee's income and as a charge on the payer (a fee item), instead of
+silently reducing what the split leaves the payer. A payer who settles gross
+is billed its charges apart; one who nets has them deducted as before.
+
 Precedence, most specific first: a route with more exact keys wins; between
 routes with as many exact keys, an exact fee wins (a route written for that fee
 beats a catch-all), then an exact tenant, then an exact business line. Each key
@@ -19,7 +24,7 @@ from typing import Any, Final
 from attrs import field, frozen
 
 from settlement_core.errors import InvalidIdentifier, InvalidRule
-from settlement_core.fees.errors import NoRoute
+from settlement_core.fees.errors import MissingParty, NoRoute
 from settlement_core.fees.values import check_name, check_payee, resolve_payee
 from settlement_core.ids import external_id
 
@@ -53,14 +58,26 @@ def _payee(_instance: object, _attribute: object, value: Any) -> None:
     check_payee(value, "route party")
 
 
+def _payer(instance: Route, _attribute: object, value: Any) -> None:
+    if value is None:
+        return
+    check_payee(value, "route payer")
+    if value == instance.party:
+        raise InvalidRule(f"fee {instance.fee!r} cannot be charged to its own payee {value!r}")
+
+
 @frozen
 class Route:
-    """Fee `fee` of business `business` at tenant `tenant` is settled by `party`."""
+    """Fee `fee` of business `business` at tenant `tenant` is settled by `party`.
+
+    With `payer`, the fee is charged to that party as a line of its own.
+    """
 
     tenant: str = field(validator=_scope)
     business: str = field(validator=_scope)
     fee: str = field(validator=_fee)
     party: str = field(validator=_payee)
+    payer: str | None = field(default=None, validator=_payer)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -103,5 +120,17 @@ class RoutingTable:
 
     def party_for(self, tenant: str, business: str, fee: str, parties: Mapping[str, str]) -> str:
         """The settlement party id for the fee, resolving a role through the order's parties."""
+        return self.parties_for(tenant, business, fee, parties)[0]
+
+    def parties_for(
+        self, tenant: str, business: str, fee: str, parties: Mapping[str, str]
+    ) -> tuple[str, str | None]:
+        """(payee, payer or None) of the fee, roles resolved through the order's parties."""
         route = self.route(tenant, business, fee)
-        return resolve_payee(route.party, parties, f"fee {fee!r}")
+        payee = resolve_payee(route.party, parties, f"fee {fee!r}")
+        if route.payer is None:
+            return payee, None
+        payer = resolve_payee(route.payer, parties, f"the charge of fee {fee!r}")
+        if payer == payee:
+            raise MissingParty(f"fee {fee!r} would be charged to its own payee {payee!r}")
+        return payee, payer

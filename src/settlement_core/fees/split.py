@@ -105,11 +105,16 @@ def _money(_instance: object, _attribute: object, value: Any) -> None:
 
 @frozen
 class SplitLine:
-    """One party's part of one order under one line (a fee name or a share line)."""
+    """One party's part of one order under one line (a fee name or a share line).
+
+    `charge` marks a fee charged to this party (booked as a fee item, and billed
+    apart when the party settles gross) rather than income or a share.
+    """
 
     party: str = field(validator=_party)
     line: str = field(validator=_line)
     amount: Money = field(validator=_money)
+    charge: bool = False
 
 
 def _line_tuple(value: Iterable[SplitLine]) -> tuple[SplitLine, ...]:
@@ -147,7 +152,10 @@ class Split:
         """The mirror image, for refunding the whole order: every line with the sign flipped."""
         return Split(
             _negate(self.amount),
-            tuple(SplitLine(line.party, line.line, _negate(line.amount)) for line in self.lines),
+            tuple(
+                SplitLine(line.party, line.line, _negate(line.amount), line.charge)
+                for line in self.lines
+            ),
         )
 
     def by_party(self) -> Mapping[str, Money]:

@@ -6,6 +6,8 @@ provides the `settlement_build` fixture.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from settlement_core.errors import (
@@ -15,9 +17,19 @@ from settlement_core.errors import (
     NotFound,
     ValidationError,
 )
+from settlement_core.fees import (
+    Fee,
+    FeeEngine,
+    FeeSchedule,
+    Order,
+    Route,
+    RoutingTable,
+    ScheduleMatcher,
+    ScheduleRule,
+)
 from settlement_core.lifecycle import CollectionStatus, StatementStatus
 from settlement_core.model import Collection, ItemKind, OpenAccount, ProposeCharge, SettlementMode
-from settlement_core.money import Money, money
+from settlement_core.money import Money, Rounding, money
 from settlement_core.ports import StatementFilter
 from settlement_core.testing.contracts import _Suite
 from settlement_core.testing.invariants import assert_invariants
@@ -28,12 +40,35 @@ def _usd(amount: str) -> Money:
     return money(amount, "USD")
 
 
+# A 10% commission the platform earns and the seller is charged, as its own line.
+COMMISSION = FeeEngine(
+    ScheduleMatcher(
+        [
+            ScheduleRule(
+                rule_id="marketplace",
+                schedule=FeeSchedule(
+                    name="marketplace",
+                    factors=("paid",),
+                    fees=(Fee("commission", "paid * 0.10", Rounding.HALF_UP),),
+                ),
+            )
+        ]
+    ),
+    RoutingTable([Route("*", "*", "commission", "platform", payer="@seller")]),
+)
+
+
 class SettlementModeContract(_Suite):
     """Netting deducts a party's fees from its payouts; gross pays in full and bills them."""
 
     def _day(self, market: Marketplace, shop: str, *lines: tuple[str, ItemKind]) -> None:
         for amount, kind in lines:
             market.order(shop, amount, kind=kind)
+
+    def _clean(self, market: Marketplace) -> None:
+        assert_invariants(market)
+        report = market.app.reconcile(TENANT, market.clock.now(), dry_run=True)
+        assert report.clean, report.findings
 
     def _billed(self, market: Marketplace, account: str) -> list[Collection]:
         return list(market.app.query_collections(TENANT, account_id=account).items)
@@ -47,7 +82,7 @@ class SettlementModeContract(_Suite):
         assert market.app.get_payout(TENANT, payout_id).amount == _usd("90.00")
         assert self._billed(market, account) == []
         assert market.app.balance(TENANT, account).receivable == {}
-        assert_invariants(market)
+        self._clean(market)
 
     def test_a_gross_party_is_paid_in_full_and_billed_its_fees(self, market: Marketplace) -> None:
         """Gross: the payout carries every sale; one collection bills the fees of the run."""
@@ -75,7 +110,7 @@ class SettlementModeContract(_Suite):
         # A second run finds nothing new to pay or bill.
         assert market.run_jobs() == (0, ())
         assert len(self._billed(market, account)) == 1
-        assert_invariants(market)
+        self._clean(market)
 
     def test_collections_are_paid_in_parts_once_per_reference(self, market: Marketplace) -> None:
         """Parts under bank references; a replay is a no-op; more than is owed is refused."""
@@ -104,7 +139,7 @@ class SettlementModeContract(_Suite):
             market.app.record_collection(TENANT, billed.id, _usd("1.00"), "bank-3")
         with pytest.raises(InvalidTransition):
             market.app.offset_collection(TENANT, billed.id, "ops", "too late")
-        assert_invariants(market)
+        self._clean(market)
 
     def test_an_offset_collection_nets_in_the_next_payout(self, market: Marketplace) -> None:
         """Given up collecting apart, what is still owed comes off the next payout, once."""
@@ -127,7 +162,7 @@ class SettlementModeContract(_Suite):
         market.advance(days=1)
         _, [second] = market.run_jobs()
         assert market.app.get_payout(TENANT, second).amount == _usd("23.00")
-        assert_invariants(market)
+        self._clean(market)
 
     def test_a_gross_party_with_only_fees_is_billed_not_paid(self, market: Marketplace) -> None:
         """An approved penalty on a gross party becomes a collection, not a debt on payouts."""
@@ -152,7 +187,7 @@ class SettlementModeContract(_Suite):
         statements = market.app.query_statements(StatementFilter(tenant_id=TENANT)).items
         assert [s.status for s in statements] == [StatementStatus.CARRIED_FORWARD]
         assert market.app.balance(TENANT, account).available == {}
-        assert_invariants(market)
+        self._clean(market)
 
     def test_fees_given_back_reduce_what_is_billed_or_are_paid(self, market: Marketplace) -> None:
         """Fee refunds net against the run's fees; beyond them they are simply payable."""
@@ -176,7 +211,7 @@ class SettlementModeContract(_Suite):
         assert len(self._billed(market, account)) == 1
         with pytest.raises(InvalidAmount):
             market.order("s1", "-1.00", kind=ItemKind.FEE_REFUND)
-        assert_invariants(market)
+        self._clean(market)
 
     def test_a_held_gross_party_is_still_billed(self, market: Marketplace) -> None:
         """Holding the payout does not hold the bill: the fees are collected apart."""
@@ -187,7 +222,7 @@ class SettlementModeContract(_Suite):
         [billed] = self._billed(market, account)
         assert billed.amount == _usd("10.00")
         assert market.app.balance(TENANT, account).available == {"USD": _usd("100.00")}
-        assert_invariants(market)
+        self._clean(market)
 
     def test_switching_mode_applies_from_the_next_run(self, market: Marketplace) -> None:
         """A switch is idempotent, evented, validated, and changes only later payout runs."""
@@ -207,7 +242,7 @@ class SettlementModeContract(_Suite):
         _, [gross] = market.run_jobs()
         assert market.app.get_payout(TENANT, gross).amount == _usd("50.00")
         assert [c.amount for c in self._billed(market, account)] == [_usd("5.00")]
-        assert_invariants(market)
+        self._clean(market)
 
     def test_bad_modes_and_other_tenants_are_refused(self, market: Marketplace) -> None:
         """An unknown mode stores no account; another tenant cannot see a collection."""
@@ -228,3 +263,29 @@ class SettlementModeContract(_Suite):
         assert market.app.get_collection(TENANT, billed.id).outstanding == _usd("1.00")
         opened = market.app.get_or_create_account(OpenAccount(tenant_id=TENANT, shop_id="odd"))
         assert opened.created and opened.account.settlement_mode is SettlementMode.NET
+
+    def test_fee_engine_charges_bill_a_gross_seller(self, market: Marketplace) -> None:
+        """Priced by the engine, a gross seller is paid the goods and billed the commission."""
+        seller = market.shop("s1", mode="gross")
+        platform = market.shop("platform")
+        order = Order(
+            order_id="o-1",
+            tenant_id=TENANT,
+            business="retail",
+            amount=_usd("80.00"),
+            at=market.clock.now(),
+            parties={"seller": "s1"},
+            factors={"paid": Decimal("80.00")},
+        )
+        commands = COMMISSION.settle(order).commands(sequence=0)
+        market.app.record_billing_items(commands)
+        assert all(r.replayed for r in market.app.record_billing_items(commands))
+        market.advance(days=1)
+        _, created = market.run_jobs()
+        paid = {market.app.get_payout(TENANT, p).account_id: p for p in created}
+        assert market.app.get_payout(TENANT, paid[seller]).amount == _usd("80.00")
+        assert market.app.get_payout(TENANT, paid[platform]).amount == _usd("8.00")
+        [billed] = self._billed(market, seller)
+        assert billed.amount == _usd("8.00")
+        market.app.record_collection(TENANT, billed.id, _usd("8.00"), "bank-1")
+        self._clean(market)

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import pytest
 
+from settlement_core.errors import InvalidRule
 from settlement_core.fees import (
     Fee,
     FeeEngine,
@@ -189,6 +190,77 @@ class TestDistributorAndSupplier:
             ("1001", ItemKind.REFUND, usd("-343.99")),
         ]
         assert not {i.key for i in sale} & {i.key for i in refund}
+
+
+class TestCommissionChargedToTheDistributor:
+    """The same order with the commission charged to the distributor (R-FEE-4, two lines).
+
+    Routed with a payer, the commission is the platform's income and a charge on
+    the distributor: the distributor's share is what the goods leave after the
+    supplier, and the commission appears as a fee item of its own, which a gross
+    settled distributor is billed apart and a netting one has deducted.
+    """
+
+    ENGINE = FeeEngine(
+        ScheduleMatcher([ScheduleRule(rule_id="distribution", schedule=DISTRIBUTION)]),
+        RoutingTable(
+            [
+                Route("*", "*", "commission", PLATFORM, payer="@seller"),
+                Route("*", "*", "supply_payment", "@supplier"),
+            ]
+        ),
+    )
+
+    def test_split_and_items(self) -> None:
+        """Lines still sum to the order; the distributor nets 343.99 as before."""
+        # platform +56.00, distributor -56.00 (charge), supplier +1200.00,
+        # distributor remainder 1599.99 - (56.00 - 56.00) - 1200.00 = 399.99
+        settled = self.ENGINE.settle(TestDistributorAndSupplier.ORDER)
+        assert lines(settled.split.lines) == [
+            (PLATFORM, "commission", "56.00"),
+            ("1001", "commission", "-56.00"),
+            ("2001", "supply_payment", "1200.00"),
+            ("1001", "remainder", "399.99"),
+        ]
+        assert settled.split.by_party()["1001"] == usd("343.99")
+        items = settled.commands(sequence=0)
+        assert [(i.shop_id, i.kind, i.amount) for i in items] == [
+            (PLATFORM, ItemKind.SALE, usd("56.00")),
+            ("1001", ItemKind.FEE, usd("-56.00")),
+            ("2001", ItemKind.SALE, usd("1200.00")),
+            ("1001", ItemKind.SALE, usd("399.99")),
+        ]
+        assert len({i.key for i in items}) == 4
+
+    def test_a_refund_gives_the_commission_back(self) -> None:
+        """Negated, the charge becomes a fee refund of +56.00 for the distributor."""
+        settled = self.ENGINE.settle(TestDistributorAndSupplier.ORDER)
+        refund = attrs.evolve(settled, split=settled.split.negated()).commands(1)
+        assert [(i.shop_id, i.kind, i.amount) for i in refund] == [
+            (PLATFORM, ItemKind.REFUND, usd("-56.00")),
+            ("1001", ItemKind.FEE_REFUND, usd("56.00")),
+            ("2001", ItemKind.REFUND, usd("-1200.00")),
+            ("1001", ItemKind.REFUND, usd("-399.99")),
+        ]
+
+    def test_a_fee_cannot_be_charged_to_its_own_payee(self) -> None:
+        """Refused when routes are defined, or when an order fills both roles with one party."""
+        with pytest.raises(InvalidRule):
+            Route("*", "*", "commission", "@seller", payer="@seller")
+        engine = FeeEngine(
+            ScheduleMatcher([ScheduleRule(rule_id="distribution", schedule=DISTRIBUTION)]),
+            RoutingTable(
+                [
+                    Route("*", "*", "commission", "@supplier", payer="@seller"),
+                    Route("*", "*", "supply_payment", "@supplier"),
+                ]
+            ),
+        )
+        same = attrs.evolve(
+            TestDistributorAndSupplier.ORDER, parties={"seller": "2001", "supplier": "2001"}
+        )
+        with pytest.raises(MissingParty):
+            engine.settle(same)
 
 
 class TestConcessionStore:
