@@ -13,6 +13,7 @@ from settlement_core.testing.contracts import (
     QueryContract,
     UnitOfWorkContract,
 )
+from settlement_core.testing.fee_booking_contracts import FeeBookingContract
 from settlement_core.testing.receivable_contracts import SettlementModeContract
 
 
@@ -54,3 +55,7 @@ class TestCharges(ChargeContract):
 
 class TestSettlementModes(SettlementModeContract):
     """Receivables and payables: netting and gross settlement."""
+
+
+class TestFeeBooking(FeeBookingContract):
+    """Fee engine results booked and stored with their factor snapshots."""

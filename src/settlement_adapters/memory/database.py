@@ -23,6 +23,7 @@ from settlement_core.model import (
     Collection,
     Discrepancy,
     Event,
+    FeeCalculation,
     Freeze,
     Funding,
     Payout,
@@ -44,6 +45,7 @@ T = TypeVar(
     Freeze,
     Charge,
     Collection,
+    FeeCalculation,
 )
 
 
@@ -79,6 +81,8 @@ class MemoryDatabase:
         self.charge_by_reference: dict[tuple[str, str], str] = {}
         self.collections: dict[str, Collection] = {}
         self.collection_by_key: dict[tuple[str, str], str] = {}
+        self.fee_calculations: dict[str, FeeCalculation] = {}
+        self.fee_calculation_by_event: dict[tuple[str, str, int], str] = {}
         self.freeze_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)

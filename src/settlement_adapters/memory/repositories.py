@@ -33,6 +33,7 @@ from settlement_core.model import (
     Collection,
     Discrepancy,
     Event,
+    FeeCalculation,
     Freeze,
     Funding,
     ItemKind,
@@ -672,6 +673,34 @@ class MemoryCollectionRepository(_Repository):
             and (status is None or c.status is status)
         )
         return _page(rows, after, limit)
+
+
+class MemoryFeeCalculationRepository(_Repository):
+    """Priced order events by (tenant, order, sequence)."""
+
+    table = "fee_calculations"
+
+    def add(self, calculation: FeeCalculation) -> None:
+        """Stage a new calculation."""
+        self.uow.stage_new(self.table, calculation)
+
+    def find(self, tenant_id: str, order_id: str, sequence: int) -> FeeCalculation | None:
+        """The calculation of one order event: staged first, then committed."""
+        for staged in self.uow.staged[self.table].values():
+            if (staged.tenant_id, staged.order_id, staged.sequence) == (
+                tenant_id,
+                order_id,
+                sequence,
+            ):
+                found: FeeCalculation = staged
+                return found
+        committed = self.uow.db.fee_calculation_by_event.get((tenant_id, order_id, sequence))
+        return None if committed is None else self.uow.peek(self.table, self._committed, committed)
+
+    def for_order(self, tenant_id: str, order_id: str) -> list[FeeCalculation]:
+        """Every calculation of an order, by sequence."""
+        rows = [c for c in self._all() if (c.tenant_id, c.order_id) == (tenant_id, order_id)]
+        return sorted(rows, key=lambda c: c.sequence)
 
 
 class MemoryCheckpointRepository:

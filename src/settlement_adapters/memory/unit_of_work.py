@@ -18,6 +18,7 @@ from settlement_adapters.memory.repositories import (
     MemoryCheckpointRepository,
     MemoryCollectionRepository,
     MemoryDiscrepancyRepository,
+    MemoryFeeCalculationRepository,
     MemoryFreezeRepository,
     MemoryFundingRepository,
     MemoryLedger,
@@ -37,6 +38,7 @@ from settlement_core.model import (
     Collection,
     Discrepancy,
     Event,
+    FeeCalculation,
     Freeze,
     Funding,
     Payout,
@@ -56,6 +58,7 @@ Aggregate = (
     | Freeze
     | Charge
     | Collection
+    | FeeCalculation
 )
 
 
@@ -97,6 +100,7 @@ class MemoryUnitOfWork:
         self.freezes = MemoryFreezeRepository(self)
         self.charges = MemoryChargeRepository(self)
         self.collections = MemoryCollectionRepository(self)
+        self.fee_calculations = MemoryFeeCalculationRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -203,6 +207,10 @@ class MemoryUnitOfWork:
             "freezes": (db.freeze_by_reference, lambda f: (f.tenant_id, f.reference)),
             "charges": (db.charge_by_reference, lambda c: (c.tenant_id, c.reference)),
             "collections": (db.collection_by_key, lambda c: (c.tenant_id, c.key)),
+            "fee_calculations": (
+                db.fee_calculation_by_event,
+                lambda f: (f.tenant_id, f.order_id, f.sequence),
+            ),
         }
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
@@ -292,6 +300,10 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "collections" and is_new:
         db.collection_by_key[(stored.tenant_id, stored.key)] = stored.id
+    elif table == "fee_calculations" and is_new:
+        db.fee_calculation_by_event[(stored.tenant_id, stored.order_id, stored.sequence)] = (
+            stored.id
+        )
     elif table == "freezes" and is_new:
         db.freeze_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "discrepancies" and is_new:

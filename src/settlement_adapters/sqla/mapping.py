@@ -27,12 +27,14 @@ from settlement_core.model import (
     AmountBasis,
     AnswerSource,
     BillingItem,
+    CalculatedLine,
     ChannelEvent,
     Charge,
     ChargeKind,
     Collection,
     Discrepancy,
     DiscrepancyKind,
+    FeeCalculation,
     Freeze,
     Funding,
     FxQuote,
@@ -579,5 +581,56 @@ def collection_from(r: Row) -> Collection:
         offset_minor=int(r["offset_minor"]),
         status=CollectionStatus(r["status"]),
         closed_at=r["closed_at"],
+        version=r["version"],
+    )
+
+
+def fee_calculation_row(f: FeeCalculation) -> dict[str, Any]:
+    """Columns of a fee calculation."""
+    return {
+        "id": f.id,
+        "tenant_id": f.tenant_id,
+        "order_id": f.order_id,
+        "sequence": f.sequence,
+        "request_hash": f.request_hash,
+        "rule_id": f.rule_id,
+        "schedule": f.schedule,
+        "currency": f.currency,
+        "amount_minor": f.amount_minor,
+        "factors": dict(f.factors),
+        "provided": list(f.provided),
+        "fees": dict(f.fees_minor),
+        "lines": [[x.party, x.line, x.amount_minor, x.charge] for x in f.lines],
+        "item_ids": list(f.item_ids),
+        "occurred_at": f.occurred_at,
+        "calculated_at": f.calculated_at,
+        "run_id": f.run_id,
+        "version": f.version,
+    }
+
+
+def fee_calculation_from(r: Row) -> FeeCalculation:
+    """A fee calculation from its row."""
+    return FeeCalculation(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        order_id=r["order_id"],
+        sequence=int(r["sequence"]),
+        request_hash=r["request_hash"],
+        rule_id=r["rule_id"],
+        schedule=r["schedule"],
+        currency=r["currency"],
+        amount_minor=int(r["amount_minor"]),
+        factors=dict(r["factors"]),
+        provided=tuple(r["provided"]),
+        fees_minor={name: int(v) for name, v in r["fees"].items()},
+        lines=tuple(
+            CalculatedLine(party, line, int(minor), bool(charge))
+            for party, line, minor, charge in r["lines"]
+        ),
+        item_ids=tuple(r["item_ids"]),
+        occurred_at=r["occurred_at"],
+        calculated_at=r["calculated_at"],
+        run_id=r["run_id"],
         version=r["version"],
     )

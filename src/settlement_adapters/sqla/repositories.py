@@ -38,6 +38,7 @@ from settlement_core.model import (
     Charge,
     Collection,
     Discrepancy,
+    FeeCalculation,
     Freeze,
     Funding,
     ItemKind,
@@ -726,6 +727,32 @@ class SqlCollectionRepository(_Repository):
         )
         found: Page[Collection] = self._page(where, after, limit)
         return found
+
+
+class SqlFeeCalculationRepository(_Repository):
+    """Fee calculations; (tenant, order id, sequence) is unique."""
+
+    table = tables.fee_calculations
+    build = staticmethod(mapping.fee_calculation_from)
+
+    def find(self, tenant_id: str, order_id: str, sequence: int) -> FeeCalculation | None:
+        """The calculation of one order event, if any."""
+        self.uow.flush()
+        c = self.table.c
+        found: FeeCalculation | None = self._one(
+            c.tenant_id == tenant_id, c.order_id == order_id, c.sequence == sequence
+        )
+        return found
+
+    def for_order(self, tenant_id: str, order_id: str) -> list[FeeCalculation]:
+        """Every calculation of an order, by sequence."""
+        self.uow.flush()
+        c = self.table.c
+        return self._many(
+            select(self.table)
+            .where(c.tenant_id == tenant_id, c.order_id == order_id)
+            .order_by(c.sequence)
+        )
 
 
 class SqlCheckpointRepository:

@@ -317,6 +317,33 @@ collections = Table(
     Index("ix_settlement_collections_account", "tenant_id", "account_id", "status", "id"),
 )
 
+fee_calculations = Table(
+    "settlement_fee_calculations",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("order_id", String(EXTERNAL), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("request_hash", CHAR(64), nullable=False),
+    Column("rule_id", String(EXTERNAL), nullable=False),
+    Column("schedule", String(EXTERNAL), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    # The factor snapshot: exact decimal text by name, for audit and replay.
+    Column("factors", JsonText, nullable=False),
+    Column("provided", JsonText, nullable=False),
+    Column("fees", JsonText, nullable=False),
+    Column("lines", JsonText, nullable=False),
+    Column("item_ids", JsonText, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("calculated_at", UtcDateTime, nullable=False),
+    Column("run_id", String(EXTERNAL)),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint(
+        "tenant_id", "order_id", "sequence", name="uq_settlement_fee_calculations_event"
+    ),
+)
+
 checkpoints = Table(
     "settlement_checkpoints",
     metadata,

@@ -29,6 +29,7 @@ from settlement_adapters.sqla.repositories import (
     SqlCheckpointRepository,
     SqlCollectionRepository,
     SqlDiscrepancyRepository,
+    SqlFeeCalculationRepository,
     SqlFreezeRepository,
     SqlFundingRepository,
     SqlLedger,
@@ -59,6 +60,7 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.freezes, mapping.freeze_row),
     (tables.charges, mapping.charge_row),
     (tables.collections, mapping.collection_row),
+    (tables.fee_calculations, mapping.fee_calculation_row),
 ]
 ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
@@ -93,6 +95,7 @@ class SqlAlchemyUnitOfWork:
         self.freezes = SqlFreezeRepository(self)
         self.charges = SqlChargeRepository(self)
         self.collections = SqlCollectionRepository(self)
+        self.fee_calculations = SqlFeeCalculationRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

@@ -29,6 +29,7 @@ from settlement_core.model.events import (
     CollectionReceived,
     DiscrepancyFound,
     Event,
+    FeeCalculated,
     FundingRecorded,
     PayoutCreated,
     PayoutReplaced,
@@ -38,6 +39,7 @@ from settlement_core.model.events import (
     StatementTotalMismatch,
     StatusChanged,
 )
+from settlement_core.model.fee_calculation import CalculatedLine, FeeCalculation
 from settlement_core.model.freeze import Freeze
 from settlement_core.model.payout import Payout, PayoutKind
 from settlement_core.model.release import Funding, ReleaseSummary
@@ -91,4 +93,7 @@ __all__ = [
     "Collection",
     "CollectionBilled",
     "CollectionReceived",
+    "FeeCalculation",
+    "CalculatedLine",
+    "FeeCalculated",
 ]

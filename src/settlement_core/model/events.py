@@ -187,3 +187,14 @@ class CollectionReceived(Event):
     amount_minor: int
     currency: str
     reference: str
+
+
+@frozen(kw_only=True)
+class FeeCalculated(Event):
+    """An order event was priced by a fee schedule and its lines booked."""
+
+    calculation_id: str
+    order_id: str
+    sequence: int
+    rule_id: str
+    item_ids: tuple[str, ...]

@@ -29,6 +29,7 @@ from settlement_core.ports.repositories import (
     CheckpointRepository,
     CollectionRepository,
     DiscrepancyRepository,
+    FeeCalculationRepository,
     FreezeRepository,
     FundingRepository,
     Ledger,
@@ -79,5 +80,6 @@ __all__ = [
     "CheckpointRepository",
     "FreezeRepository",
     "ChargeRepository",
+    "FeeCalculationRepository",
     "CollectionRepository",
 ]

@@ -26,6 +26,7 @@ from settlement_core.model import (
     Charge,
     Collection,
     Discrepancy,
+    FeeCalculation,
     Freeze,
     Funding,
     ItemKind,
@@ -347,6 +348,22 @@ class CollectionRepository(Protocol):
         limit: int,
     ) -> Page[Collection]:
         """A tenant's collections (of one account, in one state), in id order after a cursor."""
+        ...
+
+
+class FeeCalculationRepository(Protocol):
+    """Priced order events, unique by (tenant, order id, sequence); written once."""
+
+    def add(self, calculation: FeeCalculation) -> None:
+        """Stage a new calculation (ConcurrencyConflict on commit if its key was taken)."""
+        ...
+
+    def find(self, tenant_id: str, order_id: str, sequence: int) -> FeeCalculation | None:
+        """The calculation of one order event, if any."""
+        ...
+
+    def for_order(self, tenant_id: str, order_id: str) -> list[FeeCalculation]:
+        """Every calculation of an order, by sequence."""
         ...
 
 

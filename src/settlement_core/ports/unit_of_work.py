@@ -15,6 +15,7 @@ from settlement_core.ports.repositories import (
     CheckpointRepository,
     CollectionRepository,
     DiscrepancyRepository,
+    FeeCalculationRepository,
     FreezeRepository,
     FundingRepository,
     Ledger,
@@ -80,6 +81,11 @@ class UnitOfWork(Protocol):
     @property
     def collections(self) -> CollectionRepository:
         """The receivables billed apart to gross-settled parties in this transaction."""
+        ...
+
+    @property
+    def fee_calculations(self) -> FeeCalculationRepository:
+        """The priced order events of this transaction."""
         ...
 
     @property

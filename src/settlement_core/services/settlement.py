@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from settlement_core.fees import FactorProvider, FeeEngine, Order
 from settlement_core.ledger import Entry
 from settlement_core.lifecycle import CollectionStatus, DiscrepancyStatus
 from settlement_core.model import (
@@ -15,6 +16,7 @@ from settlement_core.model import (
     Charge,
     Collection,
     Discrepancy,
+    FeeCalculation,
     Freeze,
     InstantPayout,
     OpenAccount,
@@ -40,6 +42,7 @@ from settlement_core.services import (
     charges,
     corrections,
     dispatch,
+    fee_booking,
     freezes,
     ingest,
     instant,
@@ -273,6 +276,22 @@ class Settlement:
     def reject_charge(self, tenant_id: str, charge_id: str, rejected_by: str) -> Charge:
         """Reject a charge: nothing is booked."""
         return charges.reject_charge(self.context, tenant_id, charge_id, rejected_by)
+
+    # fee engine results, stored with their factor snapshots (R-FEE-1..3)
+    def settle_order(
+        self,
+        engine: FeeEngine,
+        order: Order,
+        sequence: int,
+        provider: FactorProvider | None = None,
+        run_id: str | None = None,
+    ) -> FeeCalculation:
+        """Price an order event, book its lines, keep the calculation; idempotent by event."""
+        return fee_booking.settle_order(self.context, engine, order, sequence, provider, run_id)
+
+    def fee_calculations(self, tenant_id: str, order_id: str) -> list[FeeCalculation]:
+        """Every stored calculation of an order, by sequence."""
+        return fee_booking.fee_calculations(self.context, tenant_id, order_id)
 
     # receivables of gross-settled parties (R-FEE-4)
     def set_settlement_mode(self, tenant_id: str, account_id: str, mode: str) -> Account:
