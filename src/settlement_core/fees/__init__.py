@@ -13,6 +13,7 @@ from settlement_core.fees.calculators import (
     CalculatorRegistry,
     TieredRate,
 )
+from settlement_core.fees.config import engine_from_config
 from settlement_core.fees.engine import FeeEngine, OrderSettlement
 from settlement_core.fees.errors import (
     FeeDivisionByZero,
@@ -63,6 +64,7 @@ __all__ = [
     "line_key",
     "FeeEngine",
     "OrderSettlement",
+    "engine_from_config",
     # errors
     "FeeEvaluationError",
     "MissingFactor",

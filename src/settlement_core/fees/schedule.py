@@ -27,7 +27,7 @@ from settlement_core.fees.errors import FeeEvaluationError, InvalidFactor, Missi
 from settlement_core.fees.formula import Formula
 from settlement_core.fees.order import FactorProvider, Order
 from settlement_core.fees.split import Share, SplitRule
-from settlement_core.fees.values import check_name, factor_value
+from settlement_core.fees.values import check_name, config_mapping, factor_value
 from settlement_core.money import Money, Rounding, get_currency, money, round_decimal
 from settlement_core.rules.payout_rule import check_rule_id
 
@@ -300,16 +300,6 @@ _FEE_KEYS = frozenset({"name", "formula", "calculator", "params", "rounding", "b
 _SHARE_KEYS = frozenset({"party", "ratio", "line"})
 
 
-def _mapping(value: object, what: str, allowed: frozenset[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidRule(f"{what} must be a mapping, got {type(value).__name__}")
-    # A misspelt key silently ignored would leave a fee computed the wrong way.
-    unknown = sorted(str(key) for key in value if key not in allowed)
-    if unknown:
-        raise InvalidRule(f"{what} has unknown keys: {', '.join(unknown)}")
-    return value
-
-
 def _config_rounding(fee: Mapping[str, Any], name: object) -> Rounding | None:
     if "rounding" not in fee:
         raise InvalidRule(f"fee {name!r} must state its rounding (a Rounding name or null)")
@@ -323,7 +313,7 @@ def _config_rounding(fee: Mapping[str, Any], name: object) -> Rounding | None:
 
 
 def _config_fee(value: object, registry: CalculatorRegistry) -> Fee:
-    fee = _mapping(value, "a fee", _FEE_KEYS)
+    fee = config_mapping(value, "a fee", _FEE_KEYS)
     name: Any = fee.get("name")
     if ("formula" in fee) == ("calculator" in fee):
         raise InvalidRule(f"fee {name!r} needs exactly one of formula or calculator")
@@ -341,7 +331,7 @@ def schedule_from_config(config: Mapping[str, Any], registry: CalculatorRegistry
     # Shape: {"name", "factors": [...], "fees": [{"name", "formula" | "calculator" and
     # "params", "rounding": "HALF_UP" | None, "booked"?}], "split"?: [{"party", "ratio"?,
     # "line"?}]}. Numbers in params and ratios are Decimals, ints or plain strings.
-    checked = _mapping(config, "a schedule", _SCHEDULE_KEYS)
+    checked = config_mapping(config, "a schedule", _SCHEDULE_KEYS)
     for key in ("name", "factors", "fees"):
         if key not in checked:
             raise InvalidRule(f"a schedule needs {key!r}")
@@ -356,7 +346,7 @@ def schedule_from_config(config: Mapping[str, Any], registry: CalculatorRegistry
             raise InvalidRule("a schedule's split must be a list of shares")
         shares = []
         for share in shares_config:
-            share_config = _mapping(share, "a share", _SHARE_KEYS)
+            share_config = config_mapping(share, "a share", _SHARE_KEYS)
             if "party" not in share_config:
                 raise InvalidRule("a share needs a party")
             shares.append(Share(**share_config))

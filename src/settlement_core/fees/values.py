@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from settlement_core.errors import InvalidIdentifier, InvalidRule
 from settlement_core.fees.errors import InvalidFactor, MissingParty
@@ -123,3 +123,14 @@ def resolve_payee(payee: str, parties: Mapping[str, str], what: str) -> str:
     if party is None:
         raise MissingParty(f"{what} goes to {payee!r}, but the order names no {role!r} party")
     return party
+
+
+def config_mapping(value: object, what: str, allowed: frozenset[str]) -> Mapping[str, Any]:
+    """`value` if it is a mapping with only `allowed` keys, else InvalidRule naming `what`."""
+    if not isinstance(value, Mapping):
+        raise InvalidRule(f"{what} must be a mapping, got {type(value).__name__}")
+    # A misspelt key silently ignored would leave a fee computed the wrong way.
+    unknown = sorted(str(key) for key in value if key not in allowed)
+    if unknown:
+        raise InvalidRule(f"{what} has unknown keys: {', '.join(unknown)}")
+    return value
