@@ -233,6 +233,16 @@ class Tamper:
             p = tables.payouts
             self._add(p, "amount_minor", delta, p.c.id == payout_id)
 
+    def add_to_collected(self, collection_id: str, delta: int) -> None:
+        """A collection says more (or less) was paid in than its receivable shows."""
+        if self.engine is None:
+            self.db.collections[collection_id].collected_minor += delta
+        else:
+            from settlement_adapters.sqla import tables
+
+            c = tables.collections
+            self._add(c, "collected_minor", delta, c.c.id == collection_id)
+
     def add_to_balance(self, account: str, currency: str, delta: int) -> None:
         """A cached balance drifts from its entries."""
         if self.engine is None:

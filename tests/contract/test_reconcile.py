@@ -19,7 +19,7 @@ from settlement_adapters.testing import ChannelMarket, Tamper
 from settlement_core.errors import ValidationError
 from settlement_core.lifecycle import DiscrepancyStatus, PayoutStatus
 from settlement_core.model import DiscrepancyKind as K
-from settlement_core.model import ItemKind, Payout
+from settlement_core.model import ItemKind, OpenAccount, Payout
 from settlement_core.money import money
 from settlement_core.ports import Outcome
 from settlement_core.testing.marketplace import TENANT, ChannelBuild
@@ -134,6 +134,27 @@ class TestCorruption:
         [unbalanced] = [f for f in report.findings if f.kind is K.UNBALANCED_TRANSACTION]
         assert unbalanced.subjects == (payout.transaction_id,)
         assert unbalanced.actual_minor == 3
+
+    def test_collection_balance(self, market: ChannelMarket, storage: Tamper) -> None:
+        """A gross party's collection off its receivable balance (clean before the edit)."""
+        account = market.app.get_or_create_account(
+            OpenAccount(tenant_id=TENANT, shop_id="g1", settlement_mode="gross")
+        ).account.id
+        market.order("g1", "50.00")
+        market.order("g1", "-4.00", kind=ItemKind.FEE)
+        market.advance(days=1)
+        market.run_jobs()
+        [billed] = market.app.query_collections(TENANT, account_id=account).items
+        assert market.app.reconcile(TENANT, market.clock.now(), dry_run=True).clean
+        storage.add_to_collected(billed.id, 100)
+        report = market.app.reconcile(TENANT, market.clock.now(), checks=["collections"])
+        [finding] = report.findings
+        assert (finding.kind, finding.subjects) == (
+            K.COLLECTION_BALANCE,
+            (f"party:{account}:receivable",),
+        )
+        assert (finding.expected_minor, finding.actual_minor) == (-300, -400)
+        assert report.checked["collections"] == 1
 
     def test_stuck_states(self, market: ChannelMarket) -> None:
         """A payout with no answer (the bank down), a funded summary, an unclosed statement."""

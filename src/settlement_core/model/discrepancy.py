@@ -30,6 +30,8 @@ class DiscrepancyKind(enum.StrEnum):
     STUCK_RELEASE = "stuck_release"  # funded but not released for too long
     STUCK_STATEMENT = "stuck_statement"  # still open long after its period ended
     CHAIN_BROKEN = "chain_broken"  # a sealed journal transaction changed, vanished or moved
+    # A gross party's receivable balance vs what its open collections still bill.
+    COLLECTION_BALANCE = "collection_balance"
 
 
 def finding_key(

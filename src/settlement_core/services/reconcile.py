@@ -58,7 +58,7 @@ class _Identified(Protocol):
 T = TypeVar("T")
 Row = TypeVar("Row", bound=_Identified)
 K = DiscrepancyKind
-CHECKS = ("statements", "payouts", "ledger", "stuck")
+CHECKS = ("statements", "payouts", "ledger", "collections", "stuck")
 
 
 @frozen(kw_only=True)
@@ -118,6 +118,7 @@ def reconcile(
         "statements": functools.partial(_statements, ctx, tenant_id),
         "payouts": functools.partial(_payouts, ctx, tenant_id),
         "ledger": functools.partial(_ledger, ctx, tenant_id),
+        "collections": functools.partial(_collections, ctx, tenant_id),
         "stuck": functools.partial(_stuck, ctx, tenant_id, as_of - stuck_after),
     }
     checked: dict[str, int] = {}
@@ -413,6 +414,43 @@ def _ledger(ctx: Context, tenant_id: str) -> tuple[int, list[Finding]]:
                 )
             )
     return len(audit.entry_sums), found
+
+
+def _collections(ctx: Context, tenant_id: str) -> tuple[int, list[Finding]]:
+    """Each party's receivable ledger balance against what its collections still bill."""
+    owed: defaultdict[tuple[str, str], int] = defaultdict(int)
+    count = 0
+    with ctx.uow() as uow:
+        for collection in paged(
+            lambda c: uow.collections.query(tenant_id, None, None, c, ctx.batch_size)
+        ):
+            count += 1
+            receivable = ledger_accounts.receivable(collection.account_id)
+            owed[(receivable, collection.currency)] += collection.outstanding_minor
+        audit = uow.ledger.audit(tenant_id)
+    # Entry sums, not cached balances: the ledger check already compares the two.
+    held = {
+        key: total
+        for key, total in audit.entry_sums.items()
+        if key[0].startswith("party:") and key[0].endswith(":receivable")
+    }
+    found = []
+    for account, currency in sorted(set(owed) | set(held)):
+        balance = held.get((account, currency), 0)
+        billed = owed.get((account, currency), 0)
+        if balance != -billed:
+            found.append(
+                Finding(
+                    kind=K.COLLECTION_BALANCE,
+                    subjects=(account,),
+                    detail=f"{account} holds {balance} {currency};"
+                    f" its collections still bill {billed}",
+                    currency=currency,
+                    expected_minor=-billed,
+                    actual_minor=balance,
+                )
+            )
+    return count, found
 
 
 def _stuck(ctx: Context, tenant_id: str, cutoff: datetime) -> tuple[int, list[Finding]]:
