@@ -125,31 +125,22 @@ def _make_available(
     for statement in due:
         brought[statement.id] = uow.ledger.balance(available, statement.currency)
         owed = receivable.get(statement.id, 0)
-        payable = statement.total_minor - owed
-        if payable:
-            uow.ledger.post(
-                postings.statement_payable(
-                    ctx.ids.new_id(),
-                    account.tenant_id,
-                    account.id,
-                    statement.id,
-                    statement.currency,
-                    payable,
-                    now,
+        for posting, amount in (
+            (postings.statement_payable, statement.total_minor - owed),
+            (postings.statement_receivable, owed),
+        ):
+            if amount:
+                uow.ledger.post(
+                    posting(
+                        ctx.ids.new_id(),
+                        account.tenant_id,
+                        account.id,
+                        statement.id,
+                        statement.currency,
+                        amount,
+                        now,
+                    )
                 )
-            )
-        if owed:
-            uow.ledger.post(
-                postings.statement_receivable(
-                    ctx.ids.new_id(),
-                    account.tenant_id,
-                    account.id,
-                    statement.id,
-                    statement.currency,
-                    owed,
-                    now,
-                )
-            )
     receivables.bill(ctx, uow, account, due, receivable, now)
     return brought
 
