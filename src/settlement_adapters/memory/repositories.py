@@ -122,6 +122,11 @@ class MemoryAccountRepository(_Repository):
             return None
         return self.uow.peek(self.table, self.uow.db.accounts, account_id)
 
+    def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
+        """The accounts of any of these shop ids, by shop id."""
+        found = {shop: self.find_by_shop(tenant_id, shop) for shop in shop_ids}
+        return {shop: account for shop, account in found.items() if account is not None}
+
 
 class MemoryBillingItemRepository(_Repository):
     """Billing items with key, statement, account and order indexes."""
@@ -276,6 +281,11 @@ class MemoryStatementRepository(_Repository):
             elif statement.period.start > instant and after is None:
                 after = statement.period.start
         return before, after
+
+    def load_series(
+        self, series: Sequence[tuple[str, str]], start: datetime, end: datetime
+    ) -> None:
+        """Nothing to read ahead: the series are indexed in memory."""
 
     def _with_status(self, status: StatementStatus) -> list[Statement]:
         ids = set(self.uow.db.statements_by_status.get(status, ()))

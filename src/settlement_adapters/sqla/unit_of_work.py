@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.repositories import (
+    SeriesWindow,
     SqlAccountRepository,
     SqlBillingItemRepository,
     SqlChannelEventRepository,
@@ -62,6 +63,15 @@ ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
 # Columns written as increments rather than overwritten (see the module docstring).
 INCREMENTS: dict[str, tuple[str, ...]] = {tables.statements.name: ("total_minor", "item_count")}
+
+
+@attrs.frozen
+class Bump:
+    """Increments for one tracked row (an entry of `tracked`) and its row once written."""
+
+    entry: list[Any]
+    after: dict[str, Any]
+    deltas: dict[str, int]
 
 
 class SqlAlchemyUnitOfWork:
@@ -107,6 +117,7 @@ class SqlAlchemyUnitOfWork:
         self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
             list
         )
+        self.series_windows: dict[tuple[str, str], SeriesWindow] = {}
         self.new_transactions: dict[tuple[str, str], JournalTransaction] = {}
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.staged_transactions: list[JournalTransaction] = []
@@ -229,8 +240,13 @@ class SqlAlchemyUnitOfWork:
                 for entry, row in zip(entries, rows, strict=True):
                     entry[1] = row
         # Rows inserted just now are as their objects are: only earlier ones can differ.
+        bumps: defaultdict[tuple[str, tuple[str, ...]], list[Bump]] = defaultdict(list)
         for name, entry in known:
-            self._write_changes(name, entry)
+            bump = self._write_changes(name, entry)
+            if bump is not None:
+                bumps[(name, tuple(sorted(bump.deltas)))].append(bump)
+        for (name, columns), group in bumps.items():
+            self._write_bumps(TABLE_OF[name], columns, group)
         if self.staged_transactions:
             self._write_postings()
         if self.staged_seals:
@@ -244,11 +260,12 @@ class SqlAlchemyUnitOfWork:
         # Written rows are found in the database now; identity-mapped lookups stay valid.
         self.new_booked_by_order.clear()
 
-    def _write_changes(self, name: str, entry: list[Any]) -> None:
+    def _write_changes(self, name: str, entry: list[Any]) -> Bump | None:
+        """Write a changed aggregate, or return its increments for one executemany."""
         obj, before = entry
         after = ROW_OF[name](obj)
         if after == before:
-            return
+            return None
         table = TABLE_OF[name]
         increments = {
             col: after[col] - before[col]
@@ -260,23 +277,46 @@ class SqlAlchemyUnitOfWork:
             for col, value in after.items()
             if value != before[col] and col not in increments and col != "version"
         }
+        if not changed:
+            if not increments:  # only the version differs: nothing to write
+                entry[1] = after
+                return None
+            return Bump(entry, after, increments)
         values: dict[str, Any] = {col: table.c[col] + delta for col, delta in increments.items()}
-        where = [table.c.id == obj.id]
-        if changed:
-            values.update(changed)
-            values["version"] = table.c.version + 1
-            where.append(table.c.version == obj.version)
-        else:
-            # Increments alone: only while the statement is still open (a close wins).
-            where.append(table.c.status == StatementStatus.OPEN.value)
+        values.update(changed)
+        values["version"] = table.c.version + 1
+        where = [table.c.id == obj.id, table.c.version == obj.version]
         result = self.conn.execute(update(table).where(and_(*where)).values(values))
         if result.rowcount != 1:
             raise ConcurrencyConflict(
                 f"{name} {obj.id} was changed by another writer; retry the command"
             )
-        if changed:
-            obj.version += 1
+        obj.version += 1
         entry[1] = ROW_OF[name](obj)
+        return None
+
+    def _write_bumps(self, table: Table, columns: tuple[str, ...], group: list[Bump]) -> None:
+        # Increments alone: only while the statement is still open (a close wins).
+        # Sorted by id, so two transactions bumping the same rows lock them in one order.
+        group.sort(key=lambda b: b.entry[0].id)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.status == StatementStatus.OPEN.value)
+            .values({col: table.c[col] + bindparam(f"b_{col}") for col in columns})
+        )
+        rows = [
+            {"b_id": b.entry[0].id, **{f"b_{col}": b.deltas[col] for col in columns}} for b in group
+        ]
+        if self.conn.dialect.supports_sane_multi_rowcount:
+            written = self.conn.execute(stmt, rows).rowcount
+        else:
+            written = sum(self.conn.execute(stmt, row).rowcount for row in rows)
+        if written != len(rows):
+            raise ConcurrencyConflict(
+                f"one of {len(rows)} {table.name} was changed by another writer; retry the command"
+            )
+        for b in group:
+            b.entry[1] = b.after
 
     def _write_postings(self) -> None:
         conn = self.conn
@@ -336,8 +376,7 @@ class SqlAlchemyUnitOfWork:
                 index_elements=["account", "currency"],
                 set_={"balance_minor": table.c.balance_minor + lite.excluded.balance_minor},
             )
-        for row in rows:
-            self.conn.execute(stmt, row)
+        self.conn.execute(stmt, rows)
 
     def commit(self) -> None:
         """Flush, write the events to the outbox, and commit the transaction."""
