@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from types import TracebackType
 from typing import Any, Self
 
@@ -104,6 +105,7 @@ class SqlAlchemyUnitOfWork:
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None
         self._tx: Any = None
+        self._begin_on_use = False
         self._reset()
 
     def _reset(self) -> None:
@@ -130,12 +132,17 @@ class SqlAlchemyUnitOfWork:
         """The connection of the open transaction."""
         if self._conn is None:
             raise RuntimeError("the unit of work is not open: use it as a context manager")
+        if self._begin_on_use:
+            self._begin_on_use = False
+            self._begin()
         return self._conn
 
     @property
     def dialect(self) -> str:
         """`sqlite`, `postgresql` or `mysql`."""
-        name = self.conn.dialect.name
+        bind = self.external if self.external is not None else self.engine
+        assert bind is not None
+        name = bind.dialect.name
         return "mysql" if name == "mariadb" else name
 
     @property
@@ -154,12 +161,10 @@ class SqlAlchemyUnitOfWork:
         """Begin the transaction (a savepoint inside the host's open transaction)."""
         if self.external is not None:
             self._conn = self.external
-            in_tx = self.external.in_transaction()
-            self._tx = self.external.begin_nested() if in_tx else self.external.begin()
         else:
             assert self.engine is not None
             self._conn = self.engine.connect()
-            self._tx = self._conn.begin()
+        self._begin()
         return self
 
     def __exit__(
@@ -236,7 +241,7 @@ class SqlAlchemyUnitOfWork:
                 for entry in entries:
                     entry[0].version += 1
                     rows.append(to_row(entry[0]))
-                conn.execute(insert(table), rows)
+                conn.execute(_insert(table), rows)
                 for entry, row in zip(entries, rows, strict=True):
                     entry[1] = row
         # Rows inserted just now are as their objects are: only earlier ones can differ.
@@ -251,11 +256,11 @@ class SqlAlchemyUnitOfWork:
             self._write_postings()
         if self.staged_seals:
             rows = [attrs.asdict(seal) for seal in self.staged_seals]
-            conn.execute(insert(tables.journal_seals), rows)
+            conn.execute(_insert(tables.journal_seals), rows)
             self.staged_seals = []
         if self.staged_channel_events:
             rows = [mapping.channel_event_row(e) for e in self.staged_channel_events]
-            conn.execute(insert(tables.channel_events), rows)
+            conn.execute(_insert(tables.channel_events), rows)
             self.staged_channel_events = []
         # Written rows are found in the database now; identity-mapped lookups stay valid.
         self.new_booked_by_order.clear()
@@ -299,11 +304,7 @@ class SqlAlchemyUnitOfWork:
         # Increments alone: only while the statement is still open (a close wins).
         # Sorted by id, so two transactions bumping the same rows lock them in one order.
         group.sort(key=lambda b: b.entry[0].id)
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.status == StatementStatus.OPEN.value)
-            .values({col: table.c[col] + bindparam(f"b_{col}") for col in columns})
-        )
+        stmt = _bump_statement(table.name, columns)
         rows = [
             {"b_id": b.entry[0].id, **{f"b_{col}": b.deltas[col] for col in columns}} for b in group
         ]
@@ -322,7 +323,7 @@ class SqlAlchemyUnitOfWork:
         conn = self.conn
         staged = self.staged_transactions
         conn.execute(
-            insert(tables.journal_transactions),
+            _insert(tables.journal_transactions),
             [
                 {
                     "id": t.id,
@@ -336,7 +337,7 @@ class SqlAlchemyUnitOfWork:
             ],
         )
         conn.execute(
-            insert(tables.journal_entries),
+            _insert(tables.journal_entries),
             [
                 {
                     "transaction_id": t.id,
@@ -357,26 +358,8 @@ class SqlAlchemyUnitOfWork:
         self.balance_deltas.clear()
 
     def _add_to_balances(self, deltas: list[tuple[tuple[str, str], int]]) -> None:
-        table = tables.ledger_balances
         rows = [{"account": a, "currency": c, "balance_minor": d} for (a, c), d in deltas]
-        if self.dialect == "postgresql":
-            pg = postgresql.insert(table)
-            stmt: Any = pg.on_conflict_do_update(
-                index_elements=["account", "currency"],
-                set_={"balance_minor": table.c.balance_minor + pg.excluded.balance_minor},
-            )
-        elif self.dialect == "mysql":
-            my = mysql.insert(table)
-            stmt = my.on_duplicate_key_update(
-                balance_minor=table.c.balance_minor + my.inserted.balance_minor
-            )
-        else:
-            lite = sqlite.insert(table)
-            stmt = lite.on_conflict_do_update(
-                index_elements=["account", "currency"],
-                set_={"balance_minor": table.c.balance_minor + lite.excluded.balance_minor},
-            )
-        self.conn.execute(stmt, rows)
+        self.conn.execute(_balance_upsert(self.dialect), rows)
 
     def commit(self) -> None:
         """Flush, write the events to the outbox, and commit the transaction."""
@@ -388,7 +371,7 @@ class SqlAlchemyUnitOfWork:
             events.extend(self.recorded)
             messages = [to_message(event, self.ids.new_id()) for event in events]
             if messages:
-                self.conn.execute(insert(tables.outbox), [outbox_row(m) for m in messages])
+                self.conn.execute(_insert(tables.outbox), [outbox_row(m) for m in messages])
             if self.sent:
                 self.conn.execute(
                     update(tables.outbox)
@@ -400,22 +383,65 @@ class SqlAlchemyUnitOfWork:
         for obj, _ in self.tracked.values():
             obj.events.clear()
         self._reset()
-        self._begin_again()
-
-    def _begin_again(self) -> None:
         # A unit of work may commit more than once; each commit ends one transaction.
+        # The next one begins when first used, so a command that commits and leaves
+        # costs no empty transaction (on SQLite a BEGIN IMMEDIATE, i.e. the write lock).
+        self._tx = None
+        self._begin_on_use = True
+
+    def _begin(self) -> None:
+        conn = self._conn
+        assert conn is not None
         if self.external is not None:
-            in_tx = self.external.in_transaction()
-            self._tx = self.external.begin_nested() if in_tx else self.external.begin()
+            self._tx = conn.begin_nested() if conn.in_transaction() else conn.begin()
         else:
-            self._tx = self.conn.begin()
+            self._tx = conn.begin()
 
     def rollback(self) -> None:
         """Discard everything since the last commit."""
         if self._tx is not None and self._tx.is_active:
             self._tx.rollback()
         self._tx = None
+        self._begin_on_use = False
         self._reset()
+
+
+# Built once: a statement object reused keeps its cache key, so SQLAlchemy neither
+# rebuilds nor re-keys it on every command.
+@cache
+def _bump_statement(name: str, columns: tuple[str, ...]) -> Any:
+    table = TABLE_OF[name]
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.status == StatementStatus.OPEN.value)
+        .values({col: table.c[col] + bindparam(f"b_{col}") for col in columns})
+    )
+
+
+@cache
+def _balance_upsert(dialect: str) -> Any:
+    table = tables.ledger_balances
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=["account", "currency"],
+            set_={"balance_minor": table.c.balance_minor + pg.excluded.balance_minor},
+        )
+    if dialect == "mysql":
+        my = mysql.insert(table)
+        return my.on_duplicate_key_update(
+            balance_minor=table.c.balance_minor + my.inserted.balance_minor
+        )
+    lite = sqlite.insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=["account", "currency"],
+        set_={"balance_minor": table.c.balance_minor + lite.excluded.balance_minor},
+    )
+
+
+@cache
+def _insert(table: Table) -> Any:
+    return insert(table)
 
 
 def _is_contention(exc: DBAPIError) -> bool:
