@@ -697,6 +697,7 @@ class MemoryLedger:
         self.uow.new_transactions[(transaction.kind, transaction.reference)] = transaction
         for entry in transaction.entries:
             self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
+            self.uow.delta_currencies[entry.account].add(entry.currency)
 
     def get(self, transaction_id: str) -> JournalTransaction:
         """A posted (or staged) transaction, or NotFound."""
@@ -723,8 +724,9 @@ class MemoryLedger:
 
     def balances(self, account: str) -> dict[str, int]:
         """An account's non-zero balances per currency."""
-        currencies = {c for (a, c) in self.uow.db.balances if a == account}
-        currencies.update(c for (a, c) in self.uow.balance_deltas if a == account)
+        # Indexed by account: scanning every balance made payouts quadratic in accounts.
+        currencies = self.uow.db.currencies_by_account.get(account, set())
+        currencies = currencies | self.uow.delta_currencies.get(account, set())
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
 

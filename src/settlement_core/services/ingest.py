@@ -80,11 +80,13 @@ def _validate(ctx: Context, cmd: RecordBillingItem) -> _Valid:
 
 
 def _check_sign(kind: ItemKind, minor: int, amount: Money) -> None:
-    shown = format_amount(amount)
+    # The amount is formatted only for the message: most items pass.
     if kind is ItemKind.SALE and minor <= 0:
-        raise InvalidAmount(f"a sale's amount must be positive, got {shown}")
+        raise InvalidAmount(f"a sale's amount must be positive, got {format_amount(amount)}")
     if kind in (ItemKind.REFUND, ItemKind.FEE) and minor >= 0:
-        raise InvalidAmount(f"a {kind.value}'s amount must be negative, got {shown}")
+        raise InvalidAmount(
+            f"a {kind.value}'s amount must be negative, got {format_amount(amount)}"
+        )
     if kind is ItemKind.ADJUSTMENT and minor == 0:
         raise InvalidAmount("an adjustment's amount must not be zero")
 
