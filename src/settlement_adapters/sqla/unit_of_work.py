@@ -17,11 +17,12 @@ from types import TracebackType
 from typing import Any, Self
 
 import attrs
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
+from settlement_adapters.sqla.copy import COPY_FROM, copy_rows
 from settlement_adapters.sqla.repositories import (
     SeriesWindow,
     SqlAccountRepository,
@@ -68,11 +69,12 @@ INCREMENTS: dict[str, tuple[str, ...]] = {tables.statements.name: ("total_minor"
 
 @attrs.frozen
 class Bump:
-    """Increments for one tracked row (an entry of `tracked`) and its row once written."""
+    """The changes of one tracked row (an entry of `tracked`) and its row once written."""
 
     entry: list[Any]
     after: dict[str, Any]
-    deltas: dict[str, int]
+    deltas: dict[str, int]  # columns written as increments
+    changed: dict[str, Any]  # columns overwritten, under a version check
 
 
 class SqlAlchemyUnitOfWork:
@@ -241,17 +243,20 @@ class SqlAlchemyUnitOfWork:
                 for entry in entries:
                     entry[0].version += 1
                     rows.append(to_row(entry[0]))
-                conn.execute(_insert(table), rows)
+                self._insert_rows(table, rows)
                 for entry, row in zip(entries, rows, strict=True):
                     entry[1] = row
         # Rows inserted just now are as their objects are: only earlier ones can differ.
-        bumps: defaultdict[tuple[str, tuple[str, ...]], list[Bump]] = defaultdict(list)
+        # Changes of one shape (table, columns) go out as one executemany.
+        bumps: defaultdict[tuple[str, tuple[str, ...], tuple[str, ...]], list[Bump]] = defaultdict(
+            list
+        )
         for name, entry in known:
-            bump = self._write_changes(name, entry)
+            bump = _changes(name, entry)
             if bump is not None:
-                bumps[(name, tuple(sorted(bump.deltas)))].append(bump)
-        for (name, columns), group in bumps.items():
-            self._write_bumps(TABLE_OF[name], columns, group)
+                bumps[(name, tuple(sorted(bump.deltas)), tuple(sorted(bump.changed)))].append(bump)
+        for (name, added, set_), group in bumps.items():
+            self._write_changes(TABLE_OF[name], added, set_, group)
         if self.staged_transactions:
             self._write_postings()
         if self.staged_seals:
@@ -265,49 +270,25 @@ class SqlAlchemyUnitOfWork:
         # Written rows are found in the database now; identity-mapped lookups stay valid.
         self.new_booked_by_order.clear()
 
-    def _write_changes(self, name: str, entry: list[Any]) -> Bump | None:
-        """Write a changed aggregate, or return its increments for one executemany."""
-        obj, before = entry
-        after = ROW_OF[name](obj)
-        if after == before:
-            return None
-        table = TABLE_OF[name]
-        increments = {
-            col: after[col] - before[col]
-            for col in INCREMENTS.get(name, ())
-            if after[col] != before[col]
-        }
-        changed = {
-            col: value
-            for col, value in after.items()
-            if value != before[col] and col not in increments and col != "version"
-        }
-        if not changed:
-            if not increments:  # only the version differs: nothing to write
-                entry[1] = after
-                return None
-            return Bump(entry, after, increments)
-        values: dict[str, Any] = {col: table.c[col] + delta for col, delta in increments.items()}
-        values.update(changed)
-        values["version"] = table.c.version + 1
-        where = [table.c.id == obj.id, table.c.version == obj.version]
-        result = self.conn.execute(update(table).where(and_(*where)).values(values))
-        if result.rowcount != 1:
-            raise ConcurrencyConflict(
-                f"{name} {obj.id} was changed by another writer; retry the command"
-            )
-        obj.version += 1
-        entry[1] = ROW_OF[name](obj)
-        return None
+    def _insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """INSERT with executemany, or COPY for a large batch on PostgreSQL."""
+        if len(rows) >= COPY_FROM and self.dialect == "postgresql":
+            copy_rows(self.conn, table, rows)
+        else:
+            self.conn.execute(_insert(table), rows)
 
-    def _write_bumps(self, table: Table, columns: tuple[str, ...], group: list[Bump]) -> None:
-        # Increments alone: only while the statement is still open (a close wins).
-        # Sorted by id, so two transactions bumping the same rows lock them in one order.
+    def _write_changes(
+        self, table: Table, added: tuple[str, ...], set_: tuple[str, ...], group: list[Bump]
+    ) -> None:
+        # Sorted by id, so two transactions writing the same rows lock them in one order.
         group.sort(key=lambda b: b.entry[0].id)
-        stmt = _bump_statement(table.name, columns)
-        rows = [
-            {"b_id": b.entry[0].id, **{f"b_{col}": b.deltas[col] for col in columns}} for b in group
-        ]
+        stmt = _bump_statement(table.name, added, set_)
+        rows = []
+        for b in group:
+            row = {"b_id": b.entry[0].id, "b_version": b.entry[0].version}
+            row.update({f"b_{col}": b.deltas[col] for col in added})
+            row.update({f"b_{col}": b.changed[col] for col in set_})
+            rows.append(row)
         if self.conn.dialect.supports_sane_multi_rowcount:
             written = self.conn.execute(stmt, rows).rowcount
         else:
@@ -317,13 +298,15 @@ class SqlAlchemyUnitOfWork:
                 f"one of {len(rows)} {table.name} was changed by another writer; retry the command"
             )
         for b in group:
+            if set_:
+                b.entry[0].version += 1
+                b.after["version"] = b.entry[0].version
             b.entry[1] = b.after
 
     def _write_postings(self) -> None:
-        conn = self.conn
         staged = self.staged_transactions
-        conn.execute(
-            _insert(tables.journal_transactions),
+        self._insert_rows(
+            tables.journal_transactions,
             [
                 {
                     "id": t.id,
@@ -336,8 +319,8 @@ class SqlAlchemyUnitOfWork:
                 for t in staged
             ],
         )
-        conn.execute(
-            _insert(tables.journal_entries),
+        self._insert_rows(
+            tables.journal_entries,
             [
                 {
                     "transaction_id": t.id,
@@ -371,7 +354,7 @@ class SqlAlchemyUnitOfWork:
             events.extend(self.recorded)
             messages = [to_message(event, self.ids.new_id()) for event in events]
             if messages:
-                self.conn.execute(_insert(tables.outbox), [outbox_row(m) for m in messages])
+                self._insert_rows(tables.outbox, [outbox_row(m) for m in messages])
             if self.sent:
                 self.conn.execute(
                     update(tables.outbox)
@@ -406,16 +389,45 @@ class SqlAlchemyUnitOfWork:
         self._reset()
 
 
+def _changes(name: str, entry: list[Any]) -> Bump | None:
+    """What changed in a tracked row since it was read or written, if anything."""
+    obj, before = entry
+    after = ROW_OF[name](obj)
+    if after == before:
+        return None
+    increments = {
+        col: after[col] - before[col]
+        for col in INCREMENTS.get(name, ())
+        if after[col] != before[col]
+    }
+    changed = {
+        col: value
+        for col, value in after.items()
+        if value != before[col] and col not in increments and col != "version"
+    }
+    if not changed and not increments:  # only the version differs: nothing to write
+        entry[1] = after
+        return None
+    return Bump(entry, after, increments, changed)
+
+
 # Built once: a statement object reused keeps its cache key, so SQLAlchemy neither
 # rebuilds nor re-keys it on every command.
 @cache
-def _bump_statement(name: str, columns: tuple[str, ...]) -> Any:
+def _bump_statement(name: str, added: tuple[str, ...], set_: tuple[str, ...]) -> Any:
     table = TABLE_OF[name]
-    return (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.status == StatementStatus.OPEN.value)
-        .values({col: table.c[col] + bindparam(f"b_{col}") for col in columns})
-    )
+    values: dict[str, Any] = {
+        col: table.c[col] + bindparam(f"b_{col}", type_=table.c[col].type) for col in added
+    }
+    values.update({col: bindparam(f"b_{col}", type_=table.c[col].type) for col in set_})
+    if set_:
+        # A change of any other column is checked against the version it was read at.
+        values["version"] = table.c.version + 1
+        guard = table.c.version == bindparam("b_version")
+    else:
+        # Increments alone: only while the statement is still open (a close wins).
+        guard = table.c.status == StatementStatus.OPEN.value
+    return update(table).where(table.c.id == bindparam("b_id"), guard).values(values)
 
 
 @cache
