@@ -151,6 +151,12 @@ class SqlAccountRepository(_Repository):
             self.uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
         return found
 
+    def read_ahead(self, account_ids: Sequence[str]) -> None:
+        """Track these accounts, so that `get` finds them without a query each."""
+        missing = [a for a in account_ids if self._tracked(a) is None]
+        for chunk in _chunks(missing):
+            self._many(select(self.table).where(self.table.c.id.in_(chunk)))
+
     def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
         """The accounts of any of these shop ids, by shop id, in one query a chunk."""
         known = self.uow.new_accounts_by_shop
@@ -442,6 +448,8 @@ class SqlStatementRepository(_Repository):
         )
         for statement in statements:
             found.setdefault(statement.account_id, []).append(statement)
+        # Paying an account reads it: read the batch's accounts in the same pass.
+        self.uow.accounts.read_ahead(list(found))
         return found
 
     def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
