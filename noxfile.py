@@ -63,5 +63,8 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks of issue 8 against raw baselines; writes docs/performance.md (--full: 1M)."""
     session.install("-e", ".[sql,postgres,mysql]")
+    # The issue's peer, for the side-by-side comparison only. Its MySQL and
+    # PostgreSQL drivers build from source and the comparison runs on SQLite.
+    session.install("--no-deps", "python-accounting==2.0.0", "python-dateutil", "six")
     args = session.posargs or ["--quick"]
     session.run("python", "benchmarks/run.py", *args)

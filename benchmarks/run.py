@@ -26,12 +26,14 @@ from time import perf_counter
 import baselines
 import closejob
 import hotspots
+import peer
 import report
 import scenarios
 from report import BackendResult, Report, SizeResult
 from workload import DataSet
 
 ROOT = Path(__file__).resolve().parent.parent
+PEER_MAX = 300  # python-accounting posts tens of entries a second: enough for a rate
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,11 @@ def main(argv: Sequence[str]) -> int:
         run.log(f"profile {profile.name}: sizes {profile.sizes}, backends {', '.join(backends)}")
         servers = server_versions(backends, run.log)
         results = [run.backend(name) for name in backends]
+        peer_rate = None
+        if "sqlite" in backends and peer.available():
+            count = min(profile.single, PEER_MAX)
+            run.log(f"python-accounting: {count:,} journal entries, one transaction each")
+            peer_rate = peer.postings_per_second(Path(tmp) / "peer.sqlite", count)
         hot = ""
         if options.profile_dir is not None:
             run.log("profiling SQLite batch ingest and close + payouts")
@@ -294,6 +301,7 @@ def main(argv: Sequence[str]) -> int:
             backends=results,
             wall_seconds=perf_counter() - run.started,
             hotspots=hot,
+            peer_rate=peer_rate,
         )
     sys.stdout.write(report.text(outcome))
     if hot:

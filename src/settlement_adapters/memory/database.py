@@ -93,6 +93,7 @@ class MemoryDatabase:
         self.transaction_by_id: dict[str, JournalTransaction] = {}
         self.transaction_by_reference: dict[tuple[str, str], str] = {}
         self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.currencies_by_account: defaultdict[str, set[str]] = defaultdict(set)
         # Events are kept as (message id, event) and serialised when read.
         self.outbox: list[tuple[str, Event] | OutboxMessage] = []
         self.outbox_sent: set[str] = set()
@@ -127,3 +128,4 @@ class MemoryDatabase:
         self.transaction_by_reference[(transaction.kind, transaction.reference)] = transaction.id
         for entry in transaction.entries:
             self.balances[(entry.account, entry.currency)] += entry.amount_minor
+            self.currencies_by_account[entry.account].add(entry.currency)

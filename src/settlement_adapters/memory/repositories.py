@@ -126,6 +126,11 @@ class MemoryAccountRepository(_Repository):
             return None
         return self.uow.peek(self.table, self.uow.db.accounts, account_id)
 
+    def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
+        """The accounts of any of these shop ids, by shop id."""
+        found = {shop: self.find_by_shop(tenant_id, shop) for shop in shop_ids}
+        return {shop: account for shop, account in found.items() if account is not None}
+
 
 class MemoryBillingItemRepository(_Repository):
     """Billing items with key, statement, account and order indexes."""
@@ -293,6 +298,11 @@ class MemoryStatementRepository(_Repository):
             elif statement.period.start > instant and after is None:
                 after = statement.period.start
         return before, after
+
+    def load_series(
+        self, series: Sequence[tuple[str, str]], start: datetime, end: datetime
+    ) -> None:
+        """Nothing to read ahead: the series are indexed in memory."""
 
     def _with_status(self, status: StatementStatus) -> list[Statement]:
         ids = set(self.uow.db.statements_by_status.get(status, ()))
@@ -764,6 +774,7 @@ class MemoryLedger:
         self.uow.new_transactions[(transaction.kind, transaction.reference)] = transaction
         for entry in transaction.entries:
             self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
+            self.uow.delta_currencies[entry.account].add(entry.currency)
 
     def get(self, transaction_id: str) -> JournalTransaction:
         """A posted (or staged) transaction, or NotFound."""
@@ -790,8 +801,9 @@ class MemoryLedger:
 
     def balances(self, account: str) -> dict[str, int]:
         """An account's non-zero balances per currency."""
-        currencies = {c for (a, c) in self.uow.db.balances if a == account}
-        currencies.update(c for (a, c) in self.uow.balance_deltas if a == account)
+        # Indexed by account: scanning every balance made payouts quadratic in accounts.
+        currencies = self.uow.db.currencies_by_account.get(account, set())
+        currencies = currencies | self.uow.delta_currencies.get(account, set())
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
 

@@ -115,6 +115,7 @@ class MemoryUnitOfWork:
         self.staged_seals: list[Seal] = []
         self.staged_checkpoints: dict[tuple[str, str], tuple[str | None, str]] = {}
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.delta_currencies: defaultdict[str, set[str]] = defaultdict(set)
         self.recorded: list[Event] = []
         self.sent: list[str] = []
         self.extra_messages: list[OutboxMessage] = []

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from attrs import frozen
 from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, select, update
 
 from settlement_adapters.sqla import mapping, tables
@@ -152,6 +153,25 @@ class SqlAccountRepository(_Repository):
         found: Account | None = self._one(c.tenant_id == tenant_id, c.shop_id == shop_id)
         if found is not None:
             self.uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
+        return found
+
+    def read_ahead(self, account_ids: Sequence[str]) -> None:
+        """Track these accounts, so that `get` finds them without a query each."""
+        missing = [a for a in account_ids if self._tracked(a) is None]
+        for chunk in _chunks(missing):
+            self._many(select(self.table).where(self.table.c.id.in_(chunk)))
+
+    def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
+        """The accounts of any of these shop ids, by shop id, in one query a chunk."""
+        known = self.uow.new_accounts_by_shop
+        found = {s: known[(tenant_id, s)] for s in shop_ids if (tenant_id, s) in known}
+        missing = [s for s in dict.fromkeys(shop_ids) if s not in found]
+        c = self.table.c
+        for chunk in _chunks(missing):
+            stmt = select(self.table).where(c.tenant_id == tenant_id, c.shop_id.in_(chunk))
+            for account in self._many(stmt):
+                found[account.shop_id] = account
+                known[(tenant_id, account.shop_id)] = account
         return found
 
 
@@ -317,6 +337,9 @@ class SqlStatementRepository(_Repository):
         for statement in self.uow.new_statements_by_series.get(series, ()):
             if statement.period.contains(instant):
                 return statement
+        window = self.uow.series_windows.get(series)
+        if window is not None and window.start <= instant <= window.end:
+            return None  # every statement overlapping the window is known
         c = self.table.c
         found: Statement | None = self._one(
             c.account_id == account_id,
@@ -333,6 +356,25 @@ class SqlStatementRepository(_Repository):
         self, account_id: str, currency: str, instant: datetime
     ) -> tuple[datetime | None, datetime | None]:
         """End of the latest period before `instant` and start of the first after it."""
+        window = self.uow.series_windows.get((account_id, currency))
+        if window is not None and window.start <= instant <= window.end:
+            before, after = window.before, window.after
+        else:
+            before, after = self._stored_neighbours(account_id, currency, instant)
+        for statement in self.uow.new_statements_by_series.get((account_id, currency), ()):
+            if statement.period.end <= instant and (
+                before is None or statement.period.end > before
+            ):
+                before = statement.period.end
+            if statement.period.start > instant and (
+                after is None or statement.period.start < after
+            ):
+                after = statement.period.start
+        return before, after
+
+    def _stored_neighbours(
+        self, account_id: str, currency: str, instant: datetime
+    ) -> tuple[datetime | None, datetime | None]:
         c = self.table.c
         series = [c.account_id == account_id, c.currency == currency]
         before, after = self.uow.execute(
@@ -345,16 +387,49 @@ class SqlStatementRepository(_Repository):
                 .scalar_subquery(),
             )
         ).one()
-        for statement in self.uow.new_statements_by_series.get((account_id, currency), ()):
-            if statement.period.end <= instant and (
-                before is None or statement.period.end > before
-            ):
-                before = statement.period.end
-            if statement.period.start > instant and (
-                after is None or statement.period.start < after
-            ):
-                after = statement.period.start
         return _aware(before), _aware(after)
+
+    def load_series(
+        self, series: Sequence[tuple[str, str]], start: datetime, end: datetime
+    ) -> None:
+        """Read these series' statements overlapping [start, end] and the nearest outside it.
+
+        A statement covering an instant of the window overlaps the window, so
+        after this read a miss inside the window is a true miss, and the
+        neighbours of an instant inside it are the loaded periods' bounds or
+        the nearest bounds outside.
+        """
+        uow = self.uow
+        wanted = [s for s in dict.fromkeys(series) if s not in uow.series_windows]
+        c = self.table.c
+        by_account: dict[str, set[str]] = {}
+        for account_id, currency in wanted:
+            by_account.setdefault(account_id, set()).add(currency)
+        before: dict[tuple[str, str], datetime | None] = {}
+        after: dict[tuple[str, str], datetime | None] = {}
+        for chunk in _chunks(list(by_account)):
+            mine = c.account_id.in_(chunk)
+            stmt = select(self.table).where(mine, c.period_end > start, c.period_start <= end)
+            for statement in self._many(stmt):
+                known = uow.new_statements_by_series[(statement.account_id, statement.currency)]
+                if not any(s is statement for s in known):
+                    known.append(statement)
+            edges = (
+                select(c.account_id, c.currency, func.max(c.period_end))
+                .where(mine, c.period_end <= start)
+                .group_by(c.account_id, c.currency)
+            )
+            for account_id, currency, value in uow.execute(edges):
+                before[(account_id, currency)] = _aware(value)
+            edges = (
+                select(c.account_id, c.currency, func.min(c.period_start))
+                .where(mine, c.period_start > end)
+                .group_by(c.account_id, c.currency)
+            )
+            for account_id, currency, value in uow.execute(edges):
+                after[(account_id, currency)] = _aware(value)
+        for key in wanted:
+            uow.series_windows[key] = SeriesWindow(start, end, before.get(key), after.get(key))
 
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
         """Open statements whose period ended by `as_of`, oldest first, locked."""
@@ -395,6 +470,8 @@ class SqlStatementRepository(_Repository):
         )
         for statement in statements:
             found.setdefault(statement.account_id, []).append(statement)
+        # Paying an account reads it: read the batch's accounts in the same pass.
+        self.uow.accounts.read_ahead(list(found))
         return found
 
     def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
@@ -1061,6 +1138,20 @@ def outbox_row(message: OutboxMessage) -> dict[str, Any]:
         "created_at": message.created_at,
         "sent": False,
     }
+
+
+@frozen
+class SeriesWindow:
+    """What a unit of work read of one statement series: [start, end] and the bounds outside."""
+
+    start: datetime
+    end: datetime
+    before: datetime | None  # latest period end at or before `start`
+    after: datetime | None  # earliest period start after `end`
+
+
+def _chunks(values: Sequence[T], size: int = 500) -> list[Sequence[T]]:
+    return [values[at : at + size] for at in range(0, len(values), size)]
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from types import TracebackType
 from typing import Any, Self
 
 import attrs
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
+from settlement_adapters.sqla.copy import COPY_FROM, copy_rows
 from settlement_adapters.sqla.repositories import (
+    SeriesWindow,
     SqlAccountRepository,
     SqlBillingItemRepository,
     SqlChannelEventRepository,
@@ -68,6 +71,16 @@ TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
 INCREMENTS: dict[str, tuple[str, ...]] = {tables.statements.name: ("total_minor", "item_count")}
 
 
+@attrs.frozen
+class Bump:
+    """The changes of one tracked row (an entry of `tracked`) and its row once written."""
+
+    entry: list[Any]
+    after: dict[str, Any]
+    deltas: dict[str, int]  # columns written as increments
+    changed: dict[str, Any]  # columns overwritten, under a version check
+
+
 class SqlAlchemyUnitOfWork:
     """A transaction on an engine, or inside a connection the host already has open."""
 
@@ -100,6 +113,7 @@ class SqlAlchemyUnitOfWork:
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None
         self._tx: Any = None
+        self._begin_on_use = False
         self._reset()
 
     def _reset(self) -> None:
@@ -113,6 +127,7 @@ class SqlAlchemyUnitOfWork:
         self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
             list
         )
+        self.series_windows: dict[tuple[str, str], SeriesWindow] = {}
         self.new_transactions: dict[tuple[str, str], JournalTransaction] = {}
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.staged_transactions: list[JournalTransaction] = []
@@ -125,12 +140,17 @@ class SqlAlchemyUnitOfWork:
         """The connection of the open transaction."""
         if self._conn is None:
             raise RuntimeError("the unit of work is not open: use it as a context manager")
+        if self._begin_on_use:
+            self._begin_on_use = False
+            self._begin()
         return self._conn
 
     @property
     def dialect(self) -> str:
         """`sqlite`, `postgresql` or `mysql`."""
-        name = self.conn.dialect.name
+        bind = self.external if self.external is not None else self.engine
+        assert bind is not None
+        name = bind.dialect.name
         return "mysql" if name == "mariadb" else name
 
     @property
@@ -149,12 +169,10 @@ class SqlAlchemyUnitOfWork:
         """Begin the transaction (a savepoint inside the host's open transaction)."""
         if self.external is not None:
             self._conn = self.external
-            in_tx = self.external.in_transaction()
-            self._tx = self.external.begin_nested() if in_tx else self.external.begin()
         else:
             assert self.engine is not None
             self._conn = self.engine.connect()
-            self._tx = self._conn.begin()
+        self._begin()
         return self
 
     def __exit__(
@@ -231,64 +249,70 @@ class SqlAlchemyUnitOfWork:
                 for entry in entries:
                     entry[0].version += 1
                     rows.append(to_row(entry[0]))
-                conn.execute(insert(table), rows)
+                self._insert_rows(table, rows)
                 for entry, row in zip(entries, rows, strict=True):
                     entry[1] = row
         # Rows inserted just now are as their objects are: only earlier ones can differ.
+        # Changes of one shape (table, columns) go out as one executemany.
+        bumps: defaultdict[tuple[str, tuple[str, ...], tuple[str, ...]], list[Bump]] = defaultdict(
+            list
+        )
         for name, entry in known:
-            self._write_changes(name, entry)
+            bump = _changes(name, entry)
+            if bump is not None:
+                bumps[(name, tuple(sorted(bump.deltas)), tuple(sorted(bump.changed)))].append(bump)
+        for (name, added, set_), group in bumps.items():
+            self._write_changes(TABLE_OF[name], added, set_, group)
         if self.staged_transactions:
             self._write_postings()
         if self.staged_seals:
             rows = [attrs.asdict(seal) for seal in self.staged_seals]
-            conn.execute(insert(tables.journal_seals), rows)
+            conn.execute(_insert(tables.journal_seals), rows)
             self.staged_seals = []
         if self.staged_channel_events:
             rows = [mapping.channel_event_row(e) for e in self.staged_channel_events]
-            conn.execute(insert(tables.channel_events), rows)
+            conn.execute(_insert(tables.channel_events), rows)
             self.staged_channel_events = []
         # Written rows are found in the database now; identity-mapped lookups stay valid.
         self.new_booked_by_order.clear()
 
-    def _write_changes(self, name: str, entry: list[Any]) -> None:
-        obj, before = entry
-        after = ROW_OF[name](obj)
-        if after == before:
-            return
-        table = TABLE_OF[name]
-        increments = {
-            col: after[col] - before[col]
-            for col in INCREMENTS.get(name, ())
-            if after[col] != before[col]
-        }
-        changed = {
-            col: value
-            for col, value in after.items()
-            if value != before[col] and col not in increments and col != "version"
-        }
-        values: dict[str, Any] = {col: table.c[col] + delta for col, delta in increments.items()}
-        where = [table.c.id == obj.id]
-        if changed:
-            values.update(changed)
-            values["version"] = table.c.version + 1
-            where.append(table.c.version == obj.version)
+    def _insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """INSERT with executemany, or COPY for a large batch on PostgreSQL."""
+        if len(rows) >= COPY_FROM and self.dialect == "postgresql":
+            copy_rows(self.conn, table, rows)
         else:
-            # Increments alone: only while the statement is still open (a close wins).
-            where.append(table.c.status == StatementStatus.OPEN.value)
-        result = self.conn.execute(update(table).where(and_(*where)).values(values))
-        if result.rowcount != 1:
+            self.conn.execute(_insert(table), rows)
+
+    def _write_changes(
+        self, table: Table, added: tuple[str, ...], set_: tuple[str, ...], group: list[Bump]
+    ) -> None:
+        # Sorted by id, so two transactions writing the same rows lock them in one order.
+        group.sort(key=lambda b: b.entry[0].id)
+        stmt = _bump_statement(table.name, added, set_)
+        rows = []
+        for b in group:
+            row = {"b_id": b.entry[0].id, "b_version": b.entry[0].version}
+            row.update({f"b_{col}": b.deltas[col] for col in added})
+            row.update({f"b_{col}": b.changed[col] for col in set_})
+            rows.append(row)
+        if self.conn.dialect.supports_sane_multi_rowcount:
+            written = self.conn.execute(stmt, rows).rowcount
+        else:
+            written = sum(self.conn.execute(stmt, row).rowcount for row in rows)
+        if written != len(rows):
             raise ConcurrencyConflict(
-                f"{name} {obj.id} was changed by another writer; retry the command"
+                f"one of {len(rows)} {table.name} was changed by another writer; retry the command"
             )
-        if changed:
-            obj.version += 1
-        entry[1] = ROW_OF[name](obj)
+        for b in group:
+            if set_:
+                b.entry[0].version += 1
+                b.after["version"] = b.entry[0].version
+            b.entry[1] = b.after
 
     def _write_postings(self) -> None:
-        conn = self.conn
         staged = self.staged_transactions
-        conn.execute(
-            insert(tables.journal_transactions),
+        self._insert_rows(
+            tables.journal_transactions,
             [
                 {
                     "id": t.id,
@@ -301,8 +325,8 @@ class SqlAlchemyUnitOfWork:
                 for t in staged
             ],
         )
-        conn.execute(
-            insert(tables.journal_entries),
+        self._insert_rows(
+            tables.journal_entries,
             [
                 {
                     "transaction_id": t.id,
@@ -323,27 +347,8 @@ class SqlAlchemyUnitOfWork:
         self.balance_deltas.clear()
 
     def _add_to_balances(self, deltas: list[tuple[tuple[str, str], int]]) -> None:
-        table = tables.ledger_balances
         rows = [{"account": a, "currency": c, "balance_minor": d} for (a, c), d in deltas]
-        if self.dialect == "postgresql":
-            pg = postgresql.insert(table)
-            stmt: Any = pg.on_conflict_do_update(
-                index_elements=["account", "currency"],
-                set_={"balance_minor": table.c.balance_minor + pg.excluded.balance_minor},
-            )
-        elif self.dialect == "mysql":
-            my = mysql.insert(table)
-            stmt = my.on_duplicate_key_update(
-                balance_minor=table.c.balance_minor + my.inserted.balance_minor
-            )
-        else:
-            lite = sqlite.insert(table)
-            stmt = lite.on_conflict_do_update(
-                index_elements=["account", "currency"],
-                set_={"balance_minor": table.c.balance_minor + lite.excluded.balance_minor},
-            )
-        for row in rows:
-            self.conn.execute(stmt, row)
+        self.conn.execute(_balance_upsert(self.dialect), rows)
 
     def commit(self) -> None:
         """Flush, write the events to the outbox, and commit the transaction."""
@@ -355,7 +360,7 @@ class SqlAlchemyUnitOfWork:
             events.extend(self.recorded)
             messages = [to_message(event, self.ids.new_id()) for event in events]
             if messages:
-                self.conn.execute(insert(tables.outbox), [outbox_row(m) for m in messages])
+                self._insert_rows(tables.outbox, [outbox_row(m) for m in messages])
             if self.sent:
                 self.conn.execute(
                     update(tables.outbox)
@@ -367,22 +372,94 @@ class SqlAlchemyUnitOfWork:
         for obj, _ in self.tracked.values():
             obj.events.clear()
         self._reset()
-        self._begin_again()
-
-    def _begin_again(self) -> None:
         # A unit of work may commit more than once; each commit ends one transaction.
+        # The next one begins when first used, so a command that commits and leaves
+        # costs no empty transaction (on SQLite a BEGIN IMMEDIATE, i.e. the write lock).
+        self._tx = None
+        self._begin_on_use = True
+
+    def _begin(self) -> None:
+        conn = self._conn
+        assert conn is not None
         if self.external is not None:
-            in_tx = self.external.in_transaction()
-            self._tx = self.external.begin_nested() if in_tx else self.external.begin()
+            self._tx = conn.begin_nested() if conn.in_transaction() else conn.begin()
         else:
-            self._tx = self.conn.begin()
+            self._tx = conn.begin()
 
     def rollback(self) -> None:
         """Discard everything since the last commit."""
         if self._tx is not None and self._tx.is_active:
             self._tx.rollback()
         self._tx = None
+        self._begin_on_use = False
         self._reset()
+
+
+def _changes(name: str, entry: list[Any]) -> Bump | None:
+    """What changed in a tracked row since it was read or written, if anything."""
+    obj, before = entry
+    after = ROW_OF[name](obj)
+    if after == before:
+        return None
+    increments = {
+        col: after[col] - before[col]
+        for col in INCREMENTS.get(name, ())
+        if after[col] != before[col]
+    }
+    changed = {
+        col: value
+        for col, value in after.items()
+        if value != before[col] and col not in increments and col != "version"
+    }
+    if not changed and not increments:  # only the version differs: nothing to write
+        entry[1] = after
+        return None
+    return Bump(entry, after, increments, changed)
+
+
+# Built once: a statement object reused keeps its cache key, so SQLAlchemy neither
+# rebuilds nor re-keys it on every command.
+@cache
+def _bump_statement(name: str, added: tuple[str, ...], set_: tuple[str, ...]) -> Any:
+    table = TABLE_OF[name]
+    values: dict[str, Any] = {
+        col: table.c[col] + bindparam(f"b_{col}", type_=table.c[col].type) for col in added
+    }
+    values.update({col: bindparam(f"b_{col}", type_=table.c[col].type) for col in set_})
+    if set_:
+        # A change of any other column is checked against the version it was read at.
+        values["version"] = table.c.version + 1
+        guard = table.c.version == bindparam("b_version")
+    else:
+        # Increments alone: only while the statement is still open (a close wins).
+        guard = table.c.status == StatementStatus.OPEN.value
+    return update(table).where(table.c.id == bindparam("b_id"), guard).values(values)
+
+
+@cache
+def _balance_upsert(dialect: str) -> Any:
+    table = tables.ledger_balances
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=["account", "currency"],
+            set_={"balance_minor": table.c.balance_minor + pg.excluded.balance_minor},
+        )
+    if dialect == "mysql":
+        my = mysql.insert(table)
+        return my.on_duplicate_key_update(
+            balance_minor=table.c.balance_minor + my.inserted.balance_minor
+        )
+    lite = sqlite.insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=["account", "currency"],
+        set_={"balance_minor": table.c.balance_minor + lite.excluded.balance_minor},
+    )
+
+
+@cache
+def _insert(table: Table) -> Any:
+    return insert(table)
 
 
 def _is_contention(exc: DBAPIError) -> bool:

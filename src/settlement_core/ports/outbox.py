@@ -27,7 +27,12 @@ class OutboxMessage:
     created_at: datetime
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: Any) -> JsonValue:
+    if type(value) in _SCALARS:  # most fields: exact types only, so enums still convert
+        return value  # type: ignore[no-any-return]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -43,9 +48,19 @@ def _plain(value: Any) -> JsonValue:
     raise TypeError(f"cannot serialise {type(value).__name__} in an event")
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type[Event]) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in attrs.fields(kind))
+    return names
+
+
 def to_message(event: Event, message_id: str) -> OutboxMessage:
     """Serialise a domain event for the outbox."""
-    payload = {f.name: _plain(getattr(event, f.name)) for f in attrs.fields(type(event))}
+    payload = {name: _plain(getattr(event, name)) for name in _field_names(type(event))}
     return OutboxMessage(
         id=message_id,
         tenant_id=event.tenant_id,

@@ -60,6 +60,10 @@ class AccountRepository(Protocol):
         """The account for a host's shop id, if any."""
         ...
 
+    def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
+        """The accounts of any of these shop ids, by shop id (a few queries for a batch)."""
+        ...
+
 
 class BillingItemRepository(Protocol):
     """Billing items, unique by (tenant, key)."""
@@ -128,6 +132,16 @@ class StatementRepository(Protocol):
         self, account_id: str, currency: str, instant: datetime
     ) -> tuple[datetime | None, datetime | None]:
         """End of the latest period before `instant` and start of the first after it."""
+        ...
+
+    def load_series(
+        self, series: Sequence[tuple[str, str]], start: datetime, end: datetime
+    ) -> None:
+        """Read these (account, currency) series around [start, end] in a few queries.
+
+        Afterwards `find_covering` and `neighbours` answer any instant in the
+        window without a query of their own; the answers do not change.
+        """
         ...
 
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:

@@ -80,11 +80,15 @@ def _validate(ctx: Context, cmd: RecordBillingItem) -> _Valid:
 
 
 def _check_sign(kind: ItemKind, minor: int, amount: Money) -> None:
-    shown = format_amount(amount)
+    # The amount is formatted only for the message: most items pass.
     if kind in (ItemKind.SALE, ItemKind.FEE_REFUND) and minor <= 0:
-        raise InvalidAmount(f"a {kind.value}'s amount must be positive, got {shown}")
+        raise InvalidAmount(
+            f"a {kind.value}'s amount must be positive, got {format_amount(amount)}"
+        )
     if kind in (ItemKind.REFUND, ItemKind.FEE) and minor >= 0:
-        raise InvalidAmount(f"a {kind.value}'s amount must be negative, got {shown}")
+        raise InvalidAmount(
+            f"a {kind.value}'s amount must be negative, got {format_amount(amount)}"
+        )
     if kind is ItemKind.ADJUSTMENT and minor == 0:
         raise InvalidAmount("an adjustment's amount must not be zero")
 
@@ -207,15 +211,15 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
         raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(cmds)}")
     valid = [_validate(ctx, cmd) for cmd in cmds]
 
-    keys_by_tenant: dict[str, list[str]] = {}
+    by_tenant: dict[str, list[_Valid]] = {}
     for v in valid:
-        keys_by_tenant.setdefault(v.cmd.tenant_id, []).append(v.cmd.key)
+        by_tenant.setdefault(v.cmd.tenant_id, []).append(v)
 
     def attempt() -> list[ItemReceipt]:
         with ctx.uow() as uow:
-            for tenant_id, keys in keys_by_tenant.items():
-                uow.items.find_by_keys(tenant_id, keys)  # one query instead of one per item
             now = ctx.now()
+            for tenant_id, tenant_valid in by_tenant.items():
+                _read_ahead(uow, tenant_id, tenant_valid, now)
             receipts = [_book(ctx, uow, v, now) for v in valid]
             if any(not r.replayed for r in receipts):
                 uow.commit()
@@ -228,7 +232,24 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
     return receipts
 
 
+def _read_ahead(uow: UnitOfWork, tenant_id: str, valid: Sequence[_Valid], now: datetime) -> None:
+    # A few queries for the whole batch instead of several per item: what the
+    # keys, shops and statement series hold is then known to the unit of work.
+    found = uow.items.find_by_keys(tenant_id, [v.cmd.key for v in valid])
+    new = [v for v in valid if v.cmd.key not in found]
+    if not new:
+        return
+    accounts = uow.accounts.find_by_shops(tenant_id, [v.cmd.shop_id for v in new])
+    series = [(accounts[v.cmd.shop_id].id, v.currency) for v in new if v.cmd.shop_id in accounts]
+    if series:
+        start = min(v.cmd.occurred_at for v in new)
+        end = max(now, *(v.cmd.occurred_at for v in new))
+        uow.statements.load_series(series, start, end)
+
+
 def _count(receipts: Sequence[ItemReceipt], ctx: Context) -> None:
+    if isinstance(ctx.metrics, metrics.NoMetrics):
+        return  # nobody counts: skip converting every receipt's amount
     # Counters only grow: sales and refunds are counted apart, each as a positive amount.
     amounts: dict[tuple[str, str], int] = {}
     new = 0
