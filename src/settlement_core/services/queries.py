@@ -5,8 +5,11 @@ Every query names its tenant and never returns another tenant's rows (R-SEC-2).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
+from typing import TypeVar
 
+import attrs
 from attrs import field, frozen
 
 from settlement_core.errors import ValidationError
@@ -22,10 +25,11 @@ from settlement_core.model import (
     ReleaseSummary,
     Statement,
 )
-from settlement_core.money import Money, from_minor
+from settlement_core.money import Money, from_minor, get_currency
 from settlement_core.ports import ItemFilter, Page, PayoutFilter, StatementFilter
 from settlement_core.ports.queries import MAX_PAGE_SIZE
 from settlement_core.services.context import Context
+from settlement_core.timestamps import require_aware
 
 MAX_IDS = 1000
 
@@ -37,6 +41,34 @@ class Balance:
     pending: dict[str, Money]
     available: dict[str, Money]
     frozen: dict[str, Money] = field(factory=dict)
+
+
+Filter = TypeVar("Filter", ItemFilter, StatementFilter, PayoutFilter)
+
+
+def _checked(where: Filter) -> Filter:
+    """The filter, if every field is what it claims (filters are built from user input).
+
+    Ids are printable ASCII, the currency is known, instants are time-zone aware,
+    amounts are integers: anything else is a typed error, never a driver's.
+    """
+    external_id(where.tenant_id, "tenant_id")
+    for name, value in attrs.asdict(where, recurse=False).items():
+        if value is None or name == "tenant_id":
+            continue
+        if name == "currency":
+            get_currency(value)
+        elif name == "status":
+            if not isinstance(value, enum.Enum):
+                raise ValidationError(f"status must be a status enum, got {value!r}")
+        elif name.endswith("_minor"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationError(f"{name} must be an int, got {value!r}")
+        elif name.endswith(("_from", "_to")):
+            require_aware(value, name)
+        else:
+            external_id(value, name)
+    return where
 
 
 def _limit(limit: int) -> int:
@@ -70,9 +102,8 @@ def query_items(
     ctx: Context, where: ItemFilter, after: str | None = None, limit: int = 100
 ) -> Page[BillingItem]:
     """Billing items matching a filter, a page at a time."""
-    external_id(where.tenant_id, "tenant_id")
     with ctx.uow() as uow:
-        return uow.items.query(where, after, _limit(limit))
+        return uow.items.query(_checked(where), after, _limit(limit))
 
 
 def get_statement(ctx: Context, tenant_id: str, statement_id: str) -> Statement:
@@ -85,9 +116,8 @@ def query_statements(
     ctx: Context, where: StatementFilter, after: str | None = None, limit: int = 100
 ) -> Page[Statement]:
     """Statements matching a filter, a page at a time."""
-    external_id(where.tenant_id, "tenant_id")
     with ctx.uow() as uow:
-        return uow.statements.query(where, after, _limit(limit))
+        return uow.statements.query(_checked(where), after, _limit(limit))
 
 
 def get_payout(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
@@ -100,9 +130,8 @@ def query_payouts(
     ctx: Context, where: PayoutFilter, after: str | None = None, limit: int = 100
 ) -> Page[Payout]:
     """Payouts matching a filter, a page at a time."""
-    external_id(where.tenant_id, "tenant_id")
     with ctx.uow() as uow:
-        return uow.payouts.query(where, after, _limit(limit))
+        return uow.payouts.query(_checked(where), after, _limit(limit))
 
 
 def get_release(ctx: Context, tenant_id: str, summary_id: str) -> ReleaseSummary:
