@@ -71,6 +71,12 @@ def _checked(where: Filter) -> Filter:
     return where
 
 
+def _lookup(tenant_id: str, value: str, what: str) -> None:
+    """Ids a caller looks up are identifiers, whatever a user typed into them."""
+    external_id(tenant_id, "tenant_id")
+    external_id(value, what)
+
+
 def _limit(limit: int) -> int:
     if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE_SIZE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit!r}")
@@ -79,12 +85,14 @@ def _limit(limit: int) -> int:
 
 def get_account(ctx: Context, tenant_id: str, account_id: str) -> Account:
     """One account by id (NotFound for an unknown id or another tenant's)."""
+    _lookup(tenant_id, account_id, "account_id")
     with ctx.uow() as uow:
         return uow.accounts.get(tenant_id, account_id)
 
 
 def find_account(ctx: Context, tenant_id: str, shop_id: str) -> Account | None:
     """The account for a host's shop id, if any."""
+    _lookup(tenant_id, shop_id, "shop_id")
     with ctx.uow() as uow:
         return uow.accounts.find_by_shop(tenant_id, shop_id)
 
@@ -94,6 +102,8 @@ def get_items(ctx: Context, tenant_id: str, item_ids: Sequence[str]) -> list[Bil
     external_id(tenant_id, "tenant_id")
     if len(item_ids) > MAX_IDS:
         raise ValidationError(f"at most {MAX_IDS} ids per call, got {len(item_ids)}")
+    for item_id in item_ids:
+        external_id(item_id, "item id")
     with ctx.uow() as uow:
         return uow.items.get_many(tenant_id, list(item_ids))
 
@@ -108,6 +118,7 @@ def query_items(
 
 def get_statement(ctx: Context, tenant_id: str, statement_id: str) -> Statement:
     """One statement by id."""
+    _lookup(tenant_id, statement_id, "statement_id")
     with ctx.uow() as uow:
         return uow.statements.get(tenant_id, statement_id)
 
@@ -122,6 +133,7 @@ def query_statements(
 
 def get_payout(ctx: Context, tenant_id: str, payout_id: str) -> Payout:
     """One payout by id."""
+    _lookup(tenant_id, payout_id, "payout_id")
     with ctx.uow() as uow:
         return uow.payouts.get(tenant_id, payout_id)
 
@@ -136,12 +148,14 @@ def query_payouts(
 
 def get_release(ctx: Context, tenant_id: str, summary_id: str) -> ReleaseSummary:
     """One release summary by id."""
+    _lookup(tenant_id, summary_id, "summary_id")
     with ctx.uow() as uow:
         return uow.releases.get(tenant_id, summary_id)
 
 
 def channel_events(ctx: Context, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
     """What the channel said about one payout (NotFound for another tenant's payout)."""
+    _lookup(tenant_id, payout_id, "payout_id")
     with ctx.uow() as uow:
         uow.payouts.get(tenant_id, payout_id)
         return uow.channel_events.for_payout(tenant_id, payout_id)
@@ -149,6 +163,7 @@ def channel_events(ctx: Context, tenant_id: str, payout_id: str) -> list[Channel
 
 def get_discrepancy(ctx: Context, tenant_id: str, discrepancy_id: str) -> Discrepancy:
     """One discrepancy by id (NotFound for another tenant's)."""
+    _lookup(tenant_id, discrepancy_id, "discrepancy_id")
     with ctx.uow() as uow:
         return uow.discrepancies.get(tenant_id, discrepancy_id)
 
@@ -168,6 +183,7 @@ def query_discrepancies(
 
 def balance(ctx: Context, tenant_id: str, account_id: str) -> Balance:
     """An account's pending and available balances, derived from the ledger."""
+    _lookup(tenant_id, account_id, "account_id")
     with ctx.uow() as uow:
         account = uow.accounts.get(tenant_id, account_id)
         pending = uow.ledger.balances(ledger_accounts.pending(account.id))
