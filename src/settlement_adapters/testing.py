@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.channels import SimulatedBank
 from settlement_adapters.memory import MemoryDatabase
 from settlement_core.ledger import Entry
-from settlement_core.lifecycle import PayoutStatus
+from settlement_core.lifecycle import PayoutStatus, ReleaseSummaryStatus
 from settlement_core.model import OpenAccount, Payout
 from settlement_core.ports import Clock, FxRates, Metrics, Outcome, PaymentChannel
 from settlement_core.rules import ChannelPolicy, RuleEngine
@@ -125,6 +125,22 @@ POLICY = ChannelPolicy(
 def secret(channel: str) -> bytes:
     """Each bank signs with its own key."""
     return f"secret-of-{channel}".encode()
+
+
+def fund_and_release(app: Settlement, tenant_id: str, as_of: datetime, wire: str) -> None:
+    """Operations' round: prepare summaries, fund what is missing, release what is funded.
+
+    Each funding's bank reference is `{wire}-{channel}-{currency}`, so a round
+    run again with the same `wire` replays its fundings instead of adding more.
+    """
+    app.prepare_release(as_of)
+    for position in app.operations_report(tenant_id).positions:
+        if position.to_fund.amount > 0:
+            reference = f"{wire}-{position.channel}-{position.currency}"
+            app.record_funding(tenant_id, position.channel, position.to_fund, reference)
+    for summary in app.operations_report(tenant_id).summaries:
+        if summary.status is ReleaseSummaryStatus.FUNDED:
+            app.release(tenant_id, summary.id)
 
 
 class ChannelMarket(Marketplace):

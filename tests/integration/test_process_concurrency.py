@@ -39,13 +39,11 @@ from settlement_adapters.bootstrap import bootstrap
 from settlement_adapters.channels import SimulatedBank
 from settlement_adapters.sqla import make_engine, tables
 from settlement_adapters.sqla.scratch import Scratch, scratch_schema
-from settlement_adapters.testing import LONG_PROFILE, workers
+from settlement_adapters.testing import LONG_PROFILE, POLICY, fund_and_release, workers
 from settlement_core.errors import CallbackRejected
-from settlement_core.lifecycle import ReleaseSummaryStatus
 from settlement_core.model import ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import from_minor, to_minor
 from settlement_core.ports import CallbackNotice, ChannelResult, Outcome, PayoutInstruction
-from settlement_core.rules import ChannelPolicy
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.fakes import StaticFxRates
 from settlement_core.testing.invariants import assert_invariants, everything
@@ -63,13 +61,6 @@ LATE_SHOPS = [f"late-{i}" for i in range(4)]  # opened by every ingest worker at
 SHARED_ITEMS = 40  # sent by every ingest worker
 CHANNEL = "bank-a"
 SECRET = b"process-bank-secret"
-POLICY = ChannelPolicy(
-    max_attempts=3,
-    backoff=timedelta(minutes=15),
-    backoff_cap=timedelta(hours=1),
-    poll_after=timedelta(minutes=10),
-    not_found_after=timedelta(minutes=40),
-)
 
 
 class SharedClock:
@@ -214,18 +205,6 @@ def _ingest(app: Settlement, worker: int, until: float) -> list[tuple[str, int]]
     return sent
 
 
-def _fund_and_release(app: Settlement, worker: int, round_: int) -> None:
-    now = app.context.now()
-    app.prepare_release(now)
-    for position in app.operations_report(TENANT).positions:
-        if position.to_fund.amount > 0:
-            reference = f"wire-{worker}-{round_}-{position.currency}"
-            app.record_funding(TENANT, position.channel, position.to_fund, reference)
-    for summary in app.operations_report(TENANT).summaries:
-        if summary.status is ReleaseSummaryStatus.FUNDED:
-            app.release(TENANT, summary.id)
-
-
 def _poll(app: Settlement, proxy: Any) -> int:
     now = app.context.now()
     app.poll_channels(now)
@@ -252,7 +231,7 @@ def _work(role: str, app: Settlement, proxy: Any, worker: int, until: float) -> 
         elif role == "payouts":
             app.create_payouts(now)
         elif role == "release":
-            _fund_and_release(app, worker, rounds)
+            fund_and_release(app, TENANT, now, f"wire-{worker}-{rounds}")
         else:
             rejected += _poll(app, proxy)
         time.sleep(0.01)

@@ -394,13 +394,18 @@ class WholeFlow(RuleBasedStateMachine):
         return [self.app.balance(TENANT, a) for a in self.accounts]
 
 
+def _runs(short: int, steps: int) -> settings:
+    """`short` examples of `steps` steps (ten times the examples in the long profile)."""
+    return settings(
+        max_examples=examples(short),
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
 TestWholeFlow = WholeFlow.TestCase
-TestWholeFlow.settings = settings(
-    max_examples=examples(120),
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestWholeFlow.settings = _runs(120, steps=40)
 
 
 class SqlWholeFlow(WholeFlow):
@@ -444,12 +449,7 @@ class SqliteWholeFlow(SqlWholeFlow):
 
 
 TestSqliteWholeFlow = SqliteWholeFlow.TestCase
-TestSqliteWholeFlow.settings = settings(
-    max_examples=examples(12),
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestSqliteWholeFlow.settings = _runs(12, steps=30)
 
 
 class PostgresWholeFlow(SqlWholeFlow):
@@ -461,9 +461,4 @@ class PostgresWholeFlow(SqlWholeFlow):
 
 
 TestPostgresWholeFlow = PostgresWholeFlow.TestCase
-TestPostgresWholeFlow.settings = settings(
-    max_examples=examples(4),
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestPostgresWholeFlow.settings = _runs(4, steps=25)
