@@ -18,9 +18,10 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from settlement_adapters.snapshots import store_rows
+from settlement_adapters.sqla import tables
 from settlement_adapters.sqla.migrate import upgrade
 from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.testing import ChannelMarket, empty_store, examples, store_build
@@ -188,6 +189,26 @@ def test_hostile_ids_in_lookups_find_only_the_tenants_own(
             owner = getattr(obj, "tenant_id", tenant)
             assert owner == tenant, (obj, tenant)
     assert store_rows(app, engine) == before
+
+
+@pytest.mark.parametrize("how", ["created", "migrated"])
+def test_every_mariadb_table_is_binary_collated(how: str) -> None:
+    """Created from the metadata or by the migrations: no table compares text loosely."""
+    with scratch_schema("mysql", tables=how == "created") as scratch:
+        if how == "migrated":
+            upgrade(scratch.engine)
+        with scratch.engine.connect() as conn:
+            found: dict[str, str] = dict(
+                conn.execute(
+                    text(
+                        "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES"
+                        " WHERE TABLE_SCHEMA = :schema AND TABLE_NAME LIKE 'settlement%'"
+                    ),
+                    {"schema": scratch.schema},
+                ).all()
+            )
+    assert set(found) == set(tables.metadata.tables)
+    assert set(found.values()) == {tables.MYSQL_COLLATION}
 
 
 @pytest.mark.parametrize("how", ["created", "migrated"])

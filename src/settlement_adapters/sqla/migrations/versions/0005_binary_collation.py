@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
@@ -19,30 +20,42 @@ down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = (
-    "settlement_accounts",
-    "settlement_billing_items",
-    "settlement_statements",
-    "settlement_payouts",
-    "settlement_release_summaries",
-    "settlement_fundings",
-    "settlement_discrepancies",
-    "settlement_channel_events",
-    "settlement_journal_transactions",
-    "settlement_journal_entries",
-    "settlement_freezes",
-    "settlement_charges",
-    "settlement_checkpoints",
-    "settlement_journal_seals",
-    "settlement_ledger_balances",
-    "settlement_outbox",
+
+# The tables of the earlier revisions, for an offline (--sql) script.
+EARLIER_TABLES = (
+    "accounts",
+    "billing_items",
+    "channel_events",
+    "charges",
+    "checkpoints",
+    "discrepancies",
+    "freezes",
+    "fundings",
+    "journal_entries",
+    "journal_seals",
+    "journal_transactions",
+    "ledger_balances",
+    "outbox",
+    "payouts",
+    "release_summaries",
+    "statements",
 )
 
 
 def _convert(collation: str) -> None:
-    if op.get_bind().dialect.name not in ("mysql", "mariadb"):
+    if op.get_context().dialect.name not in ("mysql", "mariadb"):
         return
-    for name in TABLES:
+    if op.get_context().as_sql:
+        names: list[str] = [f"settlement_{name}" for name in EARLIER_TABLES]
+    else:
+        # Every settlement table there is now, whichever revisions created them; the
+        # migrations run with the target schema as the session's database.
+        query = sa.text(
+            "SELECT TABLE_NAME FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'settlement%'"
+        )
+        names = list(op.get_bind().execute(query).scalars())
+    for name in sorted(names):
         op.execute(f"ALTER TABLE {name} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
 
 
