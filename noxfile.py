@@ -19,6 +19,24 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *args)
 
 
+# The suites whose long versions `nox -s reliability` runs (docs/reliability.md).
+RELIABILITY = [
+    "tests/reliability",
+    "tests/property/test_whole_flow_stateful.py",
+    "tests/property/test_flow_stateful.py",
+    "tests/integration/test_process_concurrency.py",
+    "tests/integration/test_concurrency.py",
+]
+
+
+@nox.session(python=PYTHON)
+def reliability(session: nox.Session) -> None:
+    """The long profile of the reliability suites: 10x the examples, 6 to 18 worker processes."""
+    session.install("-e", ".[dev,sql,postgres,mysql]")
+    args = session.posargs or ["-q", "-p", "no:cacheprovider", "-rA", *RELIABILITY]
+    session.run("pytest", *args, env={"SETTLEMENT_TEST_PROFILE": "long"})
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""

@@ -7,9 +7,10 @@ Pure standard library plus the library itself (no pytest), like
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.channels import SimulatedBank
 from settlement_adapters.memory import MemoryDatabase
 from settlement_core.ledger import Entry
-from settlement_core.lifecycle import PayoutStatus
+from settlement_core.lifecycle import PayoutStatus, ReleaseSummaryStatus
 from settlement_core.model import OpenAccount, Payout
 from settlement_core.ports import Clock, FxRates, Metrics, Outcome, PaymentChannel
 from settlement_core.rules import ChannelPolicy, RuleEngine
@@ -29,6 +30,22 @@ from settlement_core.testing.marketplace import TENANT, ChannelBuild, Marketplac
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine, Table
+
+
+# SETTLEMENT_TEST_PROFILE=long (nox -s reliability) runs the long versions of the
+# reliability suites; the normal test run keeps them short.
+LONG_PROFILE = os.environ.get("SETTLEMENT_TEST_PROFILE", "short") == "long"
+LONG_FACTOR = 10
+
+
+def examples(short: int) -> int:
+    """How many hypothesis examples a suite runs: `short`, or ten times that when long."""
+    return short * LONG_FACTOR if LONG_PROFILE else short
+
+
+def workers(short: tuple[int, ...], long: tuple[int, ...]) -> tuple[int, ...]:
+    """The worker counts a concurrency suite tries under the current profile."""
+    return long if LONG_PROFILE else short
 
 
 @contextlib.contextmanager
@@ -56,8 +73,11 @@ def empty_store(backend: str, folder: Path) -> Iterator[Engine | None]:
         yield scratch.engine
 
 
-def store_build(engine: Engine | None) -> ChannelBuild:
-    """A build over one store: the memory adapter (None) or a SQL engine, with every port."""
+def store_build(engine: Engine | None, batch_size: int = 500) -> ChannelBuild:
+    """A build over one store: the memory adapter (None) or a SQL engine, with every port.
+
+    `batch_size` is the jobs' batch (small ones make a job commit many times).
+    """
 
     def build(
         rules: RuleEngine,
@@ -75,6 +95,7 @@ def store_build(engine: Engine | None) -> ChannelBuild:
                 channels=channels,
                 channel_policy=channel_policy,
                 metrics=metrics,
+                batch_size=batch_size,
             )
         return bootstrap(
             engine,
@@ -84,6 +105,7 @@ def store_build(engine: Engine | None) -> ChannelBuild:
             channels=channels,
             channel_policy=channel_policy,
             metrics=metrics,
+            batch_size=batch_size,
         )
 
     return build
@@ -103,6 +125,22 @@ POLICY = ChannelPolicy(
 def secret(channel: str) -> bytes:
     """Each bank signs with its own key."""
     return f"secret-of-{channel}".encode()
+
+
+def fund_and_release(app: Settlement, tenant_id: str, as_of: datetime, wire: str) -> None:
+    """Operations' round: prepare summaries, fund what is missing, release what is funded.
+
+    Each funding's bank reference is `{wire}-{channel}-{currency}`, so a round
+    run again with the same `wire` replays its fundings instead of adding more.
+    """
+    app.prepare_release(as_of)
+    for position in app.operations_report(tenant_id).positions:
+        if position.to_fund.amount > 0:
+            reference = f"{wire}-{position.channel}-{position.currency}"
+            app.record_funding(tenant_id, position.channel, position.to_fund, reference)
+    for summary in app.operations_report(tenant_id).summaries:
+        if summary.status is ReleaseSummaryStatus.FUNDED:
+            app.release(tenant_id, summary.id)
 
 
 class ChannelMarket(Marketplace):

@@ -91,6 +91,11 @@ _AMOUNT_PATTERN = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 # column, and it keeps every operation below exact or explicitly rounded.
 _PRECISION = 60
 
+# The most minor units one request may carry (10 trillion USD). Storage keeps
+# minor units in signed 64-bit integers and totals add amounts up: at this bound
+# over 9,000 of the largest amounts still fit in one total.
+MAX_AMOUNT_MINOR = 10**15
+
 
 @functools.cache
 def _context(rounding: Rounding = Rounding.HALF_EVEN, *, exact: bool = False) -> decimal.Context:
@@ -234,10 +239,23 @@ def to_minor(m: Money) -> int:
         return int(exact.scaleb(exponent(cur)))
 
 
+def bounded_minor(m: object, what: str) -> int:
+    """A request's amount in minor units, or InvalidAmount beyond MAX_AMOUNT_MINOR."""
+    checked = _check_money(m)
+    units = to_minor(checked)
+    if abs(units) > MAX_AMOUNT_MINOR:
+        largest = from_minor(MAX_AMOUNT_MINOR, checked.currency.code)
+        raise InvalidAmount(
+            f"{what} {format_amount(checked)} exceeds the largest amount a request may carry"
+            f" ({format_amount(largest)})"
+        )
+    return units
+
+
 def positive_minor(m: object, what: str) -> tuple[int, str]:
     """A strictly positive Money as (minor units, currency code), or InvalidAmount."""
     checked = _check_money(m)
-    units = to_minor(checked)
+    units = bounded_minor(checked, what)
     if units <= 0:
         raise InvalidAmount(f"{what} must be positive, got {format_amount(checked)}")
     return units, checked.currency.code

@@ -197,7 +197,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_settlement_outbox_extra", table_name="settlement_outbox")
     op.drop_column("settlement_outbox", "extra")
-'''
+'''.replace("{head}", HEAD)
 
 
 def test_a_later_revision_with_alters_lands_in_the_same_schema(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from settlement_adapters.bootstrap import bootstrap, in_memory
+from settlement_adapters.testing import examples
 from settlement_core.errors import IdempotencyConflict, InvalidTransition
 from settlement_core.lifecycle import AWAITING_ANSWER, triggers
 from settlement_core.model import ApprovePayout, ItemKind, OpenAccount, Payout, RecordBillingItem
@@ -169,7 +170,7 @@ class PayoutFlow(RuleBasedStateMachine):
 
 TestPayoutFlow = PayoutFlow.TestCase
 TestPayoutFlow.settings = settings(
-    max_examples=60,
+    max_examples=examples(60),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -187,7 +188,7 @@ class SqlitePayoutFlow(PayoutFlow):
 
 TestSqlitePayoutFlow = SqlitePayoutFlow.TestCase
 TestSqlitePayoutFlow.settings = settings(
-    max_examples=15,
+    max_examples=examples(15),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

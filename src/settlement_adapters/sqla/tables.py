@@ -383,3 +383,11 @@ outbox = Table(
     Column("sent", Boolean, nullable=False),
     Index("ix_settlement_outbox_pending", "sent", "id"),
 )
+
+# MySQL and MariaDB compare text case- and accent-insensitively by default, so
+# tenant "ACME" would read tenant "acme"'s rows and the unique keys would fold
+# "K1" into "k1". Ids are compared byte for byte there, as on every other backend.
+MYSQL_COLLATION = "utf8mb4_bin"
+for _table in metadata.tables.values():
+    _table.dialect_kwargs["mysql_charset"] = "utf8mb4"
+    _table.dialect_kwargs["mysql_collate"] = MYSQL_COLLATION

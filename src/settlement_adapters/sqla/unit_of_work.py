@@ -19,7 +19,7 @@ from typing import Any, Self
 import attrs
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.copy import COPY_FROM, copy_rows
@@ -42,7 +42,7 @@ from settlement_adapters.sqla.repositories import (
     SqlStatementRepository,
     outbox_row,
 )
-from settlement_core.errors import ConcurrencyConflict
+from settlement_core.errors import ConcurrencyConflict, ValidationError
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import JournalTransaction, Seal
 from settlement_core.lifecycle import StatementStatus
@@ -201,6 +201,10 @@ class SqlAlchemyUnitOfWork:
             raise ConcurrencyConflict(
                 f"a unique key was taken by another writer: {exc.orig}"
             ) from exc
+        except DataError as exc:
+            # A value the driver or server refuses (PostgreSQL: a NUL in text) is bad
+            # input that got past the core's checks, not a crash.
+            raise ValidationError(f"the database refused a value: {exc.orig}") from exc
         except OperationalError as exc:
             if _is_contention(exc):
                 raise ConcurrencyConflict(

@@ -13,7 +13,7 @@ from settlement_core.errors import IdempotencyConflict, InvalidAmount, Validatio
 from settlement_core.ids import external_id
 from settlement_core.lifecycle import ChargeStatus
 from settlement_core.model import Charge, ChargeKind, ItemKind, ProposeCharge, RecordBillingItem
-from settlement_core.money import format_amount, to_minor
+from settlement_core.money import bounded_minor, format_amount
 from settlement_core.services.context import Context, retrying
 from settlement_core.services.ingest import book_in
 
@@ -31,7 +31,7 @@ def propose_charge(ctx: Context, cmd: ProposeCharge) -> Charge:
         raise ValidationError(f"unknown charge kind {cmd.kind!r}; one of {known}") from None
     if not isinstance(cmd.reason, str) or not cmd.reason.strip() or len(cmd.reason) > 500:
         raise ValidationError("a charge needs a reason of 1..500 characters")
-    minor = to_minor(cmd.amount)
+    minor = bounded_minor(cmd.amount, "charge amount")
     if minor == 0:
         raise InvalidAmount("a charge must not be zero")
     currency = cmd.amount.currency.code

@@ -26,7 +26,7 @@ from settlement_core.model import (
     RecordBillingItem,
     Statement,
 )
-from settlement_core.money import Money, format_amount, from_minor, to_minor
+from settlement_core.money import Money, bounded_minor, format_amount, from_minor, to_minor
 from settlement_core.ports import UnitOfWork, metrics
 from settlement_core.services.context import ATTEMPTS, Context, retrying
 from settlement_core.services.statements import statement_for
@@ -69,7 +69,7 @@ def _validate(ctx: Context, cmd: RecordBillingItem) -> _Valid:
         raise ValidationError(f"basis must be an AmountBasis, got {cmd.basis!r}")
     if not isinstance(cmd.amount, Money):
         raise InvalidAmount(f"amount must be Money, got {type(cmd.amount).__name__}")
-    minor = to_minor(cmd.amount)
+    minor = bounded_minor(cmd.amount, "amount")
     ctx.not_after_now(cmd.occurred_at, "occurred_at")
     if cmd.basis is AmountBasis.ORDER_TOTAL:
         if minor < 0:

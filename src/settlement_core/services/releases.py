@@ -46,15 +46,11 @@ def prepare_release(ctx: Context, as_of: datetime) -> tuple[str, ...]:
     """
     as_of = ctx.not_after_now(as_of, "as_of")
     created: list[str] = []
-    lanes: set[Lane] = set()
     while True:
         made = retrying(functools.partial(_summarise_batch, ctx, as_of))
         if not made:
             break
         created.extend(s.id for s in made)
-        lanes.update((s.tenant_id, s.channel, s.currency) for s in made)
-    for lane in sorted(lanes):
-        retrying(functools.partial(_fund_lane, ctx, lane))
     return tuple(created)
 
 
@@ -66,6 +62,10 @@ def _summarise_batch(ctx: Context, as_of: datetime) -> list[ReleaseSummary]:
             groups[(payout.tenant_id, payout.channel, payout.currency)].append(payout)
         now = ctx.now()
         made = [_summary(ctx, uow, lane, payouts, now) for lane, payouts in groups.items()]
+        # Funded in the same transaction: a crash cannot leave new summaries unfunded
+        # beside funds that cover them (no later run would pick them up again).
+        for lane in sorted(groups):
+            fund_summaries(ctx, uow, *lane, now)
         uow.commit()
         return made
 
@@ -115,7 +115,14 @@ def record_funding(
     ctx.channel(channel)
     minor, currency = positive_minor(amount, "funding amount")
 
-    def record() -> tuple[Funding, bool]:
+    def _fund(uow: UnitOfWork) -> tuple[str, ...]:
+        # The money and the summaries it funds commit together: a crash in between
+        # would leave free funds that the operations report no longer asks anyone to use.
+        funded = fund_summaries(ctx, uow, tenant_id, channel, currency, ctx.now())
+        uow.commit()
+        return funded
+
+    def record() -> tuple[Funding, bool, tuple[str, ...]]:
         with ctx.uow() as uow:
             found = uow.fundings.find_by_reference(tenant_id, reference)
             if found is not None:
@@ -128,7 +135,7 @@ def record_funding(
                         f"funding reference {reference!r} was recorded for"
                         f" {found.amount_minor} {found.currency} to {found.channel!r}"
                     )
-                return found, True
+                return found, True, _fund(uow)
             now = ctx.now()
             funding = Funding(
                 id=ctx.ids.new_id(),
@@ -156,20 +163,10 @@ def record_funding(
                     ctx.ids.new_id(), tenant_id, funding.id, channel, currency, minor, now
                 )
             )
-            uow.commit()
-            return funding, False
+            return funding, False, _fund(uow)
 
-    funding, replayed = retrying(record)
-    funded = retrying(functools.partial(_fund_lane, ctx, (tenant_id, channel, currency)))
+    funding, replayed, funded = retrying(record)
     return FundingReceipt(funding, replayed, funded)
-
-
-def _fund_lane(ctx: Context, lane: Lane) -> tuple[str, ...]:
-    tenant_id, channel, currency = lane
-    with ctx.uow() as uow:
-        funded = fund_summaries(ctx, uow, tenant_id, channel, currency, ctx.now())
-        uow.commit()
-        return funded
 
 
 def fund_summaries(

@@ -1,10 +1,20 @@
-"""Release through a faulty simulated bank under random commands (R-REL-4, R-PAY-7).
+"""The whole flow under random commands, through a faulty simulated bank (R-REL-4, R-PAY-7).
 
-The bank loses answers, fails (retryable and for good), returns payments and
-sends callbacks twice and out of order, as hypothesis decides. After every
-step: no payout is paid twice by the bank, each key is executed at most once,
-the money of every failed, cancelled or returned payout is back on the balance
-exactly once, and items = pending + available + live payouts per account.
+Accounts, sales and refunds, replays and conflicting replays of any earlier
+item, holds, closes and payouts, approvals and cancellations, funding (and its
+replays), release, callbacks (and replayed ones), polls, retries, instant
+payouts and reconciliation, in the order hypothesis decides. The bank loses
+answers, fails (retryable and for good), returns payments and sends callbacks
+twice and out of order. After every step: items = pending + available + live
+payouts per account and currency, the ledger balances, no payout is paid twice
+by the bank and each key is executed at most once, every aggregate's state is
+legal beside the others', and each replay left the store's rows as they were.
+Runs on memory and SQLite (and PostgreSQL) in the normal test run; the long
+profile (SETTLEMENT_TEST_PROFILE=long, `nox -s reliability`) runs ten times
+the examples.
+
+The host-driven variant (payouts moved by the host, no channel) is
+test_flow_stateful.py.
 """
 
 from __future__ import annotations
@@ -14,26 +24,45 @@ import itertools
 import tempfile
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from sqlalchemy import Engine
 
 from settlement_adapters.bootstrap import bootstrap, in_memory
 from settlement_adapters.channels import SimulatedBank
+from settlement_adapters.snapshots import store_rows
+from settlement_adapters.sqla.scratch import scratch_schema
+from settlement_adapters.testing import empty_store, examples
 from settlement_core.errors import (
     CallbackRejected,
+    IdempotencyConflict,
     InsufficientBalance,
     InvalidTransition,
 )
-from settlement_core.lifecycle import PayoutStatus, ReleaseSummaryStatus
-from settlement_core.model import ApprovePayout, InstantPayout, OpenAccount, Payout
+from settlement_core.lifecycle import (
+    AWAITING_ANSWER,
+    BillingItemStatus,
+    PayoutStatus,
+    ReleaseSummaryStatus,
+    StatementStatus,
+)
+from settlement_core.model import (
+    ApprovePayout,
+    InstantPayout,
+    OpenAccount,
+    Payout,
+    PayoutKind,
+    RecordBillingItem,
+)
 from settlement_core.money import from_minor
 from settlement_core.ports import Clock, FxRates, Outcome, PaymentChannel, PayoutFilter
 from settlement_core.rules import ChannelPolicy, RuleEngine
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.fakes import SequentialIds
-from settlement_core.testing.invariants import assert_invariants
+from settlement_core.testing.invariants import assert_invariants, everything
 from settlement_core.testing.marketplace import TENANT, Marketplace
 from settlement_core.testing.strategies import ItemSpec, item_specs, open_accounts
 
@@ -48,8 +77,8 @@ POLICY = ChannelPolicy(
 rates = st.sampled_from([0.0, 0.3, 1.0])
 
 
-class ReleaseFlow(RuleBasedStateMachine):
-    """Orders, jobs, funding, release, callbacks, polls, retries and faults, on memory."""
+class WholeFlow(RuleBasedStateMachine):
+    """The whole flow, with faults at the bank, on memory."""
 
     def build(
         self,
@@ -68,8 +97,11 @@ class ReleaseFlow(RuleBasedStateMachine):
             channel_policy=POLICY,
         )
 
+    engine: Engine | None = None  # the SQL store, if any (None: memory)
+
     def __init__(self) -> None:
         super().__init__()
+        self.stores = contextlib.ExitStack()
         self.bank: SimulatedBank | None = None
 
         def make(rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
@@ -87,6 +119,7 @@ class ReleaseFlow(RuleBasedStateMachine):
 
         self.market = Marketplace(make)
         self.accounts: list[str] = []
+        self.sent: list[RecordBillingItem] = []
         self.seen_callbacks: list[tuple[bytes, dict[str, str]]] = []
         self.fundings = 0
 
@@ -141,7 +174,53 @@ class ReleaseFlow(RuleBasedStateMachine):
     def record(self, spec: ItemSpec) -> None:
         """A new sale or refund."""
         amount = str(from_minor(spec.minor, spec.currency).amount)
-        self.market.order(f"shop-{spec.shop}", amount, spec.currency, kind=spec.kind)
+        cmd = self.market.command(f"shop-{spec.shop}", amount, spec.currency, kind=spec.kind)
+        self.app.record_billing_item(cmd)
+        self.sent.append(cmd)
+
+    @precondition(lambda self: bool(self.sent))
+    @rule(data=st.data())
+    def replay(self, data: st.DataObject) -> None:
+        """Any earlier item sent again (at-least-once delivery): a no-op, row for row."""
+        cmd = data.draw(st.sampled_from(self.sent))
+        before = self._rows()
+        assert self.app.record_billing_item(cmd).replayed
+        assert self._rows() == before
+
+    @precondition(lambda self: bool(self.sent))
+    @rule(data=st.data(), minor=st.integers(1, 999))
+    def conflicting_replay(self, data: st.DataObject, minor: int) -> None:
+        """An earlier key with other content is refused, and nothing is stored."""
+        cmd: RecordBillingItem = data.draw(st.sampled_from(self.sent))
+        other = self.market.command(
+            cmd.shop_id, str(from_minor(minor, "USD").amount), "USD", key=cmd.key
+        )
+        if other.fingerprint() == cmd.fingerprint():
+            return
+        before = self._rows()
+        try:
+            self.app.record_billing_item(other)
+        except IdempotencyConflict:
+            pass
+        else:
+            raise AssertionError("a conflicting replay was accepted")
+        assert self._rows() == before
+
+    @rule(index=st.integers(0, 2), hold=st.booleans())
+    def hold_or_release(self, index: int, hold: bool) -> None:
+        """An operator holds or releases an account."""
+        if hold:
+            self.app.hold_account(TENANT, self.accounts[index])
+        else:
+            self.app.release_account_hold(TENANT, self.accounts[index])
+
+    @rule()
+    def reconcile(self) -> None:
+        """A full reconciliation finds nothing: every total, payout and balance adds up."""
+        report = self.app.reconcile(
+            TENANT, self.market.clock.now(), checks=("statements", "payouts", "ledger")
+        )
+        assert report.clean, report.findings
 
     @rule(minutes=st.sampled_from([20, 45, 90, 60 * 24, 60 * 24 * 3]))
     def time_passes(self, minutes: int) -> None:
@@ -173,7 +252,9 @@ class ReleaseFlow(RuleBasedStateMachine):
         reference = f"wire-{self.fundings}"
         amount = from_minor(minor, currency)
         self.app.record_funding(TENANT, "default", amount, reference)
+        before = self._rows()
         assert self.app.record_funding(TENANT, "default", amount, reference).replayed
+        assert self._rows() == before
 
     @rule()
     def operations_fund_and_release(self) -> None:
@@ -210,14 +291,14 @@ class ReleaseFlow(RuleBasedStateMachine):
     def callback_replayed(self, data: st.DataObject) -> None:
         """An old callback sent again is refused (replayed or stale) and changes nothing."""
         body, headers = data.draw(st.sampled_from(self.seen_callbacks))
-        before = self._balances()
+        before = self._rows()
         try:
             self.app.handle_callback("default", body, headers)
         except CallbackRejected:
             pass
         else:
             raise AssertionError("a replayed callback was accepted")
-        assert self._balances() == before
+        assert self._rows() == before
 
     @rule(outage=st.booleans())
     def bank_outage(self, outage: bool) -> None:
@@ -280,24 +361,59 @@ class ReleaseFlow(RuleBasedStateMachine):
             if payout.status is PayoutStatus.PAID:
                 assert paid[payout.id] == 1, payout
 
+    @invariant()
+    def every_state_is_legal(self) -> None:
+        """Each aggregate's state agrees with the others' (checked through the public API)."""
+        items, statements, payouts = everything(self.app)
+        statement_of = {s.id: s for s in statements}
+        payout_of = {p.id: p for p in payouts}
+        for item in items:
+            open_ = statement_of[item.statement_id].status is StatementStatus.OPEN
+            assert (item.status is BillingItemStatus.PENDING) == open_, item
+        for statement in statements:
+            if statement.status is StatementStatus.PAID_OUT:
+                assert statement.payout_id is not None, statement
+                assert statement.id in payout_of[statement.payout_id].statement_ids, statement
+            if statement.status is not StatementStatus.OPEN:
+                assert statement.recount_minor == statement.total_minor, statement
+        for payout in payouts:
+            if payout.status in AWAITING_ANSWER or payout.status is PayoutStatus.PAID:
+                assert payout.attempts >= 1 and payout.submitted_at is not None, payout
+            if payout.funded and payout.kind is PayoutKind.SCHEDULED:
+                assert payout.release_id is not None, payout
+            if payout.status is PayoutStatus.PENDING_APPROVAL:
+                assert payout.approved_by is None, payout
+
     def _payouts(self) -> list[Payout]:
         return list(self.app.query_payouts(PayoutFilter(tenant_id=TENANT), limit=1000).items)
+
+    def _rows(self) -> object:
+        return store_rows(self.app, self.engine)
 
     def _balances(self) -> list[object]:
         return [self.app.balance(TENANT, a) for a in self.accounts]
 
 
-TestReleaseFlow = ReleaseFlow.TestCase
-TestReleaseFlow.settings = settings(
-    max_examples=120,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+def _runs(short: int, steps: int) -> settings:
+    """`short` examples of `steps` steps (ten times the examples in the long profile)."""
+    return settings(
+        max_examples=examples(short),
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
-class SqliteReleaseFlow(ReleaseFlow):
-    """The same flow on a fresh SQLite file per example."""
+TestWholeFlow = WholeFlow.TestCase
+TestWholeFlow.settings = _runs(120, steps=40)
+
+
+class SqlWholeFlow(WholeFlow):
+    """The same flow on a SQL store made for each example (`store` says how)."""
+
+    def store(self) -> Engine:
+        """A new empty SQL store, dropped at teardown."""
+        raise NotImplementedError
 
     def build(
         self,
@@ -306,24 +422,43 @@ class SqliteReleaseFlow(ReleaseFlow):
         fx: FxRates,
         channels: list[PaymentChannel],
     ) -> Settlement:
-        """A new SQLite database in a temporary folder."""
-        folder = tempfile.mkdtemp(prefix="settlement-release-")
+        """The store's service, with seeded ids and the bank."""
+        self.engine = self.store()
         return bootstrap(
-            f"sqlite:///{folder}/release.db",
+            self.engine,
             rules,
             clock=clock,
             fx=fx,
             ids=SequentialIds(),
             channels=channels,
             channel_policy=POLICY,
-            create=True,
         )
 
+    def teardown(self) -> None:
+        """Drop the store."""
+        self.stores.close()
 
-TestSqliteReleaseFlow = SqliteReleaseFlow.TestCase
-TestSqliteReleaseFlow.settings = settings(
-    max_examples=12,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+
+class SqliteWholeFlow(SqlWholeFlow):
+    """The same flow on a fresh SQLite file per example."""
+
+    def store(self) -> Engine:
+        """A new SQLite database in a temporary folder."""
+        folder = Path(tempfile.mkdtemp(prefix="settlement-flow-"))
+        return self.stores.enter_context(empty_store("sqlite", folder))  # type: ignore[return-value]
+
+
+TestSqliteWholeFlow = SqliteWholeFlow.TestCase
+TestSqliteWholeFlow.settings = _runs(12, steps=30)
+
+
+class PostgresWholeFlow(SqlWholeFlow):
+    """The same flow on a PostgreSQL scratch schema per example."""
+
+    def store(self) -> Engine:
+        """A new schema on the test server."""
+        return self.stores.enter_context(scratch_schema("postgresql")).engine
+
+
+TestPostgresWholeFlow = PostgresWholeFlow.TestCase
+TestPostgresWholeFlow.settings = _runs(4, steps=25)
