@@ -211,6 +211,7 @@ def _as_money(minor: dict[str, int]) -> dict[str, Money]:
 
 def get_collection(ctx: Context, tenant_id: str, collection_id: str) -> Collection:
     """One collection by id (NotFound for another tenant's)."""
+    _lookup(tenant_id, collection_id, "collection_id")
     with ctx.uow() as uow:
         return uow.collections.get(tenant_id, collection_id)
 

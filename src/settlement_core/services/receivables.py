@@ -165,6 +165,8 @@ def offset_collection(
 
     Idempotent by collection: a collection already offset is returned as it is.
     """
+    external_id(tenant_id, "tenant_id")
+    external_id(collection_id, "collection_id")
     external_id(by, "by")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise ValidationError("an offset needs a reason of 1..500 characters")
@@ -199,6 +201,8 @@ def set_settlement_mode(ctx: Context, tenant_id: str, account_id: str, mode: str
 
     Idempotent by mode: asking for the mode it already has changes nothing.
     """
+    external_id(tenant_id, "tenant_id")
+    external_id(account_id, "account_id")
     chosen = settlement_mode(mode)
 
     def run() -> Account:

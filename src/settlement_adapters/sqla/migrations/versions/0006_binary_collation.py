@@ -4,8 +4,8 @@ The server default collation is case-insensitive: a tenant id differing only
 in case read another tenant's rows, and unique keys differing only in case
 collided. Other backends compare bytes already; nothing changes there.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -28,7 +28,9 @@ EARLIER_TABLES = (
     "channel_events",
     "charges",
     "checkpoints",
+    "collections",
     "discrepancies",
+    "fee_calculations",
     "freezes",
     "fundings",
     "journal_entries",
