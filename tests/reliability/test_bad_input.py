@@ -29,6 +29,7 @@ from settlement_core.errors import (
     InsufficientBalance,
     InvalidAmount,
     InvalidIdentifier,
+    InvalidRule,
     InvalidTimestamp,
     InvalidTransition,
     NotFound,
@@ -37,6 +38,7 @@ from settlement_core.errors import (
     UnknownCurrency,
     ValidationError,
 )
+from settlement_core.fees import engine_from_config
 from settlement_core.lifecycle import PayoutStatus
 from settlement_core.model import (
     AmountBasis,
@@ -499,6 +501,50 @@ CASES = [
         lambda w: w.app.query_items(ItemFilter(tenant_id="")),
         InvalidIdentifier,
         "tenant_id",
+    ),
+    # fees, gross settlement and collections
+    Case("unknown settlement mode", _open(settlement_mode="both"), ValidationError, "mode"),
+    Case(
+        "switch to an unknown mode",
+        lambda w: w.app.set_settlement_mode(TENANT, w.ids["s1"], "sometimes"),
+        ValidationError,
+        "sometimes",
+    ),
+    Case(
+        "negative fee refund",
+        _record(kind=ItemKind.FEE_REFUND, amount=money("-1.00", "USD")),
+        InvalidAmount,
+        "positive",
+    ),
+    Case(
+        "payment for an unknown collection",
+        lambda w: w.app.record_collection(TENANT, "no-such", money("1.00", "USD"), "bank-1"),
+        NotFound,
+        "collection",
+    ),
+    Case(
+        "negative collection payment",
+        lambda w: w.app.record_collection(TENANT, "no-such", money("-1.00", "USD"), "bank-1"),
+        InvalidAmount,
+        "positive",
+    ),
+    Case(
+        "offset without a reason",
+        lambda w: w.app.offset_collection(TENANT, "no-such", "ops", ""),
+        ValidationError,
+        "reason",
+    ),
+    Case(
+        "pricing without an engine",
+        lambda w: w.app.settle_order(object(), object(), 0),  # type: ignore[arg-type]
+        ValidationError,
+        "FeeEngine",
+    ),
+    Case(
+        "fee config with an unknown key",
+        lambda w: engine_from_config({"schedules": [], "rules": [], "routes": [], "x": 1}),
+        InvalidRule,
+        "unknown keys",
     ),
     # callbacks
     Case(
