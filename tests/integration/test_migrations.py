@@ -34,7 +34,7 @@ from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.sqla.types import JsonText
 
 TABLES = set(metadata.tables)
-HEAD = "0004"  # the newest shipped revision
+HEAD = "0006"  # the newest shipped revision
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -184,7 +184,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9001"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -26,6 +26,7 @@ from settlement_core.model import (
     Funding,
     Payout,
     ReleaseSummary,
+    Run,
     Statement,
 )
 from settlement_core.ports import OutboxMessage
@@ -42,6 +43,7 @@ T = TypeVar(
     Discrepancy,
     Freeze,
     Charge,
+    Run,
 )
 
 
@@ -75,6 +77,8 @@ class MemoryDatabase:
         self.freezes: dict[str, Freeze] = {}
         self.charges: dict[str, Charge] = {}
         self.charge_by_reference: dict[tuple[str, str], str] = {}
+        self.runs: dict[str, Run] = {}
+        self.run_by_key: dict[tuple[str, str], str] = {}
         self.freeze_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)

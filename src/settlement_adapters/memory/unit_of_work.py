@@ -25,6 +25,7 @@ from settlement_adapters.memory.repositories import (
     MemoryReleaseSummaryRepository,
     MemoryStatementRepository,
 )
+from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import JournalTransaction, Seal
@@ -39,6 +40,7 @@ from settlement_core.model import (
     Funding,
     Payout,
     ReleaseSummary,
+    Run,
     Statement,
 )
 from settlement_core.ports import OutboxMessage
@@ -53,6 +55,7 @@ Aggregate = (
     | Discrepancy
     | Freeze
     | Charge
+    | Run
 )
 
 
@@ -93,6 +96,7 @@ class MemoryUnitOfWork:
         self.checkpoints = MemoryCheckpointRepository(self)
         self.freezes = MemoryFreezeRepository(self)
         self.charges = MemoryChargeRepository(self)
+        self.runs = MemoryRunRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -198,6 +202,7 @@ class MemoryUnitOfWork:
             "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
             "freezes": (db.freeze_by_reference, lambda f: (f.tenant_id, f.reference)),
             "charges": (db.charge_by_reference, lambda c: (c.tenant_id, c.reference)),
+            "runs": (db.run_by_key, lambda r: (r.tenant_id, r.run_id)),
         }
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
@@ -285,6 +290,8 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "charges" and is_new:
         db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
+    elif table == "runs" and is_new:
+        db.run_by_key[(stored.tenant_id, stored.run_id)] = stored.id
     elif table == "freezes" and is_new:
         db.freeze_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "discrepancies" and is_new:

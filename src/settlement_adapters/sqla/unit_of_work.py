@@ -37,6 +37,7 @@ from settlement_adapters.sqla.repositories import (
     SqlStatementRepository,
     outbox_row,
 )
+from settlement_adapters.sqla.runs import SqlRunRepository, run_row
 from settlement_core.errors import ConcurrencyConflict
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import JournalTransaction, Seal
@@ -57,6 +58,7 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.discrepancies, mapping.discrepancy_row),
     (tables.freezes, mapping.freeze_row),
     (tables.charges, mapping.charge_row),
+    (tables.runs, run_row),
 ]
 ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
@@ -90,6 +92,7 @@ class SqlAlchemyUnitOfWork:
         self.checkpoints = SqlCheckpointRepository(self)
         self.freezes = SqlFreezeRepository(self)
         self.charges = SqlChargeRepository(self)
+        self.runs = SqlRunRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

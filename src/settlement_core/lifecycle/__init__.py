@@ -9,6 +9,7 @@ from settlement_core.lifecycle.machines import (
 )
 from settlement_core.lifecycle.states import (
     AWAITING_ANSWER,
+    GATED_RUNS,
     UNPAID_STATEMENTS,
     UNRELEASED_PAYOUTS,
     AccountStatus,
@@ -18,6 +19,7 @@ from settlement_core.lifecycle.states import (
     FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
+    RunStatus,
     StatementStatus,
 )
 
@@ -30,6 +32,8 @@ __all__ = [
     "DiscrepancyStatus",
     "FreezeStatus",
     "ChargeStatus",
+    "RunStatus",
+    "GATED_RUNS",
     "UNPAID_STATEMENTS",
     "AWAITING_ANSWER",
     "UNRELEASED_PAYOUTS",

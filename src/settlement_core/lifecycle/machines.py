@@ -24,6 +24,7 @@ from settlement_core.lifecycle.states import (
     FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
+    RunStatus,
     StatementStatus,
 )
 
@@ -128,6 +129,15 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
         [
             ("approve", [ChargeStatus.PROPOSED], ChargeStatus.APPROVED),
             ("reject", [ChargeStatus.PROPOSED], ChargeStatus.REJECTED),
+        ],
+    ),
+    RunStatus: _machine(
+        RunStatus,
+        [
+            ("approve", [RunStatus.AWAITING_APPROVAL], RunStatus.APPROVED),
+            # A run is withdrawn before or after its audit, never once revoked.
+            ("revoke", [RunStatus.AWAITING_APPROVAL, RunStatus.APPROVED], RunStatus.REVOKING),
+            ("finish_revoking", [RunStatus.REVOKING], RunStatus.REVOKED),
         ],
     ),
 }

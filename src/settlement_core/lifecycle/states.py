@@ -76,6 +76,15 @@ class ChargeStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class RunStatus(enum.StrEnum):
+    """A calculation run (one batch of items, e.g. a month's rebates) from audit to revocation."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REVOKING = "revoking"
+    REVOKED = "revoked"
+
+
 # Groups of states that jobs and queries select by; one definition for every adapter.
 UNPAID_STATEMENTS = (StatementStatus.OPEN, StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD)
 """Statements whose money is not paid out yet."""
@@ -83,3 +92,5 @@ AWAITING_ANSWER = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
 """Payouts the channel has (or may have) and has not settled: it may still answer."""
 UNRELEASED_PAYOUTS = (PayoutStatus.PENDING_APPROVAL, PayoutStatus.CREATED)
 """Payouts not handed to a channel yet."""
+GATED_RUNS = (RunStatus.AWAITING_APPROVAL, RunStatus.REVOKING)
+"""Runs whose items must not reach a payout: not audited yet, or being withdrawn."""

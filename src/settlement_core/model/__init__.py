@@ -9,6 +9,7 @@ from settlement_core.model.commands import (
     ApprovePayout,
     InstantPayout,
     OpenAccount,
+    OpenRun,
     ProposeCharge,
     RecordBillingItem,
 )
@@ -25,6 +26,7 @@ from settlement_core.model.events import (
     PayoutReplaced,
     PayoutWithdrawn,
     ReleaseSummaryCreated,
+    RunItemsReversed,
     StatementOpened,
     StatementTotalMismatch,
     StatusChanged,
@@ -32,6 +34,7 @@ from settlement_core.model.events import (
 from settlement_core.model.freeze import Freeze
 from settlement_core.model.payout import Payout, PayoutKind
 from settlement_core.model.release import Funding, ReleaseSummary
+from settlement_core.model.run import Run
 from settlement_core.model.statement import Statement
 from settlement_core.model.values import FxQuote, PayoutSource
 
@@ -76,4 +79,7 @@ __all__ = [
     "Charge",
     "ChargeKind",
     "ProposeCharge",
+    "Run",
+    "OpenRun",
+    "RunItemsReversed",
 ]

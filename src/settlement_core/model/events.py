@@ -158,3 +158,13 @@ class DiscrepancyFound(Event):
     currency: str | None
     expected_minor: int | None
     actual_minor: int | None
+
+
+@frozen(kw_only=True)
+class RunItemsReversed(Event):
+    """One bounded batch of a run's items was reversed during its revocation (R-ING-8)."""
+
+    run_id: str
+    count: int
+    batch_size: int
+    reversed_total: int

@@ -33,8 +33,10 @@ from settlement_core.ports.repositories import (
     Ledger,
     PayoutRepository,
     ReleaseSummaryRepository,
+    RunRepository,
     StatementRepository,
 )
+from settlement_core.ports.order_source import OrderSource, SourceRecord
 from settlement_core.ports.services import Clock, FxRates
 from settlement_core.ports.unit_of_work import UnitOfWork
 from settlement_core.rules import BusinessCalendar
@@ -78,4 +80,7 @@ __all__ = [
     "CheckpointRepository",
     "FreezeRepository",
     "ChargeRepository",
+    "RunRepository",
+    "OrderSource",
+    "SourceRecord",
 ]

@@ -28,6 +28,7 @@ from settlement_core.model import (
     Funding,
     Payout,
     ReleaseSummary,
+    Run,
     Statement,
 )
 from settlement_core.ports.queries import (
@@ -315,6 +316,34 @@ class ChargeRepository(Protocol):
         self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
     ) -> Page[Charge]:
         """A tenant's charges, in id order after a cursor."""
+        ...
+
+
+class RunRepository(Protocol):
+    """Calculation runs, unique by (tenant, run id), and the run-wide item reads revocation needs."""
+
+    def add(self, run: Run) -> None:
+        """Stage a new run (ConcurrencyConflict on commit if its run id was taken)."""
+        ...
+
+    def find(self, tenant_id: str, run_id: str) -> Run | None:
+        """The run registered under a host's run id, if any."""
+        ...
+
+    def items(self, tenant_id: str, run_id: str, after: str | None, limit: int) -> list[BillingItem]:
+        """Up to `limit` of a run's items, in id order after a cursor (one indexed range read)."""
+        ...
+
+    def paid_out_items(self, tenant_id: str, run_id: str) -> int:
+        """How many of a run's items sit on statements already paid out."""
+        ...
+
+    def gated_statements(self, statement_ids: Sequence[str], as_of: datetime) -> set[str]:
+        """Those of these statements holding items of a run that keeps them out of payouts.
+
+        A run gates while it awaits approval or is being revoked, and after its
+        revocation until `hold_until` (see Run).
+        """
         ...
 
 

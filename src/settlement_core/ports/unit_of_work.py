@@ -19,6 +19,7 @@ from settlement_core.ports.repositories import (
     Ledger,
     PayoutRepository,
     ReleaseSummaryRepository,
+    RunRepository,
     StatementRepository,
 )
 
@@ -74,6 +75,11 @@ class UnitOfWork(Protocol):
     @property
     def charges(self) -> ChargeRepository:
         """The non-order charges of this transaction."""
+        ...
+
+    @property
+    def runs(self) -> RunRepository:
+        """The calculation runs of this transaction."""
         ...
 
     @property

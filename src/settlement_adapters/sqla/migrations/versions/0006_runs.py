@@ -1,0 +1,52 @@
+"""Calculation runs (approval gate and revocation) and the index that reads a run's items.
+
+Revision ID: 0006
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from settlement_adapters.sqla.types import UtcDateTime
+
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create the runs table and the billing items' run index."""
+    op.create_table(
+        "settlement_runs",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("tenant_id", sa.String(length=128), nullable=False),
+        sa.Column("run_id", sa.String(length=128), nullable=False),
+        sa.Column("needs_approval", sa.Boolean(), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("approved_by", sa.String(length=128), nullable=True),
+        sa.Column("approved_at", UtcDateTime(), nullable=True),
+        sa.Column("revoked_by", sa.String(length=128), nullable=True),
+        sa.Column("revoke_cursor", sa.String(length=36), nullable=True),
+        sa.Column("reversed_count", sa.BigInteger(), nullable=False),
+        sa.Column("hold_until", UtcDateTime(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_runs")),
+        sa.UniqueConstraint("tenant_id", "run_id", name="uq_settlement_runs_run_id"),
+    )
+    op.create_index(
+        "ix_settlement_billing_items_run",
+        "settlement_billing_items",
+        ["tenant_id", "run_id", "id"],
+    )
+
+
+def downgrade() -> None:
+    """Remove what `upgrade` added."""
+    op.drop_index("ix_settlement_billing_items_run", table_name="settlement_billing_items")
+    op.drop_table("settlement_runs")
