@@ -35,7 +35,9 @@ class MemoryRunRepository(_Repository):
                 items[item.id] = item
         return sorted(items.values(), key=lambda i: i.id)
 
-    def items(self, tenant_id: str, run_id: str, after: str | None, limit: int) -> list[BillingItem]:
+    def items(
+        self, tenant_id: str, run_id: str, after: str | None, limit: int
+    ) -> list[BillingItem]:
         """Up to `limit` of a run's items in id order after a cursor."""
         return [i for i in self._items_of(tenant_id, run_id) if after is None or i.id > after][
             :limit

@@ -77,14 +77,16 @@ class SqlRunRepository(_Repository):
         if known is not None:
             entry = self.uow.tracked.get((self.table.name, known.id))
             if entry is not None and entry[0] is known:
-                return known
+                return known  # type: ignore[no-any-return]
         c = self.table.c
         found: Run | None = self._one(c.tenant_id == tenant_id, c.run_id == run_id)
         if found is not None:
             self._by_key[(tenant_id, run_id)] = found
         return found
 
-    def items(self, tenant_id: str, run_id: str, after: str | None, limit: int) -> list[BillingItem]:
+    def items(
+        self, tenant_id: str, run_id: str, after: str | None, limit: int
+    ) -> list[BillingItem]:
         """Up to `limit` of a run's items in id order after a cursor."""
         self.uow.flush()
         i = tables.billing_items.c

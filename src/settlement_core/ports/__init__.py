@@ -2,6 +2,7 @@
 
 from settlement_core.ids import IdFactory
 from settlement_core.ports.metrics import CATALOGUE, Metrics, NoMetrics
+from settlement_core.ports.order_source import OrderSource, SourceRecord
 from settlement_core.ports.outbox import EventPublisher, Outbox, OutboxMessage, to_message
 from settlement_core.ports.payment_channel import (
     CallbackNotice,
@@ -36,7 +37,6 @@ from settlement_core.ports.repositories import (
     RunRepository,
     StatementRepository,
 )
-from settlement_core.ports.order_source import OrderSource, SourceRecord
 from settlement_core.ports.services import Clock, FxRates
 from settlement_core.ports.unit_of_work import UnitOfWork
 from settlement_core.rules import BusinessCalendar

@@ -320,7 +320,7 @@ class ChargeRepository(Protocol):
 
 
 class RunRepository(Protocol):
-    """Calculation runs, unique by (tenant, run id), and the run-wide item reads revocation needs."""
+    """Calculation runs, unique by (tenant, run id), and the item reads revocation needs."""
 
     def add(self, run: Run) -> None:
         """Stage a new run (ConcurrencyConflict on commit if its run id was taken)."""
@@ -330,7 +330,9 @@ class RunRepository(Protocol):
         """The run registered under a host's run id, if any."""
         ...
 
-    def items(self, tenant_id: str, run_id: str, after: str | None, limit: int) -> list[BillingItem]:
+    def items(
+        self, tenant_id: str, run_id: str, after: str | None, limit: int
+    ) -> list[BillingItem]:
         """Up to `limit` of a run's items, in id order after a cursor (one indexed range read)."""
         ...
 

@@ -79,7 +79,7 @@ def _new_run(ctx: Context, tenant_id: str, run_id: str, needs_approval: bool) ->
 
 
 def approve_run(ctx: Context, tenant_id: str, run_id: str, approved_by: str) -> Run:
-    """Finance approves a run: its items may reach payouts. Idempotent: approving twice is a no-op."""
+    """Finance approves a run: its items may reach payouts (idempotent: a no-op once approved)."""
     external_id(approved_by, "approved_by")
 
     def attempt() -> Run:
@@ -207,4 +207,3 @@ def _reversal(item: BillingItem, shop_id: str) -> RecordBillingItem:
         # Dated as the original, so it lands on the same statement while that is open.
         occurred_at=item.occurred_at,
     )
-

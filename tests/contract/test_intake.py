@@ -1,0 +1,13 @@
+"""Order intake suites on every backend: collectors, the run approval gate, run revocation."""
+
+from __future__ import annotations
+
+from settlement_core.testing.intake_contracts import CollectorContract, RunContract
+
+
+class TestCollectors(CollectorContract):
+    """Collectors."""
+
+
+class TestRuns(RunContract):
+    """Runs."""
