@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from settlement_core.testing.intake_contracts import CollectorContract, RunContract
+from settlement_core.testing.intake_contracts import (
+    CollectorContract,
+    RunContract,
+    StatusFlowContract,
+)
 
 
 class TestCollectors(CollectorContract):
@@ -11,3 +15,7 @@ class TestCollectors(CollectorContract):
 
 class TestRuns(RunContract):
     """Runs."""
+
+
+class TestStatusFlows(StatusFlowContract):
+    """Order-status flows."""

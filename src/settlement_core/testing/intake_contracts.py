@@ -15,15 +15,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from settlement_core.errors import RunPaidOut, RunRevoked, ValidationError
-from settlement_core.intake import WindowPlan
+from settlement_core.intake import SEED_FLOW, WindowPlan
 from settlement_core.lifecycle import RunStatus, StatementStatus
 from settlement_core.model import OpenRun, RecordBillingItem, RunItemsReversed
 from settlement_core.ports import ItemFilter, StatementFilter, paged
+from settlement_core.services.receivables import RECEIVABLE_SUFFIX
 from settlement_core.services.runs import REVERSAL_PREFIX
 from settlement_core.testing.fakes import RecordingPublisher
 from settlement_core.testing.invariants import assert_invariants
 from settlement_core.testing.marketplace import START, TENANT, Build, Marketplace
-from settlement_core.testing.sources import ORDER_MAPPING, ListSource, order_fields
+from settlement_core.testing.sources import (
+    ORDER_MAPPING,
+    STATUS_MAPPING,
+    ListSource,
+    order_fields,
+    status_fields,
+)
 
 MINUTE = timedelta(minutes=1)
 _names = itertools.count()
@@ -157,13 +164,77 @@ class CollectorContract(_Suite):
         assert _keys(market, shop) == expected
 
 
+class StatusFlowContract(_Suite):
+    """Order-status flows through a collector (R-ING-7): receivables, settlement, cover."""
+
+    def _collect(self, market: Marketplace, source: ListSource) -> None:
+        market.advance(hours=2)
+        report = market.app.collect(
+            source, STATUS_MAPPING, market.clock.now(), flow=SEED_FLOW, start=START
+        )
+        assert report.rejected == ()
+
+    def test_a_ticketed_and_refunded_order_in_any_arrival_order(self, market: Marketplace) -> None:
+        """The refund arrives before the ticket: all four entries, once, on the right accounts."""
+        market.shop("d1")
+        source = ListSource(f"orders-{next(_names)}", TENANT, market.clock.now)
+        placed, fixed = START + MINUTE, START + 2 * MINUTE
+        s_refund, refund = START + 20 * MINUTE, START + 30 * MINUTE
+        refunded = status_fields(
+            "A",
+            "d1",
+            "REFUNDED",
+            "88.00",
+            placed_at=placed,
+            supplier_refunded_at=s_refund,
+            refunded_at=refund,
+        )
+        ticketed = status_fields("A", "d1", "FIXED", "88.00", placed_at=placed, fulfilled_at=fixed)
+        source.add(refunded, refund, refund)
+        source.add(ticketed, fixed, refund + MINUTE)  # late: within the five-minute allowance
+        source.add(status_fields("A", "d1", "LOCKED", "88.00", placed_at=placed), placed, placed)
+        self._collect(market, source)
+        name = source.name
+        assert _keys(market, "d1") == [f"{name}:A:settlement+", f"{name}:A:settlement-"]
+        assert _keys(market, f"d1{RECEIVABLE_SUFFIX}") == [
+            f"{name}:A:receivable+",
+            f"{name}:A:receivable-",
+        ]
+        receivable = market.app.find_account(TENANT, f"d1{RECEIVABLE_SUFFIX}")
+        assert receivable is not None and receivable.is_held
+        assert market.app.check_receivable_cover(TENANT, ["d1"]) == []
+        _clean(market)
+
+    def test_a_cycle_whose_settlement_exceeds_its_receivable_is_reported(
+        self, market: Marketplace
+    ) -> None:
+        """Cancelled after ticketing: the receivable is given back, the settlement is not."""
+        market.shop("d2")
+        source = ListSource(f"orders-{next(_names)}", TENANT, market.clock.now)
+        placed, fixed, cancelled = START + MINUTE, START + 2 * MINUTE, START + 3 * MINUTE
+        source.add(
+            status_fields("B", "d2", "FIXED", "10.00", placed_at=placed, fulfilled_at=fixed),
+            fixed,
+            fixed,
+        )
+        source.add(
+            status_fields("B", "d2", "CANCELED", "10.00", placed_at=placed, cancelled_at=cancelled),
+            cancelled,
+            cancelled,
+        )
+        self._collect(market, source)
+        [finding] = market.app.check_receivable_cover(TENANT, ["d2"])
+        assert (finding.shop_id, finding.currency, finding.period_start) == ("d2", "CNY", START)
+        assert (str(finding.receivable.amount), str(finding.payable.amount)) == ("0.00", "10.00")
+
+
 class RunContract(_Suite):
     """Calculation runs (R-ING-8): approval gate and revocation in bounded batches."""
 
     def _run_items(self, market: Marketplace, run_id: str, shops: int, per_shop: int) -> None:
         for s in range(shops):
             market.shop(f"r{s}")
-            for n in range(per_shop):
+            for _ in range(per_shop):
                 cmd = market.command(f"r{s}", "3.00")
                 market.app.record_billing_item(attrs_evolve_run(cmd, run_id))
 

@@ -58,3 +58,43 @@ def order_fields(order_id: str, shop_id: str, amount: str, paid_at: datetime) ->
         "BUYER_PHONE": "+00 000",
         "WAREHOUSE": "north",
     }
+
+
+_T = FieldKind.TIMESTAMP
+STATUS_MAPPING = FieldMapping(
+    {
+        "order_id": FieldSpec("ORDER_NO"),
+        "shop_id": FieldSpec("PARTNER"),
+        "currency": FieldSpec("CCY"),
+        "status": FieldSpec("STATE"),
+        "amount": FieldSpec("PRICE", FieldKind.DECIMAL),
+        "placed_at": FieldSpec("LOCKED_AT", _T, optional=True),
+        "fulfilled_at": FieldSpec("FIXED_AT", _T, optional=True),
+        "cancelled_at": FieldSpec("CANCELED_AT", _T, optional=True),
+        "supplier_refunded_at": FieldSpec("SUPPLIER_REFUNDED_AT", _T, optional=True),
+        "refunded_at": FieldSpec("REFUNDED_AT", _T, optional=True),
+    }
+)
+"""The mapping of seed 002's order records (its status names, one column per instant)."""
+
+
+def status_fields(
+    order_id: str, partner: str, state: str, price: str, **times: datetime
+) -> dict[str, object]:
+    """An order record of seed 002 in STATUS_MAPPING's columns; times by target name."""
+    columns = {
+        "placed_at": "LOCKED_AT",
+        "fulfilled_at": "FIXED_AT",
+        "cancelled_at": "CANCELED_AT",
+        "supplier_refunded_at": "SUPPLIER_REFUNDED_AT",
+        "refunded_at": "REFUNDED_AT",
+    }
+    fields: dict[str, object] = {
+        "ORDER_NO": order_id,
+        "PARTNER": partner,
+        "CCY": "CNY",
+        "STATE": state,
+        "PRICE": price,
+    }
+    fields.update({columns[name]: at.isoformat() for name, at in times.items()})
+    return fields
