@@ -54,21 +54,14 @@ class MemoryRunRepository(_Repository):
 
     def gated_statements(self, statement_ids: Sequence[str], as_of: datetime) -> set[str]:
         """Those of these statements holding items of a run that keeps them out of payouts."""
-        db = self.uow.db
+        runs = {(r.tenant_id, r.run_id) for r in self._all() if r.gates_at(as_of)}
+        if not runs:
+            return set()
+        db, uow = self.uow.db, self.uow
         gated: set[str] = set()
-        runs: dict[tuple[str, str], bool] = {}
         for statement_id in statement_ids:
-            ids = [*db.items_by_statement.get(statement_id, ())]
-            ids.extend(i.id for i in self.uow.new_items_by_statement.get(statement_id, ()))
-            for item_id in ids:
-                item = self.uow.staged["items"].get(item_id) or db.items[item_id]
-                if item.run_id is None:
-                    continue
-                key = (item.tenant_id, item.run_id)
-                if key not in runs:
-                    run = self.find(*key)
-                    runs[key] = run is not None and run.gates_at(as_of)
-                if runs[key]:
-                    gated.add(statement_id)
-                    break
+            items = [db.items[i] for i in db.items_by_statement.get(statement_id, ())]
+            items.extend(uow.new_items_by_statement.get(statement_id, ()))
+            if any(i.run_id is not None and (i.tenant_id, i.run_id) in runs for i in items):
+                gated.add(statement_id)
         return gated

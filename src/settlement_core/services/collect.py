@@ -31,7 +31,7 @@ from settlement_core.model import ItemKind, RecordBillingItem
 from settlement_core.money import to_minor
 from settlement_core.ports import OrderSource, SourceRecord
 from settlement_core.services.context import Context, retrying
-from settlement_core.services.ingest import book_in
+from settlement_core.services.ingest import ItemReceipt, book_in, count_ingested
 from settlement_core.services.receivables import open_receivable_account, receivable_shop
 
 CHECKPOINT_PREFIX = "collect:"
@@ -200,7 +200,7 @@ class _Run:
         ctx = self.ctx
         tenant_id = self.source.tenant_id
         name = checkpoint_name(self.source)
-        recorded = replayed = 0
+        receipts: list[ItemReceipt] = []
         rejected: list[tuple[SourceRecord, str]] = []
         with ctx.uow() as uow:
             if move and uow.checkpoints.get(tenant_id, name) != expected:
@@ -214,16 +214,15 @@ class _Run:
                 except SettlementError as exc:
                     rejected.append((record, str(exc)))
                     continue
-                if receipt.replayed:
-                    replayed += 1
-                else:
-                    recorded += 1
+                receipts.append(receipt)
             if move:
                 uow.checkpoints.put(tenant_id, name, window.end.isoformat(), expected)
             uow.commit()
         # Counted once the transaction holds: a retried attempt counts nothing twice.
-        self.recorded += recorded
+        replayed = sum(1 for r in receipts if r.replayed)
+        self.recorded += len(receipts) - replayed
         self.replayed += replayed
+        count_ingested(ctx, receipts)
         for record, reason in rejected:
             self._reject(record, reason)
         return True

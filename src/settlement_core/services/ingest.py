@@ -239,6 +239,11 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
     return receipts
 
 
+def count_ingested(ctx: Context, receipts: Sequence[ItemReceipt]) -> None:
+    """Count receipts of committed work in the ingest metrics (replays count nothing)."""
+    _count(receipts, ctx)
+
+
 def _count(receipts: Sequence[ItemReceipt], ctx: Context) -> None:
     # Counters only grow: sales and refunds are counted apart, each as a positive amount.
     amounts: dict[tuple[str, str], int] = {}

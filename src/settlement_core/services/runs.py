@@ -21,7 +21,7 @@ from settlement_core.model import BillingItem, ItemKind, OpenRun, RecordBillingI
 from settlement_core.money import from_minor
 from settlement_core.ports import UnitOfWork
 from settlement_core.services.context import Context, retrying
-from settlement_core.services.ingest import book_in
+from settlement_core.services.ingest import ItemReceipt, book_in, count_ingested
 
 # Reversing items are keyed by the item they reverse, so a re-run books none twice.
 REVERSAL_PREFIX = "revoke:"
@@ -133,7 +133,8 @@ def revoke_run(
     run = retrying(lambda: _start(ctx, tenant_id, run_id, revoked_by))
     batches = 0
     while run.status is RunStatus.REVOKING and (max_batches is None or batches < max_batches):
-        run = retrying(lambda: _reverse_batch(ctx, tenant_id, run_id, size))
+        run, receipts = retrying(lambda: _reverse_batch(ctx, tenant_id, run_id, size))
+        count_ingested(ctx, receipts)
         batches += 1
     return RevocationReport(run_id, run.status, run.reversed_count, batches, size)
 
@@ -157,20 +158,25 @@ def _start(ctx: Context, tenant_id: str, run_id: str, revoked_by: str) -> Run:
         return run
 
 
-def _reverse_batch(ctx: Context, tenant_id: str, run_id: str, size: int) -> Run:
+def _reverse_batch(
+    ctx: Context, tenant_id: str, run_id: str, size: int
+) -> tuple[Run, list[ItemReceipt]]:
     with ctx.uow() as uow:
         run = _get(uow, tenant_id, run_id)
         if run.status is not RunStatus.REVOKING:
-            return run
+            return run, []
         now = ctx.now()
         items = uow.runs.items(tenant_id, run_id, run.revoke_cursor, size)
         if not items:
             run.finish_revoking(now)
             uow.commit()
-            return run
+            return run, []
         _refuse_paid(uow, run_id, items)
         hold: datetime | None = None
         shops: dict[str, str] = {}
+        receipts = []
+        # One query for the batch's reversal keys instead of one per item.
+        uow.items.find_by_keys(tenant_id, [f"{REVERSAL_PREFIX}{i.id}" for i in items])
         for item in items:
             if not item.amount_minor:
                 continue
@@ -178,12 +184,13 @@ def _reverse_batch(ctx: Context, tenant_id: str, run_id: str, size: int) -> Run:
             if shop is None:
                 shop = shops[item.account_id] = uow.accounts.get(tenant_id, item.account_id).shop_id
             receipt = book_in(ctx, uow, _reversal(item, shop))
+            receipts.append(receipt)
             if receipt.statement_id != item.statement_id:
                 payable = uow.statements.get(tenant_id, receipt.statement_id).payable_at
                 hold = payable if hold is None else max(hold, payable)
         run.reversed_batch(now, items[-1].id, len(items), size, hold)
         uow.commit()
-        return run
+        return run, receipts
 
 
 def _refuse_paid(uow: UnitOfWork, run_id: str, items: list[BillingItem]) -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from settlement_core.errors import RunPaidOut, RunRevoked, ValidationError
 from settlement_core.intake import SEED_FLOW, WindowPlan
 from settlement_core.lifecycle import RunStatus, StatementStatus
-from settlement_core.model import OpenRun, RecordBillingItem, RunItemsReversed
+from settlement_core.model import BillingItem, OpenRun, RecordBillingItem, RunItemsReversed
 from settlement_core.ports import ItemFilter, StatementFilter, paged
 from settlement_core.services.receivables import RECEIVABLE_SUFFIX
 from settlement_core.services.runs import REVERSAL_PREFIX
@@ -43,13 +43,15 @@ class _Suite:
         return Marketplace(settlement_build)
 
 
-def _keys(market: Marketplace, shop_id: str) -> list[str]:
+def _items(market: Marketplace, shop_id: str) -> list[BillingItem]:
     account = market.app.find_account(TENANT, shop_id)
     assert account is not None
     where = ItemFilter(tenant_id=TENANT, account_id=account.id)
-    return sorted(
-        i.key for i in paged(lambda after: market.app.query_items(where, after=after, limit=1000))
-    )
+    return list(paged(lambda after: market.app.query_items(where, after=after, limit=1000)))
+
+
+def _keys(market: Marketplace, shop_id: str) -> list[str]:
+    return sorted(i.key for i in _items(market, shop_id))
 
 
 def _clean(market: Marketplace) -> None:
@@ -302,6 +304,48 @@ class RunContract(_Suite):
             market.app.revoke_run(TENANT, "run-p", "ops-1")
         assert market.app.get_run(TENANT, "run-p").status is RunStatus.APPROVED
         assert not [k for k in _keys(market, "r0") if k.startswith(REVERSAL_PREFIX)]
+
+    @settings(
+        max_examples=8,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        amounts=st.lists(st.integers(1, 5000), min_size=1, max_size=14),
+        batch=st.integers(1, 5),
+        stops=st.lists(st.integers(1, 3), max_size=4),
+        close_first=st.booleans(),
+    )
+    def test_any_batches_and_stops_revoke_exactly_the_run(
+        self,
+        market: Marketplace,
+        amounts: list[int],
+        batch: int,
+        stops: list[int],
+        close_first: bool,
+    ) -> None:
+        """Whatever the batch size and wherever calls stop, the run nets to zero, once."""
+        run_id = f"run-{next(_names)}"
+        shops = [f"q{next(_names)}", f"q{next(_names)}"]
+        for shop in shops:
+            market.shop(shop)
+        for n, minor in enumerate(amounts):
+            cmd = market.command(shops[n % 2], f"{minor // 100}.{minor % 100:02d}")
+            market.app.record_billing_item(attrs_evolve_run(cmd, run_id))
+        if close_first:
+            market.advance(days=1)
+            market.app.close_cycles(market.clock.now())
+        for stop in stops:
+            market.app.revoke_run(TENANT, run_id, "ops", batch_size=batch, max_batches=stop)
+        done = market.app.revoke_run(TENANT, run_id, "ops", batch_size=batch)
+        assert done.status is RunStatus.REVOKED and done.reversed == len(amounts)
+        for shop in shops:
+            items = _items(market, shop)
+            assert sum(i.amount_minor for i in items) == 0
+            originals = {i.id for i in items if i.run_id == run_id}
+            reversed_ids = [i.key.removeprefix(REVERSAL_PREFIX) for i in items if i.run_id is None]
+            assert sorted(reversed_ids) == sorted(originals)
+        _clean(market)
 
     def test_a_closed_statement_waits_for_its_reversals(self, market: Marketplace) -> None:
         """Items on a closed statement are reversed on the next one; both pay out together."""
