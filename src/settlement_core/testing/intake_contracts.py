@@ -126,6 +126,20 @@ class CollectorContract(_Suite):
         assert "exact decimal" in reasons and "missing" in reasons
         assert _keys(market, "s1") == [f"{source.name}:good:order"]
 
+    def test_a_changed_record_is_reported_not_applied(self, market: Marketplace) -> None:
+        """The same order re-sent with another amount conflicts with what was booked."""
+        market.shop("s1")
+        source = self._source(market)
+        at = START + timedelta(seconds=5)
+        source.add(order_fields("o1", "s1", "4.00", at), at, at)
+        source.add(order_fields("o1", "s1", "4.50", at + MINUTE), at + MINUTE, at + MINUTE)
+        market.advance(minutes=3)
+        report = market.app.collect(source, ORDER_MAPPING, market.clock.now(), start=START)
+        assert report.recorded == 1
+        [rejected] = report.rejected
+        assert "already used" in rejected.reason and rejected.changed_at == at + MINUTE
+        assert [i.amount_minor for i in _items(market, "s1")] == [400]
+
     def test_a_source_with_no_checkpoint_needs_a_start(self, market: Marketplace) -> None:
         """Without a checkpoint or a start the collector refuses instead of guessing."""
         with pytest.raises(ValidationError):
