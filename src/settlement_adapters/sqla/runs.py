@@ -63,26 +63,30 @@ class SqlRunRepository(_Repository):
 
     def __init__(self, uow: Any) -> None:
         super().__init__(uow)
-        # Ingest asks once per item of a run: remember what this unit of work tracks.
-        self._by_key: dict[tuple[str, str], Run] = {}
+        # Ingest asks once per item that names a run: answer from what this transaction
+        # already read (found or not). `tracked` is replaced when a transaction ends.
+        self._seen: dict[tuple[str, str], Run | None] = {}
+        self._seen_in: object = None
+
+    def _cache(self) -> dict[tuple[str, str], Run | None]:
+        if self._seen_in is not self.uow.tracked:
+            self._seen = {}
+            self._seen_in = self.uow.tracked
+        return self._seen
 
     def add(self, run: Run) -> None:
         """Stage a new run."""
         super().add(run)
-        self._by_key[(run.tenant_id, run.run_id)] = run
+        self._cache()[(run.tenant_id, run.run_id)] = run
 
     def find(self, tenant_id: str, run_id: str) -> Run | None:
         """The run registered under a host's run id, if any."""
-        known = self._by_key.get((tenant_id, run_id))
-        if known is not None:
-            entry = self.uow.tracked.get((self.table.name, known.id))
-            if entry is not None and entry[0] is known:
-                return known  # type: ignore[no-any-return]
-        c = self.table.c
-        found: Run | None = self._one(c.tenant_id == tenant_id, c.run_id == run_id)
-        if found is not None:
-            self._by_key[(tenant_id, run_id)] = found
-        return found
+        cache = self._cache()
+        key = (tenant_id, run_id)
+        if key not in cache:
+            c = self.table.c
+            cache[key] = self._one(c.tenant_id == tenant_id, c.run_id == run_id)
+        return cache[key]
 
     def items(
         self, tenant_id: str, run_id: str, after: str | None, limit: int

@@ -20,7 +20,6 @@ from attrs import frozen
 
 from settlement_core.errors import (
     ConcurrencyConflict,
-    RecordRejected,
     SettlementError,
     SourceUnavailable,
     ValidationError,
@@ -96,7 +95,7 @@ def collect(
     position = (
         datetime.fromisoformat(stored) if stored is not None else ctx.not_after_now(start, "start")
     )
-    run = _Run(ctx, source, mapping, flow)
+    run = _Collection(ctx, source, mapping, flow)
     windows = 0
     error: str | None = None
     for window in plan.windows(position, as_of):
@@ -122,7 +121,7 @@ def collect(
     )
 
 
-class _Run:
+class _Collection:
     """One collect call's state: counters, rejections and the receivable accounts it opened."""
 
     def __init__(
@@ -164,9 +163,9 @@ class _Run:
                         occurred_at=entry.dated_at,
                     )
                     found.append((record, cmd))
-            except (RecordRejected, SettlementError) as exc:
-                if isinstance(exc, ConcurrencyConflict):
-                    raise
+            except ConcurrencyConflict:
+                raise
+            except SettlementError as exc:  # RecordRejected, or a bad id, amount or date
                 self._reject(record, str(exc))
         return found
 
