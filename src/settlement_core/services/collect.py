@@ -95,7 +95,7 @@ def collect(
     position = (
         datetime.fromisoformat(stored) if stored is not None else ctx.not_after_now(start, "start")
     )
-    run = _Collection(ctx, source, mapping, flow)
+    collection = _Collection(ctx, source, mapping, flow)
     windows = 0
     error: str | None = None
     for window in plan.windows(position, as_of):
@@ -104,7 +104,7 @@ def collect(
         except SourceUnavailable as exc:
             error = str(exc)
             break
-        if not run.book_window(window, records, stored):
+        if not collection.book_window(window, records, stored):
             error = "another collector moved the checkpoint; this run stopped"
             break
         stored = window.end.isoformat()
@@ -113,9 +113,9 @@ def collect(
     return CollectReport(
         name,
         windows,
-        run.recorded,
-        run.replayed,
-        tuple(run.rejected.values()),
+        collection.recorded,
+        collection.replayed,
+        tuple(collection.rejected.values()),
         position if stored is not None else None,
         error,
     )
