@@ -37,11 +37,11 @@ class MemoryRunRepository(_Repository):
 
     def items(
         self, tenant_id: str, run_id: str, after: str | None, limit: int
-    ) -> list[BillingItem]:
-        """Up to `limit` of a run's items in id order after a cursor."""
-        return [i for i in self._items_of(tenant_id, run_id) if after is None or i.id > after][
-            :limit
-        ]
+    ) -> list[tuple[BillingItem, str]]:
+        """Up to `limit` of a run's items in id order after a cursor, each with its shop id."""
+        chosen = [i for i in self._items_of(tenant_id, run_id) if after is None or i.id > after]
+        accounts = self.uow.accounts
+        return [(i, accounts.get(tenant_id, i.account_id).shop_id) for i in chosen[:limit]]
 
     def paid_out_items(self, tenant_id: str, run_id: str) -> int:
         """How many of a run's items sit on statements already paid out."""
@@ -51,6 +51,11 @@ class MemoryRunRepository(_Repository):
             for i in self._items_of(tenant_id, run_id)
             if statements.get(tenant_id, i.statement_id).status is StatementStatus.PAID_OUT
         )
+
+    def paid_out(self, statement_ids: Sequence[str]) -> set[str]:
+        """Those of these statements already paid out."""
+        db = self.uow.db
+        return {s for s in statement_ids if s in db.statements_by_status[StatementStatus.PAID_OUT]}
 
     def gated_statements(self, statement_ids: Sequence[str], as_of: datetime) -> set[str]:
         """Those of these statements holding items of a run that keeps them out of payouts."""

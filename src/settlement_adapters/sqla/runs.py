@@ -90,16 +90,24 @@ class SqlRunRepository(_Repository):
 
     def items(
         self, tenant_id: str, run_id: str, after: str | None, limit: int
-    ) -> list[BillingItem]:
-        """Up to `limit` of a run's items in id order after a cursor."""
+    ) -> list[tuple[BillingItem, str]]:
+        """Up to `limit` of a run's items in id order after a cursor, each with its shop id."""
         self.uow.flush()
-        i = tables.billing_items.c
+        i, a = tables.billing_items.c, tables.accounts.c
         where = [i.tenant_id == tenant_id, i.run_id == run_id]
         if after is not None:
             where.append(i.id > after)
-        stmt = select(tables.billing_items).where(*where).order_by(i.id).limit(limit)
+        stmt = (
+            select(tables.billing_items, a.shop_id.label("account_shop_id"))
+            .join_from(tables.billing_items, tables.accounts, a.id == i.account_id)
+            .where(*where)
+            .order_by(i.id)
+            .limit(limit)
+        )
         # Read, never changed: built without tracking, so commit has nothing to diff.
-        return [mapping.item_from(row._mapping) for row in self.uow.execute(stmt)]
+        return [
+            (mapping.item_from(row._mapping), row.account_shop_id) for row in self.uow.execute(stmt)
+        ]
 
     def paid_out_items(self, tenant_id: str, run_id: str) -> int:
         """How many of a run's items sit on statements already paid out."""
@@ -115,6 +123,19 @@ class SqlRunRepository(_Repository):
             )
         )
         return int(self.uow.execute(stmt).scalar_one())
+
+    def paid_out(self, statement_ids: Sequence[str]) -> set[str]:
+        """Those of these statements already paid out (one query per chunk of ids)."""
+        self.uow.flush()
+        s = tables.statements.c
+        found: set[str] = set()
+        ids = list(statement_ids)
+        for start in range(0, len(ids), CHUNK):
+            stmt = select(s.id).where(
+                s.id.in_(ids[start : start + CHUNK]), s.status == StatementStatus.PAID_OUT.value
+            )
+            found.update(self.uow.execute(stmt).scalars())
+        return found
 
     def gated_statements(self, statement_ids: Sequence[str], as_of: datetime) -> set[str]:
         """Those of these statements holding items of a run that keeps them out of payouts."""

@@ -332,12 +332,19 @@ class RunRepository(Protocol):
 
     def items(
         self, tenant_id: str, run_id: str, after: str | None, limit: int
-    ) -> list[BillingItem]:
-        """Up to `limit` of a run's items, in id order after a cursor (one indexed range read)."""
+    ) -> list[tuple[BillingItem, str]]:
+        """Up to `limit` of a run's items in id order after a cursor, each with its shop id.
+
+        One indexed range read, joined to the accounts (a reversal is booked by shop id).
+        """
         ...
 
     def paid_out_items(self, tenant_id: str, run_id: str) -> int:
         """How many of a run's items sit on statements already paid out."""
+        ...
+
+    def paid_out(self, statement_ids: Sequence[str]) -> set[str]:
+        """Those of these statements already paid out (one query)."""
         ...
 
     def gated_statements(self, statement_ids: Sequence[str], as_of: datetime) -> set[str]:

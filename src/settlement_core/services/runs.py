@@ -16,7 +16,7 @@ from attrs import frozen
 
 from settlement_core.errors import IdempotencyConflict, NotFound, RunPaidOut, ValidationError
 from settlement_core.ids import external_id
-from settlement_core.lifecycle import RunStatus, StatementStatus
+from settlement_core.lifecycle import RunStatus
 from settlement_core.model import BillingItem, ItemKind, OpenRun, RecordBillingItem, Run
 from settlement_core.money import from_minor
 from settlement_core.ports import UnitOfWork
@@ -171,36 +171,31 @@ def _reverse_batch(
             run.finish_revoking(now)
             uow.commit()
             return run, []
-        _refuse_paid(uow, run_id, items)
+        _refuse_paid(uow, run_id, [item for item, _ in items])
         hold: datetime | None = None
-        shops: dict[str, str] = {}
         receipts = []
         # One query for the batch's reversal keys instead of one per item.
-        uow.items.find_by_keys(tenant_id, [f"{REVERSAL_PREFIX}{i.id}" for i in items])
-        for item in items:
+        uow.items.find_by_keys(tenant_id, [f"{REVERSAL_PREFIX}{i.id}" for i, _ in items])
+        for item, shop in items:
             if not item.amount_minor:
                 continue
-            shop = shops.get(item.account_id)
-            if shop is None:
-                shop = shops[item.account_id] = uow.accounts.get(tenant_id, item.account_id).shop_id
             receipt = book_in(ctx, uow, _reversal(item, shop))
             receipts.append(receipt)
             if receipt.statement_id != item.statement_id:
                 payable = uow.statements.get(tenant_id, receipt.statement_id).payable_at
                 hold = payable if hold is None else max(hold, payable)
-        run.reversed_batch(now, items[-1].id, len(items), size, hold)
+        run.reversed_batch(now, items[-1][0].id, len(items), size, hold)
         uow.commit()
         return run, receipts
 
 
 def _refuse_paid(uow: UnitOfWork, run_id: str, items: list[BillingItem]) -> None:
     # The run gates payouts while revoking, so this only catches a payout made in a race.
-    for statement_id in {i.statement_id for i in items}:
-        statement = uow.statements.get(items[0].tenant_id, statement_id)
-        if statement.status is StatementStatus.PAID_OUT:
-            raise RunPaidOut(
-                f"run {run_id!r}: statement {statement_id} was paid out during its revocation"
-            )
+    paid = uow.runs.paid_out(sorted({i.statement_id for i in items}))
+    if paid:
+        raise RunPaidOut(
+            f"run {run_id!r}: statements {sorted(paid)} were paid out during its revocation"
+        )
 
 
 def _reversal(item: BillingItem, shop_id: str) -> RecordBillingItem:
