@@ -42,8 +42,8 @@ T = TypeVar(
     Funding,
     Discrepancy,
     Freeze,
-    Charge,
     Run,
+    Charge,
 )
 
 
@@ -75,10 +75,10 @@ class MemoryDatabase:
         self.discrepancies: dict[str, Discrepancy] = {}
         self.checkpoints: dict[tuple[str, str], str] = {}
         self.freezes: dict[str, Freeze] = {}
-        self.charges: dict[str, Charge] = {}
-        self.charge_by_reference: dict[tuple[str, str], str] = {}
         self.runs: dict[str, Run] = {}
         self.run_by_key: dict[tuple[str, str], str] = {}
+        self.charges: dict[str, Charge] = {}
+        self.charge_by_reference: dict[tuple[str, str], str] = {}
         self.freeze_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)

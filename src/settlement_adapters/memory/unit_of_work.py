@@ -54,8 +54,8 @@ Aggregate = (
     | Funding
     | Discrepancy
     | Freeze
-    | Charge
     | Run
+    | Charge
 )
 
 
@@ -95,8 +95,8 @@ class MemoryUnitOfWork:
         self.discrepancies = MemoryDiscrepancyRepository(self)
         self.checkpoints = MemoryCheckpointRepository(self)
         self.freezes = MemoryFreezeRepository(self)
-        self.charges = MemoryChargeRepository(self)
         self.runs = MemoryRunRepository(self)
+        self.charges = MemoryChargeRepository(self)
         self.ledger = MemoryLedger(self)
         self.outbox = MemoryOutbox(self)
         self._reset()
@@ -201,8 +201,8 @@ class MemoryUnitOfWork:
             "fundings": (db.funding_by_reference, lambda f: (f.tenant_id, f.reference)),
             "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
             "freezes": (db.freeze_by_reference, lambda f: (f.tenant_id, f.reference)),
-            "charges": (db.charge_by_reference, lambda c: (c.tenant_id, c.reference)),
             "runs": (db.run_by_key, lambda r: (r.tenant_id, r.run_id)),
+            "charges": (db.charge_by_reference, lambda c: (c.tenant_id, c.reference)),
         }
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
@@ -288,10 +288,10 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
         db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
-    elif table == "charges" and is_new:
-        db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "runs" and is_new:
         db.run_by_key[(stored.tenant_id, stored.run_id)] = stored.id
+    elif table == "charges" and is_new:
+        db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "freezes" and is_new:
         db.freeze_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "discrepancies" and is_new:

@@ -57,8 +57,8 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.fundings, mapping.funding_row),
     (tables.discrepancies, mapping.discrepancy_row),
     (tables.freezes, mapping.freeze_row),
-    (tables.charges, mapping.charge_row),
     (tables.runs, run_row),
+    (tables.charges, mapping.charge_row),
 ]
 ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
@@ -91,8 +91,8 @@ class SqlAlchemyUnitOfWork:
         self.discrepancies = SqlDiscrepancyRepository(self)
         self.checkpoints = SqlCheckpointRepository(self)
         self.freezes = SqlFreezeRepository(self)
-        self.charges = SqlChargeRepository(self)
         self.runs = SqlRunRepository(self)
+        self.charges = SqlChargeRepository(self)
         self.ledger = SqlLedger(self)
         self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None

@@ -124,13 +124,6 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
             ("expire", [FreezeStatus.HELD], FreezeStatus.EXPIRED),
         ],
     ),
-    ChargeStatus: _machine(
-        ChargeStatus,
-        [
-            ("approve", [ChargeStatus.PROPOSED], ChargeStatus.APPROVED),
-            ("reject", [ChargeStatus.PROPOSED], ChargeStatus.REJECTED),
-        ],
-    ),
     RunStatus: _machine(
         RunStatus,
         [
@@ -138,6 +131,13 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
             # A run is withdrawn before or after its audit, never once revoked.
             ("revoke", [RunStatus.AWAITING_APPROVAL, RunStatus.APPROVED], RunStatus.REVOKING),
             ("finish_revoking", [RunStatus.REVOKING], RunStatus.REVOKED),
+        ],
+    ),
+    ChargeStatus: _machine(
+        ChargeStatus,
+        [
+            ("approve", [ChargeStatus.PROPOSED], ChargeStatus.APPROVED),
+            ("reject", [ChargeStatus.PROPOSED], ChargeStatus.REJECTED),
         ],
     ),
 }

@@ -68,14 +68,6 @@ class FreezeStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
-class ChargeStatus(enum.StrEnum):
-    """A non-order charge waits for a second person's approval before it posts (R-FEE-5)."""
-
-    PROPOSED = "proposed"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
 class RunStatus(enum.StrEnum):
     """A calculation run (one batch of items, e.g. a month's rebates) from audit to revocation."""
 
@@ -83,6 +75,14 @@ class RunStatus(enum.StrEnum):
     APPROVED = "approved"
     REVOKING = "revoking"
     REVOKED = "revoked"
+
+
+class ChargeStatus(enum.StrEnum):
+    """A non-order charge waits for a second person's approval before it posts (R-FEE-5)."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 # Groups of states that jobs and queries select by; one definition for every adapter.

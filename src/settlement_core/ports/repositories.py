@@ -297,28 +297,6 @@ class FreezeRepository(Protocol):
         ...
 
 
-class ChargeRepository(Protocol):
-    """Non-order charges, unique by (tenant, reference)."""
-
-    def add(self, charge: Charge) -> None:
-        """Stage a new charge (ConcurrencyConflict on commit if its reference was taken)."""
-        ...
-
-    def get(self, tenant_id: str, charge_id: str) -> Charge:
-        """The charge, or NotFound."""
-        ...
-
-    def find_by_reference(self, tenant_id: str, reference: str) -> Charge | None:
-        """The charge proposed under a reference, if any."""
-        ...
-
-    def query(
-        self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
-    ) -> Page[Charge]:
-        """A tenant's charges, in id order after a cursor."""
-        ...
-
-
 class RunRepository(Protocol):
     """Calculation runs, unique by (tenant, run id), and the item reads revocation needs."""
 
@@ -353,6 +331,28 @@ class RunRepository(Protocol):
         A run gates while it awaits approval or is being revoked, and after its
         revocation until `hold_until` (see Run).
         """
+        ...
+
+
+class ChargeRepository(Protocol):
+    """Non-order charges, unique by (tenant, reference)."""
+
+    def add(self, charge: Charge) -> None:
+        """Stage a new charge (ConcurrencyConflict on commit if its reference was taken)."""
+        ...
+
+    def get(self, tenant_id: str, charge_id: str) -> Charge:
+        """The charge, or NotFound."""
+        ...
+
+    def find_by_reference(self, tenant_id: str, reference: str) -> Charge | None:
+        """The charge proposed under a reference, if any."""
+        ...
+
+    def query(
+        self, tenant_id: str, status: ChargeStatus | None, after: str | None, limit: int
+    ) -> Page[Charge]:
+        """A tenant's charges, in id order after a cursor."""
         ...
 
 

@@ -73,13 +73,13 @@ class UnitOfWork(Protocol):
         ...
 
     @property
-    def charges(self) -> ChargeRepository:
-        """The non-order charges of this transaction."""
+    def runs(self) -> RunRepository:
+        """The calculation runs of this transaction."""
         ...
 
     @property
-    def runs(self) -> RunRepository:
-        """The calculation runs of this transaction."""
+    def charges(self) -> ChargeRepository:
+        """The non-order charges of this transaction."""
         ...
 
     @property

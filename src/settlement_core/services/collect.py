@@ -31,7 +31,10 @@ from settlement_core.money import to_minor
 from settlement_core.ports import OrderSource, SourceRecord
 from settlement_core.services.context import Context, retrying
 from settlement_core.services.ingest import ItemReceipt, book_in, count_ingested
-from settlement_core.services.receivables import open_receivable_account, receivable_shop
+from settlement_core.services.order_receivables import (
+    open_order_receivable_account,
+    order_receivable_shop,
+)
 
 CHECKPOINT_PREFIX = "collect:"
 # Checkpoint names are stored in 64 characters.
@@ -95,7 +98,7 @@ def collect(
     position = (
         datetime.fromisoformat(stored) if stored is not None else ctx.not_after_now(start, "start")
     )
-    collection = _Collection(ctx, source, mapping, flow)
+    collection = _Pull(ctx, source, mapping, flow)
     windows = 0
     error: str | None = None
     for window in plan.windows(position, as_of):
@@ -121,7 +124,7 @@ def collect(
     )
 
 
-class _Collection:
+class _Pull:
     """One collect call's state: counters, rejections and the receivable accounts it opened."""
 
     def __init__(
@@ -171,9 +174,9 @@ class _Collection:
 
     def _receivable(self, shop_id: str) -> str:
         if shop_id not in self.receivables:
-            open_receivable_account(self.ctx, self.source.tenant_id, shop_id)
+            open_order_receivable_account(self.ctx, self.source.tenant_id, shop_id)
             self.receivables.add(shop_id)
-        return receivable_shop(shop_id)
+        return order_receivable_shop(shop_id)
 
     def book_window(
         self, window: Window, records: Sequence[SourceRecord], stored: str | None

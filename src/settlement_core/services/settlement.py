@@ -49,11 +49,11 @@ from settlement_core.services import (
     instant,
     journal_chain,
     operations,
+    order_receivables,
     outbox,
     payout_outcomes,
     payouts,
     queries,
-    receivables,
     releases,
     runs,
     statements,
@@ -409,19 +409,19 @@ class Settlement:
             self.context, source, mapping, as_of, flow=flow, plan=plan, start=start
         )
 
-    def open_receivable_account(self, tenant_id: str, shop_id: str) -> Account:
+    def open_order_receivable_account(self, tenant_id: str, shop_id: str) -> Account:
         """A partner's held receivable account, opened beside its account on first use."""
-        return receivables.open_receivable_account(self.context, tenant_id, shop_id)
+        return order_receivables.open_order_receivable_account(self.context, tenant_id, shop_id)
 
-    def check_receivable_cover(
+    def check_order_receivable_cover(
         self,
         tenant_id: str,
         shop_ids: Sequence[str],
         period_from: datetime | None = None,
         period_to: datetime | None = None,
-    ) -> list[receivables.CoverFinding]:
+    ) -> list[order_receivables.OrderCoverFinding]:
         """Cycles where a partner's receivable is below what we settle with it."""
-        return receivables.check_receivable_cover(
+        return order_receivables.check_order_receivable_cover(
             self.context, tenant_id, shop_ids, period_from, period_to
         )
 

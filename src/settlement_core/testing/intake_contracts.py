@@ -19,7 +19,7 @@ from settlement_core.intake import SEED_FLOW, WindowPlan
 from settlement_core.lifecycle import RunStatus, StatementStatus
 from settlement_core.model import BillingItem, OpenRun, RecordBillingItem, RunItemsReversed
 from settlement_core.ports import ItemFilter, StatementFilter, paged
-from settlement_core.services.receivables import RECEIVABLE_SUFFIX
+from settlement_core.services.order_receivables import ORDER_RECEIVABLE_SUFFIX
 from settlement_core.services.runs import REVERSAL_PREFIX
 from settlement_core.testing.fakes import RecordingPublisher
 from settlement_core.testing.invariants import assert_invariants
@@ -212,13 +212,13 @@ class StatusFlowContract(_Suite):
         self._collect(market, source)
         name = source.name
         assert _keys(market, "d1") == [f"{name}:A:settlement+", f"{name}:A:settlement-"]
-        assert _keys(market, f"d1{RECEIVABLE_SUFFIX}") == [
+        assert _keys(market, f"d1{ORDER_RECEIVABLE_SUFFIX}") == [
             f"{name}:A:receivable+",
             f"{name}:A:receivable-",
         ]
-        receivable = market.app.find_account(TENANT, f"d1{RECEIVABLE_SUFFIX}")
+        receivable = market.app.find_account(TENANT, f"d1{ORDER_RECEIVABLE_SUFFIX}")
         assert receivable is not None and receivable.is_held
-        assert market.app.check_receivable_cover(TENANT, ["d1"]) == []
+        assert market.app.check_order_receivable_cover(TENANT, ["d1"]) == []
         _clean(market)
 
     def test_a_cycle_whose_settlement_exceeds_its_receivable_is_reported(
@@ -239,7 +239,7 @@ class StatusFlowContract(_Suite):
             cancelled,
         )
         self._collect(market, source)
-        [finding] = market.app.check_receivable_cover(TENANT, ["d2"])
+        [finding] = market.app.check_order_receivable_cover(TENANT, ["d2"])
         assert (finding.shop_id, finding.currency, finding.period_start) == ("d2", "CNY", START)
         assert (str(finding.receivable.amount), str(finding.payable.amount)) == ("0.00", "10.00")
 

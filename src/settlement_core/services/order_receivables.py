@@ -1,7 +1,7 @@
 """Receivables of order-status flows (R-ING-7) and the per-cycle check receivable >= payable.
 
 A partner's receivable entries (what it owes us for its orders) are booked on
-a receivable account of its own: the partner's shop id plus RECEIVABLE_SUFFIX,
+a receivable account of its own: the partner's shop id plus ORDER_RECEIVABLE_SUFFIX,
 opened beside the partner's account with the same time zone and rule (so its
 statements cover the same cycles), marked with the attribute book=receivable,
 and held, so it accrues and is never paid out. Its settlement entries go on the
@@ -25,27 +25,27 @@ from settlement_core.ports.queries import MAX_PAGE_SIZE
 from settlement_core.services.accounts import get_or_create_account, hold_account
 from settlement_core.services.context import Context
 
-RECEIVABLE_SUFFIX = ".receivable"
-RECEIVABLE_ATTRIBUTE = ("book", "receivable")
+ORDER_RECEIVABLE_SUFFIX = ".receivable"
+ORDER_RECEIVABLE_ATTRIBUTE = ("book", "receivable")
 
 
-def receivable_shop(shop_id: str) -> str:
+def order_receivable_shop(shop_id: str) -> str:
     """The shop id of a partner's receivable account."""
-    return f"{shop_id}{RECEIVABLE_SUFFIX}"
+    return f"{shop_id}{ORDER_RECEIVABLE_SUFFIX}"
 
 
-def open_receivable_account(ctx: Context, tenant_id: str, shop_id: str) -> Account:
+def open_order_receivable_account(ctx: Context, tenant_id: str, shop_id: str) -> Account:
     """The partner's receivable account, opened (held) on first use; idempotent by shop id."""
     with ctx.uow() as uow:
         partner = uow.accounts.find_by_shop(tenant_id, shop_id)
     if partner is None:
         raise NotFound(f"no account for shop {shop_id!r} of tenant {tenant_id!r}")
-    name, value = RECEIVABLE_ATTRIBUTE
+    name, value = ORDER_RECEIVABLE_ATTRIBUTE
     receipt = get_or_create_account(
         ctx,
         OpenAccount(
             tenant_id=tenant_id,
-            shop_id=receivable_shop(shop_id),
+            shop_id=order_receivable_shop(shop_id),
             time_zone=partner.time_zone,
             attributes={**partner.attributes, name: value},
             rule_override=partner.rule_override,
@@ -58,7 +58,7 @@ def open_receivable_account(ctx: Context, tenant_id: str, shop_id: str) -> Accou
 
 
 @frozen
-class CoverFinding:
+class OrderCoverFinding:
     """One partner's cycle where what it owes us is less than what we settle with it."""
 
     shop_id: str
@@ -68,27 +68,27 @@ class CoverFinding:
     payable: Money
 
 
-def check_receivable_cover(
+def check_order_receivable_cover(
     ctx: Context,
     tenant_id: str,
     shop_ids: Sequence[str],
     period_from: datetime | None = None,
     period_to: datetime | None = None,
-) -> list[CoverFinding]:
+) -> list[OrderCoverFinding]:
     """Per partner, cycle and currency: the cycles where receivable < payable (seed 002).
 
     Read-only. Cycles are statement periods (matched by their start); a cycle
     with payables and no receivable at all is reported too.
     """
-    findings: list[CoverFinding] = []
+    findings: list[OrderCoverFinding] = []
     for shop_id in shop_ids:
-        receivable = _totals(ctx, tenant_id, receivable_shop(shop_id), period_from, period_to)
+        receivable = _totals(ctx, tenant_id, order_receivable_shop(shop_id), period_from, period_to)
         payable = _totals(ctx, tenant_id, shop_id, period_from, period_to)
         for (currency, start), owed in sorted(payable.items()):
             held = receivable.get((currency, start), 0)
             if held < owed:
                 findings.append(
-                    CoverFinding(
+                    OrderCoverFinding(
                         shop_id,
                         currency,
                         start,
