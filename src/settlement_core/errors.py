@@ -84,6 +84,22 @@ class InsufficientBalance(SettlementError):
     """An account's available balance does not cover what was asked of it."""
 
 
+class RunPaidOut(SettlementError):
+    """A run cannot be revoked: some of its items are already paid out (or in a payout)."""
+
+
+class RunRevoked(SettlementError):
+    """A run was revoked (or is being revoked); it takes no more items."""
+
+
+class RecordRejected(ValidationError):
+    """A source record does not fit its field mapping (missing, malformed or float field)."""
+
+
+class SourceUnavailable(SettlementError):
+    """An order source could not be read; the collector keeps its checkpoint and tries later."""
+
+
 class UnknownChannel(NotFound):
     """No payment channel is registered under this name."""
 

@@ -15,6 +15,7 @@ from settlement_core.lifecycle import (
     FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
+    RunStatus,
     StatementStatus,
     destination,
     next_state,
@@ -65,6 +66,12 @@ DOCUMENTED: dict[type[enum.StrEnum], set[tuple[str, str, str]]] = {
         ("expire", "held", "expired"),
     },
     ChargeStatus: {("approve", "proposed", "approved"), ("reject", "proposed", "rejected")},
+    RunStatus: {
+        ("approve", "awaiting_approval", "approved"),
+        ("revoke", "awaiting_approval", "revoking"),
+        ("revoke", "approved", "revoking"),
+        ("finish_revoking", "revoking", "revoked"),
+    },
 }
 
 

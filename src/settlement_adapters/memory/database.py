@@ -28,6 +28,7 @@ from settlement_core.model import (
     Funding,
     Payout,
     ReleaseSummary,
+    Run,
     Statement,
 )
 from settlement_core.ports import OutboxMessage
@@ -43,6 +44,7 @@ T = TypeVar(
     Funding,
     Discrepancy,
     Freeze,
+    Run,
     Charge,
     Collection,
     FeeCalculation,
@@ -77,6 +79,8 @@ class MemoryDatabase:
         self.discrepancies: dict[str, Discrepancy] = {}
         self.checkpoints: dict[tuple[str, str], str] = {}
         self.freezes: dict[str, Freeze] = {}
+        self.runs: dict[str, Run] = {}
+        self.run_by_key: dict[tuple[str, str], str] = {}
         self.charges: dict[str, Charge] = {}
         self.charge_by_reference: dict[tuple[str, str], str] = {}
         self.collections: dict[str, Collection] = {}

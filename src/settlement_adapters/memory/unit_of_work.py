@@ -27,6 +27,7 @@ from settlement_adapters.memory.repositories import (
     MemoryReleaseSummaryRepository,
     MemoryStatementRepository,
 )
+from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import JournalTransaction, Seal
@@ -43,6 +44,7 @@ from settlement_core.model import (
     Funding,
     Payout,
     ReleaseSummary,
+    Run,
     Statement,
 )
 from settlement_core.ports import OutboxMessage
@@ -56,6 +58,7 @@ Aggregate = (
     | Funding
     | Discrepancy
     | Freeze
+    | Run
     | Charge
     | Collection
     | FeeCalculation
@@ -98,6 +101,7 @@ class MemoryUnitOfWork:
         self.discrepancies = MemoryDiscrepancyRepository(self)
         self.checkpoints = MemoryCheckpointRepository(self)
         self.freezes = MemoryFreezeRepository(self)
+        self.runs = MemoryRunRepository(self)
         self.charges = MemoryChargeRepository(self)
         self.collections = MemoryCollectionRepository(self)
         self.fee_calculations = MemoryFeeCalculationRepository(self)
@@ -206,6 +210,7 @@ class MemoryUnitOfWork:
             "fundings": (db.funding_by_reference, lambda f: (f.tenant_id, f.reference)),
             "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
             "freezes": (db.freeze_by_reference, lambda f: (f.tenant_id, f.reference)),
+            "runs": (db.run_by_key, lambda r: (r.tenant_id, r.run_id)),
             "charges": (db.charge_by_reference, lambda c: (c.tenant_id, c.reference)),
             "collections": (db.collection_by_key, lambda c: (c.tenant_id, c.key)),
             "fee_calculations": (
@@ -297,6 +302,8 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
         db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
+    elif table == "runs" and is_new:
+        db.run_by_key[(stored.tenant_id, stored.run_id)] = stored.id
     elif table == "charges" and is_new:
         db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "collections" and is_new:

@@ -384,6 +384,34 @@ outbox = Table(
     Index("ix_settlement_outbox_pending", "sent", "id"),
 )
 
+runs = Table(
+    "settlement_runs",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(EXTERNAL), nullable=False),
+    Column("run_id", String(EXTERNAL), nullable=False),
+    Column("needs_approval", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("approved_by", String(EXTERNAL)),
+    Column("approved_at", UtcDateTime),
+    Column("revoked_by", String(EXTERNAL)),
+    _id("revoke_cursor"),
+    Column("reversed_count", BigInteger, nullable=False),
+    Column("hold_until", UtcDateTime),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "run_id", name="uq_settlement_runs_run_id"),
+)
+
+# A run's items are read in id order in bounded batches (revocation) and joined by
+# statement (the payout gate): one index range per batch, never a table scan.
+Index(
+    "ix_settlement_billing_items_run",
+    billing_items.c.tenant_id,
+    billing_items.c.run_id,
+    billing_items.c.id,
+)
+
 # MySQL and MariaDB compare text case- and accent-insensitively by default, so
 # tenant "ACME" would read tenant "acme"'s rows and the unique keys would fold
 # "K1" into "k1". Ids are compared byte for byte there, as on every other backend.

@@ -42,6 +42,7 @@ from settlement_adapters.sqla.repositories import (
     SqlStatementRepository,
     outbox_row,
 )
+from settlement_adapters.sqla.runs import SqlRunRepository, run_row
 from settlement_core.errors import ConcurrencyConflict, ValidationError
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import JournalTransaction, Seal
@@ -61,6 +62,7 @@ WRITERS: list[tuple[Table, ToRow]] = [
     (tables.fundings, mapping.funding_row),
     (tables.discrepancies, mapping.discrepancy_row),
     (tables.freezes, mapping.freeze_row),
+    (tables.runs, run_row),
     (tables.charges, mapping.charge_row),
     (tables.collections, mapping.collection_row),
     (tables.fee_calculations, mapping.fee_calculation_row),
@@ -106,6 +108,7 @@ class SqlAlchemyUnitOfWork:
         self.discrepancies = SqlDiscrepancyRepository(self)
         self.checkpoints = SqlCheckpointRepository(self)
         self.freezes = SqlFreezeRepository(self)
+        self.runs = SqlRunRepository(self)
         self.charges = SqlChargeRepository(self)
         self.collections = SqlCollectionRepository(self)
         self.fee_calculations = SqlFeeCalculationRepository(self)

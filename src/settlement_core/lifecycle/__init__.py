@@ -9,6 +9,7 @@ from settlement_core.lifecycle.machines import (
 )
 from settlement_core.lifecycle.states import (
     AWAITING_ANSWER,
+    GATED_RUNS,
     UNPAID_STATEMENTS,
     UNRELEASED_PAYOUTS,
     AccountStatus,
@@ -19,6 +20,7 @@ from settlement_core.lifecycle.states import (
     FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
+    RunStatus,
     StatementStatus,
 )
 
@@ -32,6 +34,8 @@ __all__ = [
     "FreezeStatus",
     "ChargeStatus",
     "CollectionStatus",
+    "RunStatus",
+    "GATED_RUNS",
     "UNPAID_STATEMENTS",
     "AWAITING_ANSWER",
     "UNRELEASED_PAYOUTS",

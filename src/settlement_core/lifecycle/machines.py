@@ -25,6 +25,7 @@ from settlement_core.lifecycle.states import (
     FreezeStatus,
     PayoutStatus,
     ReleaseSummaryStatus,
+    RunStatus,
     StatementStatus,
 )
 
@@ -122,6 +123,15 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
             ("confirm", [FreezeStatus.HELD], FreezeStatus.CONFIRMED),
             ("cancel", [FreezeStatus.HELD], FreezeStatus.CANCELLED),
             ("expire", [FreezeStatus.HELD], FreezeStatus.EXPIRED),
+        ],
+    ),
+    RunStatus: _machine(
+        RunStatus,
+        [
+            ("approve", [RunStatus.AWAITING_APPROVAL], RunStatus.APPROVED),
+            # A run is withdrawn before or after its audit, never once revoked.
+            ("revoke", [RunStatus.AWAITING_APPROVAL, RunStatus.APPROVED], RunStatus.REVOKING),
+            ("finish_revoking", [RunStatus.REVOKING], RunStatus.REVOKED),
         ],
     ),
     ChargeStatus: _machine(

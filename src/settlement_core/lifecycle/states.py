@@ -68,6 +68,15 @@ class FreezeStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class RunStatus(enum.StrEnum):
+    """A calculation run (one batch of items, e.g. a month's rebates) from audit to revocation."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REVOKING = "revoking"
+    REVOKED = "revoked"
+
+
 class ChargeStatus(enum.StrEnum):
     """A non-order charge waits for a second person's approval before it posts (R-FEE-5)."""
 
@@ -93,3 +102,5 @@ AWAITING_ANSWER = (PayoutStatus.ONGOING, PayoutStatus.UNKNOWN)
 """Payouts the channel has (or may have) and has not settled: it may still answer."""
 UNRELEASED_PAYOUTS = (PayoutStatus.PENDING_APPROVAL, PayoutStatus.CREATED)
 """Payouts not handed to a channel yet."""
+GATED_RUNS = (RunStatus.AWAITING_APPROVAL, RunStatus.REVOKING)
+"""Runs whose items must not reach a payout: not audited yet, or being withdrawn."""

@@ -15,6 +15,7 @@ from settlement_core.model.commands import (
     ApprovePayout,
     InstantPayout,
     OpenAccount,
+    OpenRun,
     ProposeCharge,
     RecordBillingItem,
 )
@@ -35,6 +36,7 @@ from settlement_core.model.events import (
     PayoutReplaced,
     PayoutWithdrawn,
     ReleaseSummaryCreated,
+    RunItemsReversed,
     StatementOpened,
     StatementTotalMismatch,
     StatusChanged,
@@ -43,6 +45,7 @@ from settlement_core.model.fee_calculation import CalculatedLine, FeeCalculation
 from settlement_core.model.freeze import Freeze
 from settlement_core.model.payout import Payout, PayoutKind
 from settlement_core.model.release import Funding, ReleaseSummary
+from settlement_core.model.run import Run
 from settlement_core.model.statement import Statement
 from settlement_core.model.values import FxQuote, PayoutSource
 
@@ -96,4 +99,7 @@ __all__ = [
     "FeeCalculation",
     "CalculatedLine",
     "FeeCalculated",
+    "Run",
+    "OpenRun",
+    "RunItemsReversed",
 ]

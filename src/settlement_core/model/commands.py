@@ -100,3 +100,12 @@ class ProposeCharge:
     reference: str
     reason: str
     proposed_by: str
+
+
+@frozen(kw_only=True)
+class OpenRun:
+    """Register a calculation run before its items arrive; idempotent by tenant + run id."""
+
+    tenant_id: str
+    run_id: str
+    needs_approval: bool = False

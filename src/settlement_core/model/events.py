@@ -36,6 +36,16 @@ class StatusChanged(Event):
 
 
 @frozen(kw_only=True)
+class RunItemsReversed(Event):
+    """One bounded batch of a run's items was reversed during its revocation (R-ING-8)."""
+
+    run_id: str
+    count: int
+    batch_size: int
+    reversed_total: int
+
+
+@frozen(kw_only=True)
 class AccountOpened(Event):
     """A settlement party was seen for the first time."""
 

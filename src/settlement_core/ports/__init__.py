@@ -2,6 +2,7 @@
 
 from settlement_core.ids import IdFactory
 from settlement_core.ports.metrics import CATALOGUE, Metrics, NoMetrics
+from settlement_core.ports.order_source import OrderSource, SourceRecord
 from settlement_core.ports.outbox import EventPublisher, Outbox, OutboxMessage, to_message
 from settlement_core.ports.payment_channel import (
     CallbackNotice,
@@ -35,6 +36,7 @@ from settlement_core.ports.repositories import (
     Ledger,
     PayoutRepository,
     ReleaseSummaryRepository,
+    RunRepository,
     StatementRepository,
 )
 from settlement_core.ports.services import Clock, FxRates
@@ -82,4 +84,7 @@ __all__ = [
     "ChargeRepository",
     "FeeCalculationRepository",
     "CollectionRepository",
+    "RunRepository",
+    "OrderSource",
+    "SourceRecord",
 ]

@@ -32,6 +32,7 @@ from settlement_core.model import (
     ItemKind,
     Payout,
     ReleaseSummary,
+    Run,
     Statement,
 )
 from settlement_core.ports.queries import (
@@ -317,6 +318,43 @@ class FreezeRepository(Protocol):
         limit: int,
     ) -> Page[Freeze]:
         """A tenant's freezes, in id order after a cursor."""
+        ...
+
+
+class RunRepository(Protocol):
+    """Calculation runs, unique by (tenant, run id), and the item reads revocation needs."""
+
+    def add(self, run: Run) -> None:
+        """Stage a new run (ConcurrencyConflict on commit if its run id was taken)."""
+        ...
+
+    def find(self, tenant_id: str, run_id: str) -> Run | None:
+        """The run registered under a host's run id, if any."""
+        ...
+
+    def items(
+        self, tenant_id: str, run_id: str, after: str | None, limit: int
+    ) -> list[tuple[BillingItem, str]]:
+        """Up to `limit` of a run's items in id order after a cursor, each with its shop id.
+
+        One indexed range read, joined to the accounts (a reversal is booked by shop id).
+        """
+        ...
+
+    def paid_out_items(self, tenant_id: str, run_id: str) -> int:
+        """How many of a run's items sit on statements already paid out."""
+        ...
+
+    def paid_out(self, statement_ids: Sequence[str]) -> set[str]:
+        """Those of these statements already paid out (one query)."""
+        ...
+
+    def gated_statements(self, statement_ids: Sequence[str], as_of: datetime) -> set[str]:
+        """Those of these statements holding items of a run that keeps them out of payouts.
+
+        A run gates while it awaits approval or is being revoked, and after its
+        revocation until `hold_until` (see Run).
+        """
         ...
 
 

@@ -21,6 +21,7 @@ from settlement_core.ports.repositories import (
     Ledger,
     PayoutRepository,
     ReleaseSummaryRepository,
+    RunRepository,
     StatementRepository,
 )
 
@@ -71,6 +72,11 @@ class UnitOfWork(Protocol):
     @property
     def freezes(self) -> FreezeRepository:
         """The balance freezes of this transaction."""
+        ...
+
+    @property
+    def runs(self) -> RunRepository:
+        """The calculation runs of this transaction."""
         ...
 
     @property

@@ -12,11 +12,13 @@ from settlement_core.errors import (
     InvalidAmount,
     NegativeBalanceLimitExceeded,
     NotFound,
+    RunRevoked,
     ValidationError,
 )
 from settlement_core.ids import external_id
 from settlement_core.ledger import accounts as ledger_accounts
 from settlement_core.ledger import postings
+from settlement_core.lifecycle import RunStatus
 from settlement_core.model import (
     Account,
     AmountBasis,
@@ -125,11 +127,20 @@ def _check_debt_limit(uow: UnitOfWork, statement: Statement, account_id: str, de
         )
 
 
+def _refuse_revoked(uow: UnitOfWork, tenant_id: str, run_id: str) -> None:
+    # A run being withdrawn takes no more items: they would escape its revocation.
+    run = uow.runs.find(tenant_id, run_id)
+    if run is not None and run.status in (RunStatus.REVOKING, RunStatus.REVOKED):
+        raise RunRevoked(f"run {run_id!r} is {run.status.value}; it takes no more items")
+
+
 def _book(ctx: Context, uow: UnitOfWork, valid: _Valid, now: datetime) -> ItemReceipt:
     cmd = valid.cmd
     existing = uow.items.find_by_key(cmd.tenant_id, cmd.key)
     if existing is not None:
         return _replay(existing, valid)
+    if cmd.run_id is not None:
+        _refuse_revoked(uow, cmd.tenant_id, cmd.run_id)
     account = _account(uow, cmd.tenant_id, cmd.shop_id)
     delta = valid.amount_minor
     if cmd.basis is AmountBasis.ORDER_TOTAL:
@@ -245,6 +256,11 @@ def _read_ahead(uow: UnitOfWork, tenant_id: str, valid: Sequence[_Valid], now: d
         start = min(v.cmd.occurred_at for v in new)
         end = max(now, *(v.cmd.occurred_at for v in new))
         uow.statements.load_series(series, start, end)
+
+
+def count_ingested(ctx: Context, receipts: Sequence[ItemReceipt]) -> None:
+    """Count receipts of committed work in the ingest metrics (replays count nothing)."""
+    _count(receipts, ctx)
 
 
 def _count(receipts: Sequence[ItemReceipt], ctx: Context) -> None:

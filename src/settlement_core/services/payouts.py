@@ -38,6 +38,8 @@ class PayoutReport:
     created: tuple[str, ...]
     carried: tuple[str, ...]
     skipped_mismatch: tuple[str, ...]
+    # Statements kept out because they hold items of a run not approved or being revoked.
+    held_by_run: tuple[str, ...] = ()
 
 
 def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
@@ -54,6 +56,7 @@ def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
     created: list[str] = []
     carried: list[str] = []
     skipped: list[str] = []
+    held: list[str] = []
     after: str | None = None
     while True:
         with ctx.uow() as uow:
@@ -64,31 +67,35 @@ def create_payouts(ctx: Context, as_of: datetime) -> PayoutReport:
         created.extend(outcome.created)
         carried.extend(outcome.carried)
         skipped.extend(outcome.skipped_mismatch)
+        held.extend(outcome.held_by_run)
         after = account_ids[-1]
     if created:
         ctx.metrics.count(metrics.PAYOUTS_CREATED, len(created), {"kind": "scheduled"})
-    return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
+    return PayoutReport(tuple(created), tuple(carried), tuple(skipped), tuple(held))
 
 
 def _pay_accounts(ctx: Context, account_ids: list[str], as_of: datetime) -> PayoutReport:
     created: list[str] = []
     carried: list[str] = []
     skipped: list[str] = []
+    held: list[str] = []
     with ctx.uow() as uow:
         payable = uow.statements.payable_for_accounts(account_ids, as_of)
         # Read once per batch, not once per account: a query per account made the
         # SQL unit of work flush (and diff everything it tracks) per account.
         earlier = uow.statements.carried_for_accounts(account_ids)
+        gated = uow.runs.gated_statements([s.id for ss in payable.values() for s in ss], as_of)
         now = ctx.now()
         for account_id in account_ids:
             statements = payable.get(account_id, [])
             skipped.extend(s.id for s in statements if s.has_mismatch)
-            due = [s for s in statements if not s.has_mismatch]
+            held.extend(s.id for s in statements if s.id in gated)
+            due = [s for s in statements if not s.has_mismatch and s.id not in gated]
             if due:
                 before = earlier.get(account_id, [])
                 _pay_account(ctx, uow, account_id, due, before, as_of, now, created, carried)
         uow.commit()
-    return PayoutReport(tuple(created), tuple(carried), tuple(skipped))
+    return PayoutReport(tuple(created), tuple(carried), tuple(skipped), tuple(held))
 
 
 def _pay_account(

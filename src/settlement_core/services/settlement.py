@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from settlement_core.fees import FactorProvider, FeeEngine, Order
+from settlement_core.intake import FieldMapping, StatusFlow, WindowPlan
 from settlement_core.ledger import Entry
 from settlement_core.lifecycle import CollectionStatus, DiscrepancyStatus
 from settlement_core.model import (
@@ -20,10 +21,12 @@ from settlement_core.model import (
     Freeze,
     InstantPayout,
     OpenAccount,
+    OpenRun,
     Payout,
     ProposeCharge,
     RecordBillingItem,
     ReleaseSummary,
+    Run,
     Statement,
 )
 from settlement_core.money import Money
@@ -31,6 +34,7 @@ from settlement_core.ports import (
     ChannelRecord,
     EventPublisher,
     ItemFilter,
+    OrderSource,
     Page,
     PayoutFilter,
     StatementFilter,
@@ -40,6 +44,7 @@ from settlement_core.services import (
     answers,
     channel_reconcile,
     charges,
+    collect,
     corrections,
     dispatch,
     fee_booking,
@@ -48,12 +53,14 @@ from settlement_core.services import (
     instant,
     journal_chain,
     operations,
+    order_receivables,
     outbox,
     payout_outcomes,
     payouts,
     queries,
     receivables,
     releases,
+    runs,
     statements,
     trace,
 )
@@ -440,3 +447,58 @@ class Settlement:
     def balance(self, tenant_id: str, account_id: str) -> queries.Balance:
         """An account's pending and available balances."""
         return queries.balance(self.context, tenant_id, account_id)
+
+    # order intake (R-ING-6..8)
+    def collect(
+        self,
+        source: OrderSource,
+        mapping: FieldMapping,
+        as_of: datetime,
+        *,
+        flow: StatusFlow | None = None,
+        plan: WindowPlan | None = None,
+        start: datetime | None = None,
+    ) -> collect.CollectReport:
+        """Pull a source's complete windows up to `as_of` into items (keys: source, order, rule)."""
+        return collect.collect(
+            self.context, source, mapping, as_of, flow=flow, plan=plan, start=start
+        )
+
+    def open_order_receivable_account(self, tenant_id: str, shop_id: str) -> Account:
+        """A partner's held receivable account, opened beside its account on first use."""
+        return order_receivables.open_order_receivable_account(self.context, tenant_id, shop_id)
+
+    def check_order_receivable_cover(
+        self,
+        tenant_id: str,
+        shop_ids: Sequence[str],
+        period_from: datetime | None = None,
+        period_to: datetime | None = None,
+    ) -> list[order_receivables.OrderCoverFinding]:
+        """Cycles where a partner's receivable is below what we settle with it."""
+        return order_receivables.check_order_receivable_cover(
+            self.context, tenant_id, shop_ids, period_from, period_to
+        )
+
+    def open_run(self, cmd: OpenRun) -> Run:
+        """Register a calculation run (idempotent by tenant + run id)."""
+        return runs.open_run(self.context, cmd)
+
+    def approve_run(self, tenant_id: str, run_id: str, approved_by: str) -> Run:
+        """Finance approves a run: its items may reach payouts (idempotent)."""
+        return runs.approve_run(self.context, tenant_id, run_id, approved_by)
+
+    def get_run(self, tenant_id: str, run_id: str) -> Run:
+        """A run by the host's run id."""
+        return runs.get_run(self.context, tenant_id, run_id)
+
+    def revoke_run(
+        self,
+        tenant_id: str,
+        run_id: str,
+        revoked_by: str,
+        batch_size: int | None = None,
+        max_batches: int | None = None,
+    ) -> runs.RevocationReport:
+        """Reverse a run's unpaid items in bounded, resumable batches (idempotent by run id)."""
+        return runs.revoke_run(self.context, tenant_id, run_id, revoked_by, batch_size, max_batches)
