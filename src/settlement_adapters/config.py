@@ -38,6 +38,7 @@ from typing import Any, cast
 
 from attrs import field, frozen
 
+from settlement_core import Settlement
 from settlement_core.errors import FxRateUnavailable, InvalidRule, ValidationError
 from settlement_core.model import FxQuote
 from settlement_core.money import Money, money
@@ -98,6 +99,20 @@ class Config:
     def build_channels(self, clock: Clock) -> list[PaymentChannel]:
         """One channel per `[channels.NAME]` table, on the given clock."""
         return [factory(clock) for factory in self.channels.values()]
+
+    def settlement(self, url: str, clock: Clock, *, create: bool = False) -> Settlement:
+        """The service over `url` with these rules, rates, channels and batch size."""
+        from settlement_adapters.bootstrap import bootstrap
+
+        return bootstrap(
+            url,
+            self.rules,
+            clock=clock,
+            fx=self.fx,
+            create=create,
+            batch_size=self.batch_size,
+            channels=self.build_channels(clock),
+        )
 
 
 def load_config(path: Path) -> Config:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from attrs import frozen
 
-from settlement_adapters.bootstrap import bootstrap
 from settlement_adapters.clock import FixedClock, SystemClock
 from settlement_adapters.config import Config, load_config, parse_config
 from settlement_core import Account, Settlement
@@ -79,12 +78,4 @@ def open_session(args: argparse.Namespace, config: Config) -> Session:
     url = database_url(args, config)
     as_of = getattr(args, "as_of", None)
     clock = SystemClock() if as_of is None else FixedClock(as_of)
-    app = bootstrap(
-        url,
-        config.rules,
-        clock=clock,
-        fx=config.fx,
-        batch_size=config.batch_size,
-        channels=config.build_channels(clock),
-    )
-    return Session(app=app, config=config, url=url)
+    return Session(app=config.settlement(url, clock), config=config, url=url)
