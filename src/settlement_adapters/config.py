@@ -194,16 +194,19 @@ def _rule(rule_id: str, table: Mapping[str, Any], where: str) -> PayoutRule:
         value = table.get(key)
         return None if value is None else parse_money(value, f"{where}.{key}")
 
-    return PayoutRule(
-        rule_id=rule_id,
-        cycle=CYCLES[cycle](anchor),
-        auto_payment=table.get("auto_payment", True),
-        payment_threshold=amount("threshold"),
-        payment_currency=table.get("payment_currency"),
-        is_hold=table.get("hold", False),
-        delay_days=table.get("delay_days", 0),
-        negative_balance_limit=amount("negative_balance_limit"),
-    )
+    try:
+        return PayoutRule(
+            rule_id=rule_id,
+            cycle=CYCLES[cycle](anchor),
+            auto_payment=table.get("auto_payment", True),
+            payment_threshold=amount("threshold"),
+            payment_currency=table.get("payment_currency"),
+            is_hold=table.get("hold", False),
+            delay_days=table.get("delay_days", 0),
+            negative_balance_limit=amount("negative_balance_limit"),
+        )
+    except InvalidRule as exc:
+        raise InvalidRule(f"{where}: {exc}") from exc
 
 
 def _fx(table: Mapping[str, Any], source: str) -> ConfiguredRates | None:

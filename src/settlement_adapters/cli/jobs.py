@@ -38,7 +38,7 @@ def payouts(session: Session, args: argparse.Namespace) -> Result:
 
 
 def approve(session: Session, args: argparse.Namespace) -> Result:
-    """Approve payouts waiting for an operator (idempotent: approved ones are refused)."""
+    """Approve payouts waiting for an operator (idempotent by payout id)."""
     tenant = session.tenant(args)
     approved = []
     for payout_id in args.payout_ids:

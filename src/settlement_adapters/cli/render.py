@@ -86,6 +86,8 @@ def emit(result: Result, as_json: bool, out: TextIO | None = None) -> None:
 
         console = Console(file=stream)
         for table in result.tables:
+            if not table.rows:
+                continue  # the lines above already said there is nothing
             shown = RichTable(title=table.title)
             for column in table.columns:
                 shown.add_column(column)
