@@ -189,6 +189,9 @@ def test_bad_input_stores_nothing_and_says_why(cli: Cli, tmp_path: Path) -> None
         [*cli.command, "close", "--as-of", "yesterday"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "ISO 8601" in done.stderr
+    after = [*cli.command, "--config", str(cli.config), "seal", "--tenant", "other", "--json"]
+    trailing = subprocess.run(after, capture_output=True, text=True, check=False, env=cli.env)
+    assert json.loads(trailing.stdout) == {"sealed": 0, "tenant": "other"}  # flags after it too
 
 
 def test_reconcile_exits_1_when_money_is_off(cli: Cli, tmp_path: Path) -> None:

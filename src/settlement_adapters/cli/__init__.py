@@ -63,15 +63,15 @@ def parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="create, upgrade or check the database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    up = db_commands.add_parser("upgrade", help="create or migrate the tables")
-    up.add_argument("--revision", default="head")
-    up.set_defaults(db_run=database.upgrade)
-    db_commands.add_parser("current", help="the schema's revision").set_defaults(
-        db_run=database.current
-    )
-    db_commands.add_parser("check", help="exit 1 if the schema differs").set_defaults(
-        db_run=database.check
-    )
+    for action, run, summary in (
+        ("upgrade", database.upgrade, "create or migrate the tables"),
+        ("current", database.current, "the schema's revision"),
+        ("check", database.check, "exit 1 if the schema differs"),
+    ):
+        found = db_commands.add_parser(action, help=summary, parents=[_anywhere()])
+        found.set_defaults(db_run=run)
+        if action == "upgrade":
+            found.add_argument("--revision", default="head")
 
     opening = _command(commands, "open-account", operator.open_account)
     opening.add_argument("--shop", required=True)
@@ -117,6 +117,14 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _anywhere() -> argparse.ArgumentParser:
+    """--json and --tenant may also follow the command (`settlement close --json`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    common.add_argument("--tenant", default=argparse.SUPPRESS)
+    return common
+
+
 def _command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -125,7 +133,7 @@ def _command(
     as_of: bool = False,
 ) -> argparse.ArgumentParser:
     summary = (run.__doc__ or "").split("\n", 1)[0].removesuffix(".")
-    found = commands.add_parser(name, help=summary, description=summary)
+    found = commands.add_parser(name, help=summary, description=summary, parents=[_anywhere()])
     found.set_defaults(run=run)
     if as_of:
         found.add_argument(
