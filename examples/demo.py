@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(CONFIG)
     clock = ManualClock(START)
     bank = config.build_channels(clock)[0]
-    assert isinstance(bank, SimulatedBank)
+    if not isinstance(bank, SimulatedBank):
+        raise SystemExit(
+            f"{CONFIG.name} must name a simulated bank: the demo delivers its callbacks"
+        )
     app = bootstrap(
         options.url,
         config.rules,
