@@ -11,7 +11,9 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from settlement_adapters.channels import SettlementReportRow
 from settlement_core.errors import CallbackRejected
 from settlement_core.ports import CallbackNotice, ChannelResult, Clock, Outcome, PayoutInstruction
 
@@ -37,7 +39,8 @@ class FileBank:
             known = Outcome.FAILED if attempt == 1 else Outcome.PAID
             with self._records.open("a", encoding="utf-8") as out:
                 row = {"key": instruction.idempotency_key, "outcome": known.value}
-                out.write(json.dumps(row | {"amount_minor": instruction.amount_minor}) + "\n")
+                row |= {"amount_minor": instruction.amount_minor, "currency": instruction.currency}
+                out.write(json.dumps(row | {"at": self._clock.now().isoformat()}) + "\n")
         return self._result(instruction.idempotency_key, known)
 
     def status(self, idempotency_key: str) -> ChannelResult:
@@ -52,10 +55,29 @@ class FileBank:
         raise CallbackRejected("the file bank sends no callbacks")
 
     def _known(self) -> dict[str, Outcome]:
+        return {row["key"]: Outcome(row["outcome"]) for row in self.rows()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every submission on file, oldest first."""
         if not self._records.exists():
-            return {}
-        rows = [json.loads(line) for line in self._records.read_text().splitlines()]
-        return {row["key"]: Outcome(row["outcome"]) for row in rows}
+            return []
+        return [json.loads(line) for line in self._records.read_text().splitlines()]
+
+    def report(self) -> list[SettlementReportRow]:
+        """The bank's settlement report: one row per submission, settled when received."""
+        return [
+            SettlementReportRow(
+                idempotency_key=row["key"],
+                payout_id=row["key"].rsplit(".", 1)[0],
+                amount_minor=row["amount_minor"],
+                currency=row["currency"],
+                status=Outcome(row["outcome"]),
+                submitted_at=datetime.fromisoformat(row["at"]),
+                settled_at=datetime.fromisoformat(row["at"]),
+                provider_ref=f"file-{n}",
+            )
+            for n, row in enumerate(self.rows())
+        ]
 
     @staticmethod
     def _result(key: str, outcome: Outcome) -> ChannelResult:

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_bank import FileBank
 
 from settlement_adapters.bootstrap import bootstrap
+from settlement_adapters.channels import write_report
+from settlement_adapters.clock import SystemClock
 from settlement_adapters.config import load_config
 from settlement_adapters.sqla import make_engine
 from settlement_adapters.testing import Tamper
@@ -150,6 +153,22 @@ def test_a_month_through_the_cli_leaves_every_cent_accounted_for(cli: Cli, tmp_p
 
     found = cli("reconcile", "--as-of", "2025-06-16T01:00:00Z")
     assert found["discrepancies"] == 0, found
+    bank = FileBank(name="bank", clock=SystemClock(), records=str(tmp_path / "bank.jsonl"))
+    write_report(bank.report(), tmp_path / "bank-report.csv")
+    window = ("--since", "2025-06-15T00:00:00Z", "--until", "2025-06-17T00:00:00Z")
+    matched = (
+        "reconcile-channel",
+        "--channel",
+        "bank",
+        "--report",
+        str(tmp_path / "bank-report.csv"),
+    )
+    assert cli(*matched, *window, "--as-of", "2025-06-17T00:00:00Z")["discrepancies"] == 0
+    lines = (tmp_path / "bank-report.csv").read_text().splitlines()
+    (tmp_path / "short.csv").write_text("\n".join(lines[:-1]) + "\n")  # the bank lost a row
+    short = ("reconcile-channel", "--channel", "bank", "--report", str(tmp_path / "short.csv"))
+    missing = cli(*short, *window, "--dry-run", "--as-of", "2025-06-17T00:00:00Z", code=1)
+    assert missing["by_kind"] == {"missing_at_channel": 1}, missing
     assert cli("seal")["sealed"] > 0
     assert cli("verify")["intact"] is True
     books = cli("balance", "--shop", "books")

@@ -28,6 +28,7 @@ from settlement_adapters.cli.render import (
 )
 from settlement_adapters.cli.session import Session, open_session, read_config
 from settlement_core.errors import ConcurrencyConflict, SettlementError
+from settlement_core.services.channel_reconcile import Matching
 
 __all__ = ["main", "parser"]
 
@@ -102,6 +103,15 @@ def parser() -> argparse.ArgumentParser:
     reconcile = _command(commands, "reconcile", jobs.reconcile, as_of=True)
     reconcile.add_argument("--recent", action="store_true", help="only what changed")
     reconcile.add_argument("--dry-run", action="store_true", help="record nothing")
+    matched = _command(commands, "reconcile-channel", jobs.reconcile_channel, as_of=True)
+    matched.add_argument("--channel", required=True)
+    matched.add_argument("--report", type=Path, required=True, help="the channel's report CSV")
+    matched.add_argument("--since", type=_as_of, required=True, help="first submission instant")
+    matched.add_argument("--until", type=_as_of, required=True, help="end, exclusive")
+    matched.add_argument("--matching", choices=[m.value for m in Matching], default="one_to_one")
+    matched.add_argument("--amount-tolerance-minor", type=int, default=0)
+    matched.add_argument("--date-tolerance-hours", type=float, default=0.0)
+    matched.add_argument("--dry-run", action="store_true", help="record nothing")
     verify = _command(commands, "verify", jobs.verify)
     verify.add_argument("--dry-run", action="store_true", help="record nothing")
 

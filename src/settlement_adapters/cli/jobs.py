@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from datetime import timedelta
 
+from settlement_adapters.channels import read_report
 from settlement_adapters.cli.render import EXIT_FINDINGS, EXIT_OK, Result, Table
 from settlement_adapters.cli.session import Session
 from settlement_adapters.config import parse_money
 from settlement_core import ApprovePayout, ReleaseSummaryStatus
+from settlement_core.services.channel_reconcile import Matching
+from settlement_core.services.reconcile import ReconciliationReport
 
 
 def close(session: Session, args: argparse.Namespace) -> Result:
@@ -98,6 +102,27 @@ def reconcile(session: Session, args: argparse.Namespace) -> Result:
         report = session.app.reconcile_recent(tenant, session.now(), dry_run=args.dry_run)
     else:
         report = session.app.reconcile(tenant, session.now(), dry_run=args.dry_run)
+    return _findings(report)
+
+
+def reconcile_channel(session: Session, args: argparse.Namespace) -> Result:
+    """Match payouts sent in [--since, --until) with a channel's settlement report file."""
+    tenant = session.tenant(args)
+    report = session.app.reconcile_channel(
+        tenant,
+        args.channel,
+        read_report(args.report),
+        since=args.since,
+        until=args.until,
+        matching=Matching(args.matching),
+        amount_tolerance_minor=args.amount_tolerance_minor,
+        date_tolerance=timedelta(hours=args.date_tolerance_hours),
+        dry_run=args.dry_run,
+    )
+    return _findings(report)
+
+
+def _findings(report: ReconciliationReport) -> Result:
     findings = [
         {
             "kind": f.kind.value,
@@ -109,13 +134,12 @@ def reconcile(session: Session, args: argparse.Namespace) -> Result:
         }
         for f in report.findings
     ]
-    kinds = Counter(f["kind"] for f in findings)
     data = {
-        "tenant": tenant,
-        "as_of": session.now(),
+        "tenant": report.tenant_id,
+        "as_of": report.as_of,
         "checked": dict(report.checked),
         "discrepancies": len(findings),
-        "by_kind": dict(kinds),
+        "by_kind": dict(Counter(f["kind"] for f in findings)),
         "recorded": list(report.recorded),
         "findings": findings,
     }
@@ -124,7 +148,7 @@ def reconcile(session: Session, args: argparse.Namespace) -> Result:
         ("kind", "subjects", "detail"),
         [(f.kind.value, " ".join(f.subjects), f.detail) for f in report.findings],
     )
-    return Result(data, EXIT_FINDINGS if findings else EXIT_OK, (table,) if findings else ())
+    return Result(data, EXIT_FINDINGS if findings else EXIT_OK, (table,))
 
 
 def seal(session: Session, args: argparse.Namespace) -> Result:
