@@ -38,9 +38,14 @@ class FileBank:
             attempt = int(instruction.idempotency_key.rsplit(".", 1)[1])
             known = Outcome.FAILED if attempt == 1 else Outcome.PAID
             with self._records.open("a", encoding="utf-8") as out:
-                row = {"key": instruction.idempotency_key, "outcome": known.value}
-                row |= {"amount_minor": instruction.amount_minor, "currency": instruction.currency}
-                out.write(json.dumps(row | {"at": self._clock.now().isoformat()}) + "\n")
+                row: dict[str, object] = {
+                    "key": instruction.idempotency_key,
+                    "outcome": known.value,
+                    "amount_minor": instruction.amount_minor,
+                    "currency": instruction.currency,
+                    "at": self._clock.now().isoformat(),
+                }
+                out.write(json.dumps(row) + "\n")
         return self._result(instruction.idempotency_key, known)
 
     def status(self, idempotency_key: str) -> ChannelResult:
