@@ -1,4 +1,4 @@
-"""One entry point on a fresh machine: `python3 dev.py demo` or `python3 dev.py test`.
+"""One entry point on a fresh machine: `python3 dev.py demo`, `test` or `docs`.
 
 It makes a private virtual environment holding nox (once), then hands over to
 the noxfile, which installs everything else each session needs.
@@ -16,6 +16,7 @@ TOOLS = ROOT / ".venv-dev"
 COMMANDS = {
     "demo": ["-s", "demo"],
     "test": ["-s", "tests", "lint", "typecheck", "imports"],
+    "docs": ["-s", "docs"],
 }
 
 

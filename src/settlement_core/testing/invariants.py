@@ -39,7 +39,11 @@ def assert_invariants(market: Marketplace, tenant_id: str = TENANT) -> None:
     receivable balance is what its collections still bill; statement totals
     equal their items; each statement is paid by at most one payout.
     """
-    app = market.app
+    assert_money_invariants(market.app, tenant_id)
+
+
+def assert_money_invariants(app: Settlement, tenant_id: str) -> None:
+    """The same checks on any Settlement (a database a demo or the CLI left behind)."""
     items, statements, payouts = everything(app, tenant_id)
     booked: defaultdict[tuple[str, str], int] = defaultdict(int)
     per_statement: defaultdict[str, int] = defaultdict(int)
