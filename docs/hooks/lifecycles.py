@@ -27,6 +27,9 @@ INITIAL = {
     "DiscrepancyStatus": ["open"],
     "FreezeStatus": ["held"],
     "ChargeStatus": ["proposed"],
+    "CollectionStatus": ["open"],
+    # A run that needs no approval is approved when it is opened.
+    "RunStatus": ["awaiting_approval", "approved"],
 }
 
 
