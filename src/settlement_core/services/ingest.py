@@ -212,7 +212,7 @@ def record_billing_item(ctx: Context, cmd: RecordBillingItem) -> ItemReceipt:
             return receipt
 
     receipt = retrying(attempt)
-    _count([receipt], ctx)
+    count_ingested(ctx, [receipt])
     return receipt
 
 
@@ -239,7 +239,7 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
     # Every race a batch loses is on a key or statement that the next attempt sees
     # as written, so it progresses; allow one more attempt per item it might lose.
     receipts = retrying(attempt, attempts=ATTEMPTS + len(valid))
-    _count(receipts, ctx)
+    count_ingested(ctx, receipts)
     return receipts
 
 
@@ -260,10 +260,6 @@ def _read_ahead(uow: UnitOfWork, tenant_id: str, valid: Sequence[_Valid], now: d
 
 def count_ingested(ctx: Context, receipts: Sequence[ItemReceipt]) -> None:
     """Count receipts of committed work in the ingest metrics (replays count nothing)."""
-    _count(receipts, ctx)
-
-
-def _count(receipts: Sequence[ItemReceipt], ctx: Context) -> None:
     if isinstance(ctx.metrics, metrics.NoMetrics):
         return  # nobody counts: skip converting every receipt's amount
     # Counters only grow: sales and refunds are counted apart, each as a positive amount.
