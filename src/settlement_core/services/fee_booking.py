@@ -16,7 +16,7 @@ from settlement_core.fees import FactorProvider, FeeEngine, Order
 from settlement_core.ids import external_id
 from settlement_core.model import CalculatedLine, FeeCalculated, FeeCalculation
 from settlement_core.money import amount_str, to_minor
-from settlement_core.services.context import ATTEMPTS, Context, retrying
+from settlement_core.services.context import Context, retrying
 from settlement_core.services.ingest import book_in
 
 
@@ -118,7 +118,7 @@ def settle_order(
             uow.commit()
             return calculation
 
-    return retrying(attempt, attempts=ATTEMPTS)
+    return retrying(attempt)
 
 
 def fee_calculations(ctx: Context, tenant_id: str, order_id: str) -> list[FeeCalculation]:
