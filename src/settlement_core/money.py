@@ -384,7 +384,12 @@ def sum_money(amounts: Iterable[Money], currency: str | Currency) -> Money:
 def amount_str(m: Money) -> str:
     """The amount at its currency exponent in plain notation: `"12.30"`."""
     checked = _check_money(m)
-    exact = _build(checked.amount, get_currency(checked.currency), None).amount
+    amount = checked.amount
+    shape = amount.as_tuple()
+    if amount and shape.exponent == -exponent(checked.currency) and len(shape.digits) <= _PRECISION:
+        # Already at the currency's scale (every Money this module builds): nothing to round.
+        return format(amount, "f")
+    exact = _build(amount, get_currency(checked.currency), None).amount
     return format(exact, "f")
 
 

@@ -8,17 +8,16 @@ same, and a failure surfaces as the SQLAlchemy error the INSERT would raise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+
+from settlement_adapters.sqla.bulk import processor, qualified_name
 
 # Below this many rows the COPY set-up costs more than executemany saves.
 COPY_FROM = 64
-
-Processor = Callable[[Any], Any] | None
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -27,10 +26,10 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
 
     columns = list(rows[0])
     dialect = conn.dialect
-    processors = [_processor(table, column, dialect) for column in columns]
+    processors = [processor(table, column, dialect) for column in columns]
     preparer = dialect.identifier_preparer
     names = ", ".join(preparer.quote(column) for column in columns)
-    command = f"COPY {_qualified(conn, table)} ({names}) FROM STDIN"
+    command = f"COPY {qualified_name(conn, table)} ({names}) FROM STDIN"
     raw = conn.connection.driver_connection
     assert raw is not None
     try:
@@ -45,18 +44,3 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
     except psycopg.Error as exc:
         # The same error class an INSERT would raise, so lost races stay retryable.
         raise DBAPIError.instance(command, None, exc, psycopg.Error) from exc
-
-
-def _processor(table: Table, column: str, dialect: Dialect) -> Processor:
-    kind = table.c[column].type
-    process: Processor = kind.dialect_impl(dialect).bind_processor(dialect)
-    return process
-
-
-def _qualified(conn: Connection, table: Table) -> str:
-    # The schema a host (or a test's scratch schema) maps this table's schema to.
-    preparer = conn.dialect.identifier_preparer
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
-    schema = translate.get(table.schema, table.schema)
-    name = preparer.quote(table.name)
-    return name if schema is None else f"{preparer.quote_schema(schema)}.{name}"

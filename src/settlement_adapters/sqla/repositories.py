@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import frozen
-from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from settlement_adapters.sqla import mapping, tables
 from settlement_core.errors import ConcurrencyConflict, NotFound
@@ -72,15 +83,18 @@ class _Repository:
     def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
         self.uow = uow
 
-    def _one(self, *where: ColumnElement[bool], lock: bool = False) -> Any:
-        stmt = select(self.table).where(*where)
-        if lock and self.uow.locks_rows:
-            stmt = stmt.with_for_update()
-        row = self.uow.execute(stmt).first()
+    def _one(self, lock: bool = False, **equal: Any) -> Any:
+        """The row whose columns equal these values, if any (a statement built once)."""
+        stmt = _matching(self.table, tuple(equal), lock and self.uow.locks_rows)
+        return self._first(stmt, {f"p_{name}": value for name, value in equal.items()})
+
+    def _first(self, stmt: Select[Any], params: dict[str, Any]) -> Any:
+        row = self.uow.execute(stmt, params).first()
         return None if row is None else self.uow.adopt(self.table, row, type(self).build)
 
-    def _many(self, stmt: Select[Any]) -> list[Any]:
-        return [self.uow.adopt(self.table, row, type(self).build) for row in self.uow.execute(stmt)]
+    def _many(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
+        build = type(self).build
+        return [self.uow.adopt(self.table, row, build) for row in self.uow.execute(stmt, params)]
 
     def _locked(self, stmt: Select[Any]) -> list[Any]:
         # Two workers running the same job take disjoint rows instead of waiting.
@@ -95,7 +109,7 @@ class _Repository:
     def _get(self, tenant_id: str, obj_id: str, what: str) -> Any:
         obj = self._tracked(obj_id)
         if obj is None:
-            obj = self._one(self.table.c.id == obj_id)
+            obj = self._one(id=obj_id)
         if obj is None or obj.tenant_id != tenant_id:
             raise NotFound(f"{what} {obj_id!r} not found")
         return obj
@@ -149,8 +163,7 @@ class SqlAccountRepository(_Repository):
         known = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
         if known is not None:
             return known
-        c = self.table.c
-        found: Account | None = self._one(c.tenant_id == tenant_id, c.shop_id == shop_id)
+        found: Account | None = self._one(tenant_id=tenant_id, shop_id=shop_id)
         if found is not None:
             self.uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
         return found
@@ -166,10 +179,9 @@ class SqlAccountRepository(_Repository):
         known = self.uow.new_accounts_by_shop
         found = {s: known[(tenant_id, s)] for s in shop_ids if (tenant_id, s) in known}
         missing = [s for s in dict.fromkeys(shop_ids) if s not in found]
-        c = self.table.c
+        stmt = _matching_any(self.table, ("tenant_id",), "shop_id")
         for chunk in _chunks(missing):
-            stmt = select(self.table).where(c.tenant_id == tenant_id, c.shop_id.in_(chunk))
-            for account in self._many(stmt):
+            for account in self._many(stmt, {"p_tenant_id": tenant_id, "p_any": chunk}):
                 found[account.shop_id] = account
                 known[(tenant_id, account.shop_id)] = account
         return found
@@ -209,19 +221,16 @@ class SqlBillingItemRepository(_Repository):
             return new
         if (tenant_id, key) in self.uow.known_keys:
             return self.uow.known_keys[(tenant_id, key)]
-        c = self.table.c
-        found: BillingItem | None = self._one(c.tenant_id == tenant_id, c.item_key == key)
+        found: BillingItem | None = self._one(tenant_id=tenant_id, item_key=key)
         return found
 
     def find_by_keys(self, tenant_id: str, keys: Sequence[str]) -> dict[str, BillingItem]:
         """The items recorded under any of these keys, by key, in a few queries."""
-        c = self.table.c
         found: dict[str, BillingItem] = {}
         unique = list(dict.fromkeys(keys))
-        for at in range(0, len(unique), 500):
-            chunk = unique[at : at + 500]
-            stmt = select(self.table).where(c.tenant_id == tenant_id, c.item_key.in_(chunk))
-            for item in self._many(stmt):
+        stmt = _matching_any(self.table, ("tenant_id",), "item_key")
+        for chunk in _chunks(unique):
+            for item in self._many(stmt, {"p_tenant_id": tenant_id, "p_any": chunk}):
                 found[item.key] = item
         # Later single lookups of these keys need no query: absent stays absent
         # within this transaction, or the insert fails on the unique key.
@@ -340,12 +349,8 @@ class SqlStatementRepository(_Repository):
         window = self.uow.series_windows.get(series)
         if window is not None and window.start <= instant <= window.end:
             return None  # every statement overlapping the window is known
-        c = self.table.c
-        found: Statement | None = self._one(
-            c.account_id == account_id,
-            c.currency == currency,
-            c.period_start <= instant,
-            c.period_end > instant,
+        found: Statement | None = self._first(
+            _covering(), {"account_id": account_id, "currency": currency, "instant": instant}
         )
         if found is not None:
             # Periods never overlap, so a known statement answers later lookups.
@@ -375,18 +380,8 @@ class SqlStatementRepository(_Repository):
     def _stored_neighbours(
         self, account_id: str, currency: str, instant: datetime
     ) -> tuple[datetime | None, datetime | None]:
-        c = self.table.c
-        series = [c.account_id == account_id, c.currency == currency]
-        before, after = self.uow.execute(
-            select(
-                select(func.max(c.period_end))
-                .where(*series, c.period_end <= instant)
-                .scalar_subquery(),
-                select(func.min(c.period_start))
-                .where(*series, c.period_start > instant)
-                .scalar_subquery(),
-            )
-        ).one()
+        params = {"account_id": account_id, "currency": currency, "instant": instant}
+        before, after = self.uow.execute(_neighbours(), params).one()
         return _aware(before), _aware(after)
 
     def load_series(
@@ -401,32 +396,21 @@ class SqlStatementRepository(_Repository):
         """
         uow = self.uow
         wanted = [s for s in dict.fromkeys(series) if s not in uow.series_windows]
-        c = self.table.c
         by_account: dict[str, set[str]] = {}
         for account_id, currency in wanted:
             by_account.setdefault(account_id, set()).add(currency)
         before: dict[tuple[str, str], datetime | None] = {}
         after: dict[tuple[str, str], datetime | None] = {}
+        overlapping, ends_before, starts_after = _series_reads()
         for chunk in _chunks(list(by_account)):
-            mine = c.account_id.in_(chunk)
-            stmt = select(self.table).where(mine, c.period_end > start, c.period_start <= end)
-            for statement in self._many(stmt):
+            params = {"accounts": chunk, "start": start, "end": end}
+            for statement in self._many(overlapping, params):
                 known = uow.new_statements_by_series[(statement.account_id, statement.currency)]
                 if not any(s is statement for s in known):
                     known.append(statement)
-            edges = (
-                select(c.account_id, c.currency, func.max(c.period_end))
-                .where(mine, c.period_end <= start)
-                .group_by(c.account_id, c.currency)
-            )
-            for account_id, currency, value in uow.execute(edges):
+            for account_id, currency, value in uow.execute(ends_before, params):
                 before[(account_id, currency)] = _aware(value)
-            edges = (
-                select(c.account_id, c.currency, func.min(c.period_start))
-                .where(mine, c.period_start > end)
-                .group_by(c.account_id, c.currency)
-            )
-            for account_id, currency, value in uow.execute(edges):
+            for account_id, currency, value in uow.execute(starts_after, params):
                 after[(account_id, currency)] = _aware(value)
         for key in wanted:
             uow.series_windows[key] = SeriesWindow(start, end, before.get(key), after.get(key))
@@ -541,15 +525,14 @@ class SqlPayoutRepository(_Repository):
     def find_by_key(self, tenant_id: str, key: str) -> Payout | None:
         """The payout created for a statement set, if any."""
         self.uow.flush()
-        c = self.table.c
-        found: Payout | None = self._one(c.tenant_id == tenant_id, c.payout_key == key)
+        found: Payout | None = self._one(tenant_id=tenant_id, payout_key=key)
         return found
 
     def find(self, payout_id: str) -> Payout | None:
         """A payout of any tenant."""
         found: Payout | None = self._tracked(payout_id)
         if found is None:
-            found = self._one(self.table.c.id == payout_id)
+            found = self._one(id=payout_id)
         return found
 
     def get_many(self, tenant_id: str, payout_ids: Sequence[str]) -> list[Payout]:
@@ -672,8 +655,7 @@ class SqlFundingRepository(_Repository):
     def find_by_reference(self, tenant_id: str, reference: str) -> Funding | None:
         """The funding recorded under a reference, if any."""
         self.uow.flush()
-        c = self.table.c
-        found: Funding | None = self._one(c.tenant_id == tenant_id, c.reference == reference)
+        found: Funding | None = self._one(tenant_id=tenant_id, reference=reference)
         return found
 
 
@@ -691,8 +673,7 @@ class SqlDiscrepancyRepository(_Repository):
     def find_by_key(self, tenant_id: str, key: str) -> Discrepancy | None:
         """The discrepancy recorded for a finding, if any."""
         self.uow.flush()
-        c = self.table.c
-        found: Discrepancy | None = self._one(c.tenant_id == tenant_id, c.finding_key == key)
+        found: Discrepancy | None = self._one(tenant_id=tenant_id, finding_key=key)
         return found
 
     def query(
@@ -713,8 +694,7 @@ class SqlFreezeRepository(_Repository):
     def find_by_reference(self, tenant_id: str, reference: str) -> Freeze | None:
         """The freeze made under a reference, if any."""
         self.uow.flush()
-        c = self.table.c
-        found: Freeze | None = self._one(c.tenant_id == tenant_id, c.reference == reference)
+        found: Freeze | None = self._one(tenant_id=tenant_id, reference=reference)
         return found
 
     def expired(self, as_of: datetime, limit: int) -> list[Freeze]:
@@ -763,8 +743,7 @@ class SqlChargeRepository(_Repository):
     def find_by_reference(self, tenant_id: str, reference: str) -> Charge | None:
         """The charge proposed under a reference, if any."""
         self.uow.flush()
-        c = self.table.c
-        found: Charge | None = self._one(c.tenant_id == tenant_id, c.reference == reference)
+        found: Charge | None = self._one(tenant_id=tenant_id, reference=reference)
         return found
 
     def query(
@@ -815,9 +794,8 @@ class SqlFeeCalculationRepository(_Repository):
     def find(self, tenant_id: str, order_id: str, sequence: int) -> FeeCalculation | None:
         """The calculation of one order event, if any."""
         self.uow.flush()
-        c = self.table.c
         found: FeeCalculation | None = self._one(
-            c.tenant_id == tenant_id, c.order_id == order_id, c.sequence == sequence
+            tenant_id=tenant_id, order_id=order_id, sequence=sequence
         )
         return found
 
@@ -1159,3 +1137,64 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+# Statements built once and reused with new parameters: building a select and its
+# cache key costs several times what executing a cached one does.
+@cache
+def _matching(table: Table, columns: tuple[str, ...], lock: bool) -> Select[Any]:
+    stmt = select(table).where(*(table.c[name] == bindparam(f"p_{name}") for name in columns))
+    return stmt.with_for_update() if lock else stmt
+
+
+@cache
+def _matching_any(table: Table, columns: tuple[str, ...], any_of: str) -> Select[Any]:
+    # The list goes in as one expanding parameter: one cached statement for any length.
+    where = [table.c[name] == bindparam(f"p_{name}") for name in columns]
+    return select(table).where(*where, table.c[any_of].in_(bindparam("p_any", expanding=True)))
+
+
+@cache
+def _covering() -> Select[Any]:
+    c = tables.statements.c
+    return select(tables.statements).where(
+        c.account_id == bindparam("account_id"),
+        c.currency == bindparam("currency"),
+        c.period_start <= bindparam("instant"),
+        c.period_end > bindparam("instant"),
+    )
+
+
+@cache
+def _neighbours() -> Select[Any]:
+    c = tables.statements.c
+    series = [c.account_id == bindparam("account_id"), c.currency == bindparam("currency")]
+    return select(
+        select(func.max(c.period_end))
+        .where(*series, c.period_end <= bindparam("instant"))
+        .scalar_subquery(),
+        select(func.min(c.period_start))
+        .where(*series, c.period_start > bindparam("instant"))
+        .scalar_subquery(),
+    )
+
+
+@cache
+def _series_reads() -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """Statements of some accounts overlapping [start, end], and the nearest bounds outside."""
+    c = tables.statements.c
+    mine = c.account_id.in_(bindparam("accounts", expanding=True))
+    overlapping = select(tables.statements).where(
+        mine, c.period_end > bindparam("start"), c.period_start <= bindparam("end")
+    )
+    ends_before = (
+        select(c.account_id, c.currency, func.max(c.period_end))
+        .where(mine, c.period_end <= bindparam("start"))
+        .group_by(c.account_id, c.currency)
+    )
+    starts_after = (
+        select(c.account_id, c.currency, func.min(c.period_start))
+        .where(mine, c.period_start > bindparam("end"))
+        .group_by(c.account_id, c.currency)
+    )
+    return overlapping, ends_before, starts_after

@@ -84,8 +84,7 @@ class SqlRunRepository(_Repository):
         cache = self._cache()
         key = (tenant_id, run_id)
         if key not in cache:
-            c = self.table.c
-            cache[key] = self._one(c.tenant_id == tenant_id, c.run_id == run_id)
+            cache[key] = self._one(tenant_id=tenant_id, run_id=run_id)
         return cache[key]
 
     def items(

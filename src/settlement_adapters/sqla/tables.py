@@ -22,6 +22,7 @@ from sqlalchemy import (
     false,
 )
 
+from settlement_adapters.sqla.rule_column import RuleSnapshot
 from settlement_adapters.sqla.types import JsonText, UtcDateTime
 
 NAMING = {
@@ -99,7 +100,7 @@ statements = Table(
     Column("currency", CHAR(3), nullable=False),
     Column("period_start", UtcDateTime, nullable=False),
     Column("period_end", UtcDateTime, nullable=False),
-    Column("rule", JsonText, nullable=False),
+    Column("rule", RuleSnapshot, nullable=False),
     Column("payout_date", Date, nullable=False),
     Column("payable_at", UtcDateTime, nullable=False),
     Column("opened_at", UtcDateTime, nullable=False),

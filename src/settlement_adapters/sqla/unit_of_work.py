@@ -22,6 +22,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
+from settlement_adapters.sqla.bulk import insert_rows
 from settlement_adapters.sqla.copy import COPY_FROM, copy_rows
 from settlement_adapters.sqla.repositories import (
     SeriesWindow,
@@ -288,7 +289,7 @@ class SqlAlchemyUnitOfWork:
         if len(rows) >= COPY_FROM and self.dialect == "postgresql":
             copy_rows(self.conn, table, rows)
         else:
-            self.conn.execute(_insert(table), rows)
+            insert_rows(self.conn, table, rows)
 
     def _write_changes(
         self, table: Table, added: tuple[str, ...], set_: tuple[str, ...], group: list[Bump]

@@ -42,8 +42,14 @@ class ItemReceipt:
 
     item_id: str
     statement_id: str
-    amount: Money
+    amount_minor: int
+    currency: str
     replayed: bool
+
+    @property
+    def amount(self) -> Money:
+        """The booked amount (built on demand: a batch of receipts is mostly counted)."""
+        return from_minor(self.amount_minor, self.currency)
 
 
 @frozen
@@ -107,7 +113,9 @@ def _replay(existing: BillingItem, valid: _Valid) -> ItemReceipt:
         raise IdempotencyConflict(
             f"key {existing.key!r} was already used for a different billing item"
         )
-    return ItemReceipt(existing.id, existing.statement_id, existing.amount, replayed=True)
+    return ItemReceipt(
+        existing.id, existing.statement_id, existing.amount_minor, existing.currency, replayed=True
+    )
 
 
 def _check_debt_limit(uow: UnitOfWork, statement: Statement, account_id: str, delta: int) -> None:
@@ -186,7 +194,7 @@ def _book(ctx: Context, uow: UnitOfWork, valid: _Valid, now: datetime) -> ItemRe
                 ctx.ids.new_id(), item.tenant_id, account.id, item.id, item.currency, delta, now
             )
         )
-    return ItemReceipt(item.id, statement.id, item.amount, replayed=False)
+    return ItemReceipt(item.id, statement.id, delta, item.currency, replayed=False)
 
 
 def book_in(ctx: Context, uow: UnitOfWork, cmd: RecordBillingItem) -> ItemReceipt:
@@ -268,8 +276,8 @@ def count_ingested(ctx: Context, receipts: Sequence[ItemReceipt]) -> None:
     for receipt in receipts:
         if not receipt.replayed:
             new += 1
-            minor = to_minor(receipt.amount)
-            key = (receipt.amount.currency.code, "in" if minor >= 0 else "out")
+            minor = receipt.amount_minor
+            key = (receipt.currency, "in" if minor >= 0 else "out")
             amounts[key] = amounts.get(key, 0) + abs(minor)
     if new:
         ctx.metrics.count(metrics.ITEMS_INGESTED, new)

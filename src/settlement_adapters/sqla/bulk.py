@@ -1,0 +1,108 @@
+"""Bulk writes straight on the driver's cursor, for the hot paths of ingest.
+
+SQLAlchemy's executemany spends most of its time per row: building a parameter
+dict from the compiled statement, then running every column's bind processor
+through generic machinery. Here the INSERT text and the processors of each
+column are worked out once per (dialect, table, columns), and a row becomes a
+tuple in one pass. What is stored is the same: the same column types convert
+the values (see `copy.py`, which does the same for PostgreSQL's COPY), and a
+driver error surfaces as the SQLAlchemy error the Core statement would raise,
+so lost races stay retryable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+from settlement_adapters.sqla.types import UtcDateTime
+
+Processor = Callable[[Any], Any] | None
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT `rows` (dicts with the same keys) into `table` in the open transaction."""
+    columns = tuple(rows[0])
+    sql, processors = _plan(conn.dialect, qualified_name(conn, table), table, columns)
+    converting = [(at, p) for at, p in enumerate(processors) if p is not None]
+    values: list[Any] = []
+    if converting:
+        for row in rows:
+            line = list(row.values())
+            for at, process in converting:
+                line[at] = process(line[at])
+            values.append(line)
+    else:
+        values = [tuple(row.values()) for row in rows]
+    run_many(conn, sql, values)
+
+
+def run_many(conn: Connection, sql: str, values: Sequence[Sequence[Any]]) -> None:
+    """executemany on the driver's cursor; driver errors become SQLAlchemy's."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    dbapi = conn.dialect.loaded_dbapi
+    dispatch = conn.dispatch
+    cursor = raw.cursor()
+    try:
+        # The engine's cursor events still fire, so a host's instrumentation (and
+        # the fault injection of the tests) sees these statements like any other.
+        dispatch.before_cursor_execute(conn, cursor, sql, values, None, True)
+        cursor.executemany(sql, values)
+        dispatch.after_cursor_execute(conn, cursor, sql, values, None, True)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
+def qualified_name(conn: Connection, table: Table) -> str:
+    """The table's quoted name, in the schema a host (or a scratch schema) maps it to."""
+    preparer = conn.dialect.identifier_preparer
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    schema = translate.get(table.schema, table.schema)
+    name = preparer.quote(table.name)
+    return name if schema is None else f"{preparer.quote_schema(schema)}.{name}"
+
+
+def processor(table: Table, column: str, dialect: Dialect) -> Processor:
+    """The bind processor the column's type applies on this dialect, if any."""
+    kind = table.c[column].type
+    if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
+        return _sqlite_instant
+    process: Processor = kind.dialect_impl(dialect).bind_processor(dialect)
+    return process
+
+
+def _sqlite_instant(value: datetime | None) -> str | None:
+    # UtcDateTime's conversion and then SQLite DATETIME's text format, in one step:
+    # the ingest path stores several instants per item.
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the database layer")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def placeholder(dialect: Dialect) -> str:
+    """The positional parameter marker of the dialect's driver."""
+    return "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+
+
+@cache
+def _plan(
+    dialect: Dialect, name: str, table: Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[Processor, ...]]:
+    preparer = dialect.identifier_preparer
+    marks = ", ".join([placeholder(dialect)] * len(columns))
+    names = ", ".join(preparer.quote(column) for column in columns)
+    sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"
+    return sql, tuple(processor(table, column, dialect) for column in columns)
