@@ -35,6 +35,7 @@ class SizeResult:
     raw_group: float  # seconds, INSERT ... SELECT ... GROUP BY
     raw_statements: int  # rows the GROUP BY produced
     raw_copy: float | None = None  # seconds, PostgreSQL COPY
+    floor: float | None = None  # seconds, the library's own rows through the driver (floor.py)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class BackendResult:
     sizes: list[SizeResult] = field(default_factory=list)
     single: JobRun | None = None
     raw_loop: float | None = None
+    floor_loop: float | None = None  # seconds, the same one-transaction items on the own schema
     uniform: JobRun | None = None  # concurrent batch ingest, uniform data
     hot: JobRun | None = None  # the same with half of the items on one account
     skipped: str | None = None
@@ -402,10 +404,12 @@ def tables(report: Report) -> list[tuple[str, Table]]:
                     num(lib),
                     f"{b.raw_name} executemany {num(raw)}{extra}",
                     ratio(lib / raw),
+                    *_of_floor(lib, s.items, s.floor),
                     mb(s.ingest.peak),
                 ]
             )
-    head = ["backend", "items", "library items/s", "raw rows/s", "ratio", "peak MB"]
+    head = ["backend", "items", "library items/s", "raw rows/s", "ratio"]
+    head += ["own-schema floor items/s", "of floor", "peak MB"]
     out.append(("1. Batch ingest (record_billing_items) vs raw executemany", (head, rows)))
 
     rows = []
@@ -421,9 +425,11 @@ def tables(report: Report) -> list[tuple[str, Table]]:
                 num(lib),
                 f"{b.raw_name} {num(raw)}",
                 ratio(lib / raw),
+                *_of_floor(lib, b.single.count, b.floor_loop),
             ]
         )
     head = ["backend", "items", "library tx/s", "raw tx/s", "ratio"]
+    head += ["own-schema floor tx/s", "of floor"]
     out.append(("2. One by one (record_billing_item) vs raw one-transaction loop", (head, rows)))
 
     rows = []
@@ -488,6 +494,14 @@ def tables(report: Report) -> list[tuple[str, Table]]:
     rows = [[v.target, v.backend, v.measured, _mark(v), v.note] for v in verdicts(report)]
     out.append(("Targets of issue 8", (["target", "backend", "measured", "verdict", "note"], rows)))
     return out
+
+
+def _of_floor(library: float, count: int, floor: float | None) -> list[str]:
+    """The own-schema floor's rate and the library's share of it (memory has none)."""
+    if floor is None:
+        return ["-", "-"]
+    rate_of_floor = rate(count, floor)
+    return [num(rate_of_floor), ratio(library / rate_of_floor)]
 
 
 def text_table(table: Table) -> str:
@@ -598,6 +612,13 @@ def _method() -> Sequence[str]:
         "  columns and only a primary key; the loop is insert item + upsert statement +",
         "  update balance per transaction; the close baseline is one `INSERT ... SELECT ...",
         "  GROUP BY account, currency, day` over the bulk-loaded items. Median of three.",
+        "- The own-schema floor (`benchmarks/floor.py`) writes exactly the rows the library",
+        "  writes per item, into the library's own tables with their indexes, through the",
+        "  driver with no Python work between statements: the item, its journal transaction",
+        "  and two entries, its outbox event, then per batch one UPDATE per statement and one",
+        "  upsert per ledger balance (accounts and statements exist beforehand, so it is a",
+        "  floor). `of floor` is the library's rate over it: what the library's own code",
+        "  costs, apart from what its schema costs. One run each.",
         "- The in-memory adapter is compared with plain sqlite3; its targets are absolute.",
         "- python-accounting (installed only in the bench session, `benchmarks/peer.py`):",
         "  a JournalEntry with one line item posted and committed per ORM session",

@@ -25,6 +25,7 @@ from time import perf_counter
 
 import baselines
 import closejob
+import floor
 import hotspots
 import peer
 import report
@@ -92,7 +93,7 @@ class Run:
         try:
             for size in self.profile.sizes:
                 result.sizes.append(self.ingest_and_close(name, size))
-            result.single, result.raw_loop = self.one_by_one(name)
+            result.single, result.raw_loop, result.floor_loop = self.one_by_one(name)
             result.uniform, result.hot = self.hot_seller(name)
         except Exception as exc:  # a benchmark reports, it does not fail
             traceback.print_exc()
@@ -117,14 +118,25 @@ class Run:
         if store.path is not None:
             close = closejob.run_close_job(store.path, self.options.job_batch, traced)
         bulk, group, statements, copy = self.raw_bulk_and_group(backend, data)
+        own = None if backend == "memory" else self.schema_floor(backend, data)
         self.log(
             f"{backend} {size:,} items: ingest {report.num(report.rate(size, ingest.seconds))}/s "
             f"(raw {report.num(report.rate(size, bulk))}/s), close + payouts "
             f"{close.seconds:.2f} s (raw GROUP BY {group:.3f} s)"
         )
         return SizeResult(
-            size, data.accounts, ingest, close, bulk, group, statements, raw_copy=copy
+            size, data.accounts, ingest, close, bulk, group, statements, raw_copy=copy, floor=own
         )
+
+    def schema_floor(self, backend: str, data: DataSet, loop: bool = False) -> float:
+        """The library's own rows through the driver at this size: batches, or a tx per item."""
+        key = (f"floor-{'loop' if loop else 'batch'}-{backend}", data.items)
+        if key not in self.raw_cache:
+            label = self.label(f"{backend}-floor-{data.label}")
+            with floor.schema_floor(backend, self.workdir, label, data) as db:
+                seconds = db.loop(data) if loop else db.batch(data, self.batch)
+            self.raw_cache[key] = (seconds, 0.0, 0, None)
+        return self.raw_cache[key][0]
 
     def raw_bulk_and_group(
         self, backend: str, data: DataSet
@@ -154,7 +166,7 @@ class Run:
             )
         return self.raw_cache[key]
 
-    def one_by_one(self, backend: str) -> tuple[scenarios.JobRun, float]:
+    def one_by_one(self, backend: str) -> tuple[scenarios.JobRun, float, float | None]:
         """Scenario 2: record_billing_item per item vs the raw one-transaction loop."""
         data = DataSet.sized(self.options.seed + 1, self.profile.single)
         label = self.label(f"{backend}-single")
@@ -172,11 +184,12 @@ class Run:
                     loops.append(db.loop(data))
             self.raw_cache[key] = (baselines.median(loops), 0.0, 0, None)
         raw = self.raw_cache[key][0]
+        own = None if backend == "memory" else self.schema_floor(backend, data, loop=True)
         self.log(
             f"{backend} one by one: {report.num(report.rate(data.items, single.seconds))} tx/s "
             f"(raw {report.num(report.rate(data.items, raw))} tx/s)"
         )
-        return single, raw
+        return single, raw, own
 
     def hot_seller(self, backend: str) -> tuple[scenarios.JobRun, scenarios.JobRun]:
         """Scenario 4: concurrent batch ingest, uniform, then half of the items on one account."""
