@@ -83,7 +83,7 @@ def test_rows_written_on_the_cursor_read_back_as_core_inserts_do(engine: Engine)
         insert_rows(conn, tables.accounts, driver)
     with engine.connect() as conn:
         rows = conn.execute(select(tables.accounts).order_by(tables.accounts.c.id)).all()
-    read = [mapping.account_from(row._mapping) for row in rows]
+    read = [mapping.account_from(dict(row._mapping)) for row in rows]
     expected = [_account(n) for n in range(6)]
     assert [mapping.account_row(a) for a in read] == [mapping.account_row(a) for a in expected]
 
@@ -136,4 +136,4 @@ def test_statements_keep_their_rule_on_every_backend(engine: Engine) -> None:
         insert_rows(conn, tables.statements, [mapping.statement_row(statement)])
     with engine.connect() as conn:
         row = conn.execute(select(tables.statements)).one()
-    assert mapping.statement_from(row._mapping).rule == rule
+    assert mapping.statement_from(dict(row._mapping)).rule == rule
