@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from attrs import frozen
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import Executable
 
 from settlement_adapters.sqla.types import UtcDateTime
 
@@ -43,8 +45,22 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     run_many(conn, sql, values)
 
 
-def run_many(conn: Connection, sql: str, values: Sequence[Sequence[Any]]) -> None:
-    """executemany on the driver's cursor; driver errors become SQLAlchemy's."""
+def execute_many(conn: Connection, statement: Executable, rows: Sequence[dict[str, Any]]) -> int:
+    """A Core statement (built once, with bind parameters) run for each row; rows changed.
+
+    The statement is compiled once per (dialect, schema map); a parameter a row
+    does not give takes the value bound in the statement itself.
+    """
+    plan = _compiled(conn.dialect, _translation(conn), statement)
+    if plan.positional is None:
+        values: list[Any] = [plan.named(row) for row in rows]
+    else:
+        values = [plan.ordered(row) for row in rows]
+    return run_many(conn, plan.sql, values)
+
+
+def run_many(conn: Connection, sql: str, values: Sequence[Any]) -> int:
+    """executemany on the driver's cursor; driver errors become SQLAlchemy's; rows changed."""
     raw = conn.connection.driver_connection
     assert raw is not None
     dbapi = conn.dialect.loaded_dbapi
@@ -56,10 +72,16 @@ def run_many(conn: Connection, sql: str, values: Sequence[Sequence[Any]]) -> Non
         dispatch.before_cursor_execute(conn, cursor, sql, values, None, True)
         cursor.executemany(sql, values)
         dispatch.after_cursor_execute(conn, cursor, sql, values, None, True)
+        return int(cursor.rowcount)
     except dbapi.Error as exc:
         raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
     finally:
         cursor.close()
+
+
+def _translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    return tuple(sorted(translate.items(), key=repr))
 
 
 def qualified_name(conn: Connection, table: Table) -> str:
@@ -106,3 +128,45 @@ def _plan(
     names = ", ".join(preparer.quote(column) for column in columns)
     sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"
     return sql, tuple(processor(table, column, dialect) for column in columns)
+
+
+@frozen
+class _Compiled:
+    """A statement's SQL for one dialect, its parameters in order, their processors."""
+
+    sql: str
+    positional: tuple[str, ...] | None  # parameter names in order, or None for named style
+    defaults: dict[str, Any]
+    processors: dict[str, Callable[[Any], Any]]
+
+    def _value(self, row: dict[str, Any], name: str) -> Any:
+        value = row[name] if name in row else self.defaults[name]
+        process = self.processors.get(name)
+        return value if process is None else process(value)
+
+    def ordered(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The row's parameters as a tuple, in the statement's order."""
+        assert self.positional is not None
+        return tuple(self._value(row, name) for name in self.positional)
+
+    def named(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row's parameters by name."""
+        return {name: self._value(row, name) for name in self.defaults}
+
+
+@cache
+def _compiled(
+    dialect: Dialect,
+    translate: tuple[tuple[str | None, str | None], ...],
+    statement: Executable,
+) -> _Compiled:
+    compiled = statement.compile(  # type: ignore[attr-defined]
+        dialect=dialect, schema_translate_map=dict(translate), render_schema_translate=True
+    )
+    processors = {}
+    for name, bind in compiled.binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors[name] = process
+    positional = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return _Compiled(compiled.string, positional, dict(compiled.params), processors)

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
-from settlement_adapters.sqla.bulk import insert_rows
+from settlement_adapters.sqla.bulk import execute_many, insert_rows
 from settlement_adapters.sqla.copy import COPY_FROM, copy_rows
 from settlement_adapters.sqla.repositories import (
     SeriesWindow,
@@ -303,10 +303,11 @@ class SqlAlchemyUnitOfWork:
             row.update({f"b_{col}": b.deltas[col] for col in added})
             row.update({f"b_{col}": b.changed[col] for col in set_})
             rows.append(row)
-        if self.conn.dialect.supports_sane_multi_rowcount:
-            written = self.conn.execute(stmt, rows).rowcount
+        conn = self.conn
+        if conn.dialect.supports_sane_multi_rowcount:
+            written = execute_many(conn, stmt, rows)
         else:
-            written = sum(self.conn.execute(stmt, row).rowcount for row in rows)
+            written = sum(execute_many(conn, stmt, [row]) for row in rows)
         if written != len(rows):
             raise ConcurrencyConflict(
                 f"one of {len(rows)} {table.name} was changed by another writer; retry the command"
@@ -356,7 +357,7 @@ class SqlAlchemyUnitOfWork:
 
     def _add_to_balances(self, deltas: list[tuple[tuple[str, str], int]]) -> None:
         rows = [{"account": a, "currency": c, "balance_minor": d} for (a, c), d in deltas]
-        self.conn.execute(_balance_upsert(self.dialect), rows)
+        execute_many(self.conn, _balance_upsert(self.dialect), rows)
 
     def commit(self) -> None:
         """Flush, write the events to the outbox, and commit the transaction."""
