@@ -24,10 +24,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import workload
 from workload import RAW_COLUMNS, DataSet
+
+if TYPE_CHECKING:
+    from settlement_adapters.sqla.scratch import Scratch
 
 REPEATS = 3  # raw jobs are cheap: the median of three runs on emptied tables
 
@@ -228,21 +231,27 @@ def raw_db(backend: str, workdir: Path, label: str) -> Iterator[RawDb]:
         return
     from settlement_adapters.sqla.scratch import scratch_schema
 
-    with scratch_schema(dialect, tables=False) as scratch:
-        raw = scratch.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            if dialect == "postgresql":
-                cur.execute(f"SET search_path TO {scratch.schema}")
-            else:
-                cur.execute(f"USE {scratch.schema}")
-            cur.close()
-            raw.commit()
-            db = RawDb(dialect, raw)
-            db.create()
-            yield db
-        finally:
-            raw.invalidate()  # a connection with our search path never goes back to the pool
+    with scratch_schema(dialect, tables=False) as scratch, scratch_connection(scratch) as raw:
+        db = RawDb(dialect, raw)
+        db.create()
+        yield db
+
+
+@contextmanager
+def scratch_connection(scratch: Scratch) -> Iterator[Any]:
+    """A DB-API connection whose default schema is the scratch schema (never pooled again)."""
+    raw = scratch.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if scratch.backend == "postgresql":
+            cur.execute(f"SET search_path TO {scratch.schema}")
+        else:
+            cur.execute(f"USE {scratch.schema}")
+        cur.close()
+        raw.commit()
+        yield raw
+    finally:
+        raw.invalidate()  # a connection with our search path never goes back to the pool
 
 
 def median(values: list[float]) -> float:

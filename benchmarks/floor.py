@@ -31,6 +31,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+import baselines
 import workload
 from workload import CURRENCY, DAY0, NOW, TENANT, DataSet, ItemSpec
 
@@ -260,15 +261,5 @@ def schema_floor(backend: str, workdir: Path, label: str, data: DataSet) -> Iter
 
     with scratch_schema(dialect) as scratch:
         _fill(scratch.engine, data)
-        raw = scratch.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            if dialect == "postgresql":
-                cur.execute(f"SET search_path TO {scratch.schema}")
-            else:
-                cur.execute(f"USE {scratch.schema}")
-            cur.close()
-            raw.commit()
+        with baselines.scratch_connection(scratch) as raw:
             yield SchemaFloor(dialect, raw)
-        finally:
-            raw.invalidate()

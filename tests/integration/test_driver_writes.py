@@ -14,11 +14,11 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
-from settlement_adapters.sqla import create_schema, make_engine, mapping, tables
+from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.bulk import _sqlite_instant, insert_rows
 from settlement_adapters.sqla.rule_column import rule_from_text, rule_text
-from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.sqla.types import UtcDateTime
+from settlement_adapters.testing import empty_store
 from settlement_core.model import Account, Statement
 from settlement_core.money import money
 from settlement_core.rules import Cycle, PayoutRule, Period
@@ -28,15 +28,10 @@ START = datetime(2025, 3, 3, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty schema on one SQL backend."""
-    if request.param == "sqlite":
-        lite = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        create_schema(lite)
-        yield lite
-        lite.dispose()
-        return
-    with scratch_schema(request.param) as scratch:
-        yield scratch.engine
+    """An empty store with the settlement tables on one SQL backend."""
+    with empty_store(request.param, tmp_path) as found:
+        assert found is not None
+        yield found
 
 
 aware = st.datetimes(
