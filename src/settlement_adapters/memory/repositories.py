@@ -807,6 +807,10 @@ class MemoryLedger:
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
 
+    def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The non-zero balances per currency of each of these ledger accounts."""
+        return {account: self.balances(account) for account in dict.fromkeys(accounts)}
+
     def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
         """Every committed and staged transaction, in posting order."""
         every = [*self.uow.db.transactions, *self.uow.transactions]

@@ -978,6 +978,19 @@ class SqlLedger:
                 found[currency] = found.get(currency, 0) + delta
         return {c: v for c, v in found.items() if v}
 
+    def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The non-zero balances per currency of these ledger accounts, one query a chunk."""
+        b = tables.ledger_balances
+        found: dict[str, dict[str, int]] = {account: {} for account in accounts}
+        for chunk in _chunks(list(found)):
+            for row in self.uow.execute(select(b).where(b.c.account.in_(chunk))):
+                found[row.account][row.currency] = int(row.balance_minor)
+        for (name, currency), delta in self.uow.balance_deltas.items():
+            mine = found.get(name)
+            if mine is not None and delta:
+                mine[currency] = mine.get(currency, 0) + delta
+        return {a: {c: v for c, v in per.items() if v} for a, per in found.items()}
+
     def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
         """A tenant's transactions about any of these objects, in posting order."""
         self.uow.flush()

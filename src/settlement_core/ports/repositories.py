@@ -454,6 +454,13 @@ class Ledger(Protocol):
         """A ledger account's non-zero balances per currency."""
         ...
 
+    def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The non-zero balances per currency of each of these ledger accounts, in a few queries.
+
+        Every account asked for is a key, with an empty dict when it has no balance.
+        """
+        ...
+
     def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
         """A tenant's transactions about any of these objects, in posting order."""
         ...

@@ -696,6 +696,25 @@ class UnitOfWorkContract(_Suite):
         with pytest.raises(ConcurrencyConflict):
             post("t2")
 
+    def test_balances_of_many_accounts_add_stored_and_staged(self, uow_factory: UowFactory) -> None:
+        """balances_of answers what balances() answers for each account, staged postings too."""
+        with uow_factory() as uow:
+            uow.ledger.post(postings.item_booked("t1", TENANT, "a1", "i1", "USD", 100, START))
+            uow.ledger.post(postings.item_booked("t2", TENANT, "a1", "i2", "EUR", 7, START))
+            uow.ledger.post(postings.item_booked("t3", TENANT, "a2", "i3", "USD", 50, START))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.ledger.post(postings.item_booked("t4", TENANT, "a1", "i4", "USD", -100, START))
+            uow.ledger.post(postings.item_booked("t5", TENANT, "a2", "i5", "JPY", 3, START))
+            wanted = ["party:a1:pending", "party:a2:pending", "party:a3:pending"]
+            found = uow.ledger.balances_of(wanted)
+            assert found == {
+                "party:a1:pending": {"EUR": 7},
+                "party:a2:pending": {"USD": 50, "JPY": 3},
+                "party:a3:pending": {},
+            }
+            assert found == {account: uow.ledger.balances(account) for account in wanted}
+
 
 class FreezeContract(_Suite):
     """Freeze / confirm / cancel of an available balance (R-LED-2)."""
