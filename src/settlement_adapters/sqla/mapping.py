@@ -6,11 +6,14 @@ every load, and nothing of SQLAlchemy reaches the domain classes.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from settlement_adapters.sqla.types import json_text
 from settlement_core.lifecycle import (
     AccountStatus,
     BillingItemStatus,
@@ -102,6 +105,21 @@ def rule_from_json(data: Mapping[str, Any]) -> PayoutRule:
         negative_balance_limit=_money_in(data["negative_balance_limit"]),
         effective_from=datetime.fromisoformat(effective) if effective else None,
     )
+
+
+# A statement keeps the rule it opened with, and a job reads thousands of statements
+# sharing a handful of rules: each distinct rule is serialised and parsed once. Rules
+# are frozen, so one parsed rule can be shared by every statement that names it.
+@functools.lru_cache(maxsize=4096)
+def rule_text(rule: PayoutRule) -> str:
+    """A rule snapshot as its canonical JSON text."""
+    return json_text(rule_to_json(rule))
+
+
+@functools.lru_cache(maxsize=4096)
+def rule_from_text(text: str) -> PayoutRule:
+    """The rule snapshot stored as this JSON text."""
+    return rule_from_json(json.loads(text))
 
 
 def account_row(a: Account) -> dict[str, Any]:
@@ -197,7 +215,7 @@ def statement_row(s: Statement) -> dict[str, Any]:
         "currency": s.currency,
         "period_start": s.period.start,
         "period_end": s.period.end,
-        "rule": rule_to_json(s.rule),
+        "rule": rule_text(s.rule),
         "payout_date": s.payout_date,
         "payable_at": s.payable_at,
         "opened_at": s.opened_at,
@@ -221,7 +239,7 @@ def statement_from(r: Row) -> Statement:
         account_id=r["account_id"],
         currency=r["currency"],
         period=Period(r["period_start"], r["period_end"]),
-        rule=rule_from_json(r["rule"]),
+        rule=rule_from_text(r["rule"]),
         payout_date=r["payout_date"],
         payable_at=r["payable_at"],
         opened_at=r["opened_at"],

@@ -22,7 +22,7 @@ from sqlalchemy import (
     false,
 )
 
-from settlement_adapters.sqla.types import JsonText, UtcDateTime
+from settlement_adapters.sqla.types import JsonDocument, JsonText, UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -99,7 +99,8 @@ statements = Table(
     Column("currency", CHAR(3), nullable=False),
     Column("period_start", UtcDateTime, nullable=False),
     Column("period_end", UtcDateTime, nullable=False),
-    Column("rule", JsonText, nullable=False),
+    # Text both ways: a job reads thousands of statements sharing a few rules (see mapping).
+    Column("rule", JsonDocument, nullable=False),
     Column("payout_date", Date, nullable=False),
     Column("payable_at", UtcDateTime, nullable=False),
     Column("opened_at", UtcDateTime, nullable=False),

@@ -40,6 +40,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def json_text(value: Any) -> str:
+    """A value as canonical JSON: sorted keys and no spaces, so equal values are equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 class JsonText(TypeDecorator[Any]):
     """JSON kept as text: identical on every backend, and never queried inside."""
 
@@ -48,8 +53,27 @@ class JsonText(TypeDecorator[Any]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         """Serialise with sorted keys so equal values store equal text."""
-        return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return None if value is None else json_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         """Parse the stored text."""
         return None if value is None else json.loads(value)
+
+
+class JsonDocument(TypeDecorator[str]):
+    """JSON stored as JsonText stores it, but handed over as its text both ways.
+
+    For a column of few distinct values read on every row (a statement's rule
+    snapshot): the mapping parses each distinct text once and caches the result.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """Canonical JSON text in, as it is (see `json_text`)."""
+        return value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        """The stored text, unparsed."""
+        return value
