@@ -265,12 +265,12 @@ class CycleContract(_Suite):
         assert not market.app.get_statement(TENANT, good.statement_id).has_mismatch
         publisher = RecordingPublisher()
         market.app.publish_pending(publisher)
-        closes = {
+        closes = [
             m.payload["aggregate_id"]
             for m in publisher.messages
             if m.name == "StatusChanged" and m.payload["trigger"] == "close"
-        }
-        assert closes == {bad.statement_id, good.statement_id}
+        ]
+        assert len(closes) == 2 and set(closes) == {bad.statement_id, good.statement_id}
         [mismatch] = [m for m in publisher.messages if m.name == "StatementTotalMismatch"]
         assert mismatch.payload["statement_id"] == bad.statement_id
         market.advance(days=2)
