@@ -45,6 +45,7 @@ from settlement_core.model import (
 from settlement_core.ports import (
     AccountDue,
     ChannelTotal,
+    ClosedStatement,
     ItemFilter,
     LedgerAudit,
     OutboxMessage,
@@ -314,6 +315,31 @@ class MemoryStatementRepository(_Repository):
         due = [s for s in self._with_status(StatementStatus.OPEN) if s.period.end <= as_of]
         due.sort(key=lambda s: (s.period.end, s.id))
         return [self._own(s) for s in due[:limit]]
+
+    def close_due(self, as_of: datetime, limit: int, at: datetime) -> list[ClosedStatement]:
+        """Recount and close the statements due_to_close names, through the lifecycle."""
+        due = self.due_to_close(as_of, limit)
+        recounts = self.uow.items.recount([s.id for s in due])
+        allowed = sources(StatementStatus, "close")
+        closed = []
+        for statement in due:
+            if statement.status not in allowed:
+                continue
+            source = statement.status
+            # The caller records the events of a bulk close, not the aggregate.
+            statement.status = next_state(source, "close")
+            statement.closed_at = at
+            statement.recount_minor = recounts[statement.id]
+            closed.append(
+                ClosedStatement(
+                    statement.id,
+                    statement.tenant_id,
+                    source.value,
+                    statement.total_minor,
+                    statement.recount_minor,
+                )
+            )
+        return closed
 
     def _own(self, statement: Statement) -> Statement:
         found = self.uow.peek(self.table, self.uow.db.statements, statement.id)
@@ -806,6 +832,10 @@ class MemoryLedger:
         currencies = currencies | self.uow.delta_currencies.get(account, set())
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
+
+    def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The non-zero balances per currency of each of these ledger accounts."""
+        return {account: self.balances(account) for account in dict.fromkeys(accounts)}
 
     def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
         """Every committed and staged transaction, in posting order."""

@@ -7,6 +7,7 @@ items is written with one executemany at commit.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -62,6 +63,7 @@ from settlement_core.model import (
 from settlement_core.ports import (
     AccountDue,
     ChannelTotal,
+    ClosedStatement,
     ItemFilter,
     LedgerAudit,
     OutboxMessage,
@@ -425,6 +427,68 @@ class SqlStatementRepository(_Repository):
             .order_by(c.period_end, c.id)
             .limit(limit)
         )
+
+    def close_due(self, as_of: datetime, limit: int, at: datetime) -> list[ClosedStatement]:
+        """Pick (locked), recount and close due statements: three statements, no aggregates.
+
+        Loading every statement as an aggregate to change three columns was most
+        of close_cycles' own time; the lifecycle's "close" gives the legal sources
+        and the destination of the bulk UPDATE instead.
+        """
+        uow = self.uow
+        uow.flush()
+        allowed = sources(StatementStatus, "close")
+        dest = destination(StatementStatus, "close")
+        c = self.table.c
+        stmt = (
+            select(c.id, c.tenant_id, c.status, c.total_minor)
+            .where(c.status.in_(sorted(s.value for s in allowed)), c.period_end <= as_of)
+            .order_by(c.period_end, c.id)
+            .limit(limit)
+        )
+        if uow.locks_rows:
+            stmt = stmt.with_for_update(skip_locked=True)
+        picked = uow.execute(stmt).all()
+        if not picked:
+            return []
+        recounts = uow.items.recount([row.id for row in picked])
+        rows = [
+            {
+                "b_id": row.id,
+                "b_source": row.status,
+                "b_closed_at": at,
+                "b_recount": recounts[row.id],
+            }
+            for row in sorted(picked, key=lambda r: str(r.id))
+        ]
+        written = uow.execute_many(_close_statement(), rows)
+        if written != len(rows):
+            raise ConcurrencyConflict(
+                f"one of {len(rows)} statements was closed by another writer; retry the command"
+            )
+        closed = [
+            ClosedStatement(
+                row.id, row.tenant_id, row.status, int(row.total_minor), recounts[row.id]
+            )
+            for row in picked
+        ]
+        self._closed_tracked(closed, dest, at)
+        return closed
+
+    def _closed_tracked(
+        self, closed: list[ClosedStatement], dest: StatementStatus, at: datetime
+    ) -> None:
+        # An aggregate of these statements this unit of work holds sees the close too.
+        for found in closed:
+            entry = self.uow.tracked.get((self.table.name, found.id))
+            if entry is None:
+                continue
+            statement: Statement = entry[0]
+            statement.status = dest
+            statement.closed_at = at
+            statement.recount_minor = found.recount_minor
+            statement.version += 1
+            entry[1] = mapping.statement_row(statement)
 
     def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
         """Accounts holding closed statements payable at `as_of`, in id order."""
@@ -956,6 +1020,19 @@ class SqlLedger:
                 found[currency] = found.get(currency, 0) + delta
         return {c: v for c, v in found.items() if v}
 
+    def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The non-zero balances per currency of these ledger accounts, one query a chunk."""
+        b = tables.ledger_balances
+        found: dict[str, dict[str, int]] = {account: {} for account in accounts}
+        for chunk in _chunks(list(found)):
+            for row in self.uow.execute(select(b).where(b.c.account.in_(chunk))):
+                found[row.account][row.currency] = int(row.balance_minor)
+        for (name, currency), delta in self.uow.balance_deltas.items():
+            mine = found.get(name)
+            if mine is not None and delta:
+                mine[currency] = mine.get(currency, 0) + delta
+        return {a: {c: v for c, v in per.items() if v} for a, per in found.items()}
+
     def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
         """A tenant's transactions about any of these objects, in posting order."""
         self.uow.flush()
@@ -1126,6 +1203,22 @@ class SeriesWindow:
     end: datetime
     before: datetime | None  # latest period end at or before `start`
     after: datetime | None  # earliest period start after `end`
+
+
+@functools.cache
+def _close_statement() -> Any:
+    # Built once, so SQLAlchemy keeps one compiled form for every batch.
+    c = tables.statements.c
+    return (
+        update(tables.statements)
+        .where(c.id == bindparam("b_id"), c.status == bindparam("b_source"))
+        .values(
+            status=destination(StatementStatus, "close").value,
+            closed_at=bindparam("b_closed_at", type_=c.closed_at.type),
+            recount_minor=bindparam("b_recount", type_=c.recount_minor.type),
+            version=c.version + 1,
+        )
+    )
 
 
 def _chunks(values: Sequence[T], size: int = 500) -> list[Sequence[T]]:

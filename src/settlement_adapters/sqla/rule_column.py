@@ -17,6 +17,7 @@ from sqlalchemy import Dialect, Text
 from sqlalchemy.types import TypeDecorator
 
 from settlement_adapters.sqla.mapping import rule_from_json, rule_to_json
+from settlement_adapters.sqla.types import json_text
 from settlement_core.rules import PayoutRule
 
 # Distinct rule versions in use at once; a miss only costs one conversion.
@@ -41,7 +42,7 @@ class RuleSnapshot(TypeDecorator[PayoutRule]):
 @lru_cache(maxsize=_CACHED)
 def rule_text(rule: PayoutRule) -> str:
     """Canonical JSON of a rule (the same text JsonText would store)."""
-    return json.dumps(rule_to_json(rule), sort_keys=True, separators=(",", ":"))
+    return json_text(rule_to_json(rule))
 
 
 @lru_cache(maxsize=_CACHED)

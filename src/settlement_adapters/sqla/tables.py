@@ -116,8 +116,9 @@ statements = Table(
     UniqueConstraint(
         "account_id", "currency", "period_start", name="uq_settlement_statements_period"
     ),
-    Index("ix_settlement_statements_due", "status", "period_end"),
-    Index("ix_settlement_statements_payable", "status", "payable_at", "account_id"),
+    # close_cycles and create_payouts walk these two in order, a batch at a time (0008).
+    Index("ix_settlement_statements_due", "status", "period_end", "id"),
+    Index("ix_settlement_statements_payable", "status", "account_id", "payable_at"),
     Index("ix_settlement_statements_account", "account_id", "status"),
     Index("ix_settlement_statements_tenant", "tenant_id", "status", "period_start"),
 )

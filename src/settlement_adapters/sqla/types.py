@@ -40,6 +40,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def json_text(value: Any) -> str:
+    """A value as canonical JSON: sorted keys and no spaces, so equal values are equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 class JsonText(TypeDecorator[Any]):
     """JSON kept as text: identical on every backend, and never queried inside."""
 
@@ -48,7 +53,7 @@ class JsonText(TypeDecorator[Any]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         """Serialise with sorted keys so equal values store equal text."""
-        return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return None if value is None else json_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         """Parse the stored text."""

@@ -221,6 +221,16 @@ class SqlAlchemyUnitOfWork:
         with self._translated():
             return self.conn.execute(statement, parameters)
 
+    def execute_many(self, statement: Any, rows: list[dict[str, Any]]) -> int:
+        """Run a guarded UPDATE for many rows; how many rows it changed in all.
+
+        One executemany where the driver counts the rows of one (not PyMySQL).
+        """
+        with self._translated():
+            if self.conn.dialect.supports_sane_multi_rowcount:
+                return int(self.conn.execute(statement, rows).rowcount)
+            return sum(int(self.conn.execute(statement, row).rowcount) for row in rows)
+
     # tracking, used by the repositories
     def adopt(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
         """The tracked object for a loaded row (one object per row per unit of work)."""

@@ -27,13 +27,26 @@ class Aggregate:
         dest = next_state(source, trigger)
         self.status = dest
         self.events.append(
-            StatusChanged(
-                tenant_id=self.tenant_id,
-                at=at,
-                aggregate=type(self).__name__,
-                aggregate_id=self.id,
-                trigger=trigger,
-                source=source.value,
-                dest=dest.value,
-            )
+            status_changed(type(self).__name__, self.id, self.tenant_id, trigger, source, dest, at)
         )
+
+
+def status_changed(
+    aggregate: str,
+    aggregate_id: str,
+    tenant_id: str,
+    trigger: str,
+    source: enum.StrEnum,
+    dest: enum.StrEnum,
+    at: datetime,
+) -> StatusChanged:
+    """The event of one lifecycle move; a bulk move in storage records one per row it moved."""
+    return StatusChanged(
+        tenant_id=tenant_id,
+        at=at,
+        aggregate=aggregate,
+        aggregate_id=aggregate_id,
+        trigger=trigger,
+        source=source.value,
+        dest=dest.value,
+    )

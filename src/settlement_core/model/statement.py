@@ -7,7 +7,7 @@ from datetime import date, datetime
 from attrs import define, field
 
 from settlement_core.lifecycle import StatementStatus
-from settlement_core.model.base import Aggregate
+from settlement_core.model.base import Aggregate, status_changed
 from settlement_core.model.events import Event, StatementTotalMismatch
 from settlement_core.money import Money, from_minor
 from settlement_core.rules import PayoutRule, Period
@@ -69,16 +69,32 @@ class Statement(Aggregate):
         self._move("close", at)
         self.closed_at = at
         self.recount_minor = recount_minor
-        if recount_minor != self.total_minor:
-            self.events.append(
-                StatementTotalMismatch(
-                    tenant_id=self.tenant_id,
-                    at=at,
-                    statement_id=self.id,
-                    running_minor=self.total_minor,
-                    recount_minor=recount_minor,
-                )
-            )
+        mismatch = _mismatch(self.tenant_id, self.id, self.total_minor, recount_minor, at)
+        if mismatch is not None:
+            self.events.append(mismatch)
+
+    @staticmethod
+    def closed_in_bulk(
+        tenant_id: str,
+        statement_id: str,
+        source: StatementStatus,
+        dest: StatementStatus,
+        total_minor: int,
+        recount_minor: int,
+        at: datetime,
+    ) -> list[Event]:
+        """The events `close` records, for a statement storage closed in a bulk write.
+
+        `source` and `dest` are the lifecycle's for "close" (asked once per bulk
+        write); the events are the ones `close` would have recorded.
+        """
+        events: list[Event] = [
+            status_changed("Statement", statement_id, tenant_id, "close", source, dest, at)
+        ]
+        mismatch = _mismatch(tenant_id, statement_id, total_minor, recount_minor, at)
+        if mismatch is not None:
+            events.append(mismatch)
+        return events
 
     def carry_forward(self, at: datetime, brought_minor: int, balance_minor: int) -> None:
         """Keep the balance for a later cycle (threshold, hold, debt) and show it as a line."""
@@ -100,3 +116,17 @@ class Statement(Aggregate):
         `payout_id` keeps naming the payout that failed until another one pays it.
         """
         self._move("return_to_balance", at)
+
+
+def _mismatch(
+    tenant_id: str, statement_id: str, running_minor: int, recount_minor: int, at: datetime
+) -> StatementTotalMismatch | None:
+    if recount_minor == running_minor:
+        return None
+    return StatementTotalMismatch(
+        tenant_id=tenant_id,
+        at=at,
+        statement_id=statement_id,
+        running_minor=running_minor,
+        recount_minor=recount_minor,
+    )

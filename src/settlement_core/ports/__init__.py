@@ -15,6 +15,7 @@ from settlement_core.ports.payment_channel import (
 from settlement_core.ports.queries import (
     AccountDue,
     ChannelTotal,
+    ClosedStatement,
     ItemFilter,
     LedgerAudit,
     Page,
@@ -72,6 +73,7 @@ __all__ = [
     "ChannelEventRepository",
     "ChannelTotal",
     "AccountDue",
+    "ClosedStatement",
     "LedgerAudit",
     "ChannelRecord",
     "Metrics",

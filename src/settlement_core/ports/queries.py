@@ -96,6 +96,17 @@ class AccountDue:
 
 
 @frozen
+class ClosedStatement:
+    """A statement a bulk close moved through "close": what the close's events need."""
+
+    id: str
+    tenant_id: str
+    source: str  # the status it left
+    total_minor: int  # its running total
+    recount_minor: int  # the full recount of its items, stored on it
+
+
+@frozen
 class Page(Generic[T]):
     """One page of results in id order; pass `next_cursor` to get the next one."""
 

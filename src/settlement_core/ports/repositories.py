@@ -38,6 +38,7 @@ from settlement_core.model import (
 from settlement_core.ports.queries import (
     AccountDue,
     ChannelTotal,
+    ClosedStatement,
     ItemFilter,
     LedgerAudit,
     Page,
@@ -147,6 +148,16 @@ class StatementRepository(Protocol):
 
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
         """Open statements whose period ended at or before `as_of`, oldest first."""
+        ...
+
+    def close_due(self, as_of: datetime, limit: int, at: datetime) -> list[ClosedStatement]:
+        """Close up to `limit` of the statements `due_to_close` names, set-based, oldest first.
+
+        Each is recounted from its items (one GROUP BY) and moved through the
+        statement lifecycle's "close" in one bulk write, with `closed_at` and
+        `recount_minor` set. Rows another worker holds are skipped. Records no
+        events: the caller records them (see `Statement.close`).
+        """
         ...
 
     def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
@@ -452,6 +463,13 @@ class Ledger(Protocol):
 
     def balances(self, account: str) -> dict[str, int]:
         """A ledger account's non-zero balances per currency."""
+        ...
+
+    def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The non-zero balances per currency of each of these ledger accounts, in a few queries.
+
+        Every account asked for is a key, with an empty dict when it has no balance.
+        """
         ...
 
     def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:

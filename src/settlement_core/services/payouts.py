@@ -9,8 +9,8 @@ from datetime import datetime
 
 from attrs import frozen
 
+from settlement_core.ledger import JournalTransaction, postings
 from settlement_core.ledger import accounts as ledger_accounts
-from settlement_core.ledger import postings
 from settlement_core.lifecycle import PayoutStatus, StatementStatus
 from settlement_core.model import (
     Account,
@@ -86,37 +86,79 @@ def _pay_accounts(ctx: Context, account_ids: list[str], as_of: datetime) -> Payo
         earlier = uow.statements.carried_for_accounts(account_ids)
         gated = uow.runs.gated_statements([s.id for ss in payable.values() for s in ss], as_of)
         now = ctx.now()
+        work: list[tuple[Account, list[Statement]]] = []
         for account_id in account_ids:
             statements = payable.get(account_id, [])
             skipped.extend(s.id for s in statements if s.has_mismatch)
             held.extend(s.id for s in statements if s.id in gated)
             due = [s for s in statements if not s.has_mismatch and s.id not in gated]
             if due:
-                before = earlier.get(account_id, [])
-                _pay_account(ctx, uow, account_id, due, before, as_of, now, created, carried)
+                work.append((uow.accounts.get(due[0].tenant_id, account_id), due))
+        # Everything the accounts' settlement reads is read here, for the whole batch:
+        # a read between two accounts costs a query and, on SQL, a flush.
+        owed = receivables.receivable_totals(uow, work)
+        balances = Available(uow, [account.id for account, _ in work])
+        for account, due in work:
+            before = earlier.get(account.id, [])
+            _pay_account(
+                ctx, uow, balances, account, due, before, owed, as_of, now, created, carried
+            )
         uow.commit()
     return PayoutReport(tuple(created), tuple(carried), tuple(skipped), tuple(held))
+
+
+class Available:
+    """The available balances of a batch's accounts: read in one go, kept current as we post.
+
+    Only this batch posts to these accounts' available balances inside the
+    transaction, so the balances read up front plus what is posted through
+    `post` are what the ledger itself would answer.
+    """
+
+    def __init__(self, uow: UnitOfWork, account_ids: list[str]) -> None:
+        self._uow = uow
+        self._known = uow.ledger.balances_of([ledger_accounts.available(a) for a in account_ids])
+
+    def post(self, transaction: JournalTransaction) -> None:
+        """Post to the ledger and fold the entries into the balances we keep."""
+        self._uow.ledger.post(transaction)
+        for entry in transaction.entries:
+            mine = self._known.get(entry.account)
+            if mine is not None:
+                mine[entry.currency] = mine.get(entry.currency, 0) + entry.amount_minor
+
+    def balance(self, account_id: str, currency: str) -> int:
+        """One currency's available balance of an account of the batch."""
+        return self._known[ledger_accounts.available(account_id)].get(currency, 0)
+
+    def balances(self, account_id: str) -> dict[str, int]:
+        """The non-zero available balances per currency of an account of the batch."""
+        found = self._known[ledger_accounts.available(account_id)]
+        return {ccy: amount for ccy, amount in found.items() if amount}
 
 
 def _pay_account(
     ctx: Context,
     uow: UnitOfWork,
-    account_id: str,
+    balances: Available,
+    account: Account,
     due: list[Statement],
     earlier: list[Statement],
+    owed_totals: dict[str, int],
     as_of: datetime,
     now: datetime,
     created: list[str],
     carried: list[str],
 ) -> None:
-    account = uow.accounts.get(due[0].tenant_id, account_id)
-    brought = _make_available(ctx, uow, account, due, now)
+    brought = _make_available(ctx, uow, balances, account, due, owed_totals, now)
     rule = due[-1].rule
     groups: defaultdict[str, list[Statement]] = defaultdict(list)
     for statement in due:
         groups[rule.payment_currency or statement.currency].append(statement)
     for target, group in groups.items():
-        payout = _settle_group(ctx, uow, account, rule, target, group, earlier, brought, as_of, now)
+        payout = _settle_group(
+            ctx, uow, balances, account, rule, target, group, earlier, brought, as_of, now
+        )
         if payout is None:
             carried.extend(s.id for s in group)
         else:
@@ -124,20 +166,25 @@ def _pay_account(
 
 
 def _make_available(
-    ctx: Context, uow: UnitOfWork, account: Account, due: list[Statement], now: datetime
+    ctx: Context,
+    uow: UnitOfWork,
+    balances: Available,
+    account: Account,
+    due: list[Statement],
+    owed_totals: dict[str, int],
+    now: datetime,
 ) -> dict[str, int]:
-    available = ledger_accounts.available(account.id)
-    receivable = receivables.owed_by_statement(uow, account, due)
+    receivable = receivables.owed_by_statement(account, due, owed_totals)
     brought: dict[str, int] = {}
     for statement in due:
-        brought[statement.id] = uow.ledger.balance(available, statement.currency)
+        brought[statement.id] = balances.balance(account.id, statement.currency)
         owed = receivable.get(statement.id, 0)
         for posting, amount in (
             (postings.statement_payable, statement.total_minor - owed),
             (postings.statement_receivable, owed),
         ):
             if amount:
-                uow.ledger.post(
+                balances.post(
                     posting(
                         ctx.ids.new_id(),
                         account.tenant_id,
@@ -155,6 +202,7 @@ def _make_available(
 def _settle_group(
     ctx: Context,
     uow: UnitOfWork,
+    available: Available,
     account: Account,
     rule: PayoutRule,
     target: str,
@@ -164,10 +212,9 @@ def _settle_group(
     as_of: datetime,
     now: datetime,
 ) -> Payout | None:
-    available = ledger_accounts.available(account.id)
     balances = {
         ccy: amount
-        for ccy, amount in uow.ledger.balances(available).items()
+        for ccy, amount in available.balances(account.id).items()
         if (rule.payment_currency or ccy) == target
     }
     sources = [_source(ctx, ccy, amount, target, as_of) for ccy, amount in sorted(balances.items())]
@@ -199,7 +246,7 @@ def _settle_group(
         [(s.currency, s.amount_minor, s.converted_minor) for s in sources],
         now,
     )
-    uow.ledger.post(transaction)
+    available.post(transaction)
     payout = Payout(
         id=payout_id,
         tenant_id=account.tenant_id,

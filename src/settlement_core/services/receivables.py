@@ -34,16 +34,38 @@ from settlement_core.ports import UnitOfWork
 from settlement_core.services.context import Context, retrying
 
 
-def owed_by_statement(uow: UnitOfWork, account: Account, due: list[Statement]) -> dict[str, int]:
+def receivable_totals(
+    uow: UnitOfWork, work: list[tuple[Account, list[Statement]]]
+) -> dict[str, int]:
+    """What the due statements of the gross parties among `work` hold of RECEIVABLE_KINDS.
+
+    One GROUP BY per chunk of statements for a whole batch of accounts; netting
+    parties need none.
+    """
+    ids = [
+        s.id
+        for account, due in work
+        if account.settlement_mode is SettlementMode.GROSS
+        for s in due
+    ]
+    totals: dict[str, int] = {}
+    for at in range(0, len(ids), 500):
+        totals.update(uow.items.totals_of_kinds(ids[at : at + 500], RECEIVABLE_KINDS))
+    return totals
+
+
+def owed_by_statement(
+    account: Account, due: list[Statement], totals: dict[str, int]
+) -> dict[str, int]:
     """The receivable part (signed, < 0 owed) of each due statement of a gross party.
 
-    Empty for a netting party. Per currency, the split happens only when the
-    party owes on balance: fees given back beyond the fees charged are simply
-    payable, and net into its payout.
+    `totals` holds the statements' sums of RECEIVABLE_KINDS (see
+    `receivable_totals`). Empty for a netting party. Per currency, the split
+    happens only when the party owes on balance: fees given back beyond the
+    fees charged are simply payable, and net into its payout.
     """
     if account.settlement_mode is not SettlementMode.GROSS or not due:
         return {}
-    totals = uow.items.totals_of_kinds([s.id for s in due], RECEIVABLE_KINDS)
     per_currency: defaultdict[str, int] = defaultdict(int)
     for statement in due:
         per_currency[statement.currency] += totals.get(statement.id, 0)

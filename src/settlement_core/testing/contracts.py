@@ -247,6 +247,36 @@ class CycleContract(_Suite):
         [item] = market.app.get_items(TENANT, [receipt.item_id])
         assert item.status is BillingItemStatus.STATEMENTED
 
+    def test_close_records_a_recount_that_disagrees(self, market: Marketplace) -> None:
+        """A running total off its items: the close stores the recount, says so, pays nothing."""
+        market.shop("s1")
+        market.shop("s2")
+        bad = market.order("s1", "4.00")
+        good = market.order("s2", "5.00")
+        with market.app.context.uow() as uow:
+            uow.statements.get(TENANT, bad.statement_id).total_minor += 1  # a lost update
+            uow.commit()
+        market.advance(days=1)
+        report = market.app.close_cycles(market.clock.now())
+        assert report.closed == 2 and report.mismatched == (bad.statement_id,)
+        statement = market.app.get_statement(TENANT, bad.statement_id)
+        assert statement.status is StatementStatus.CLOSED and statement.has_mismatch
+        assert (statement.total_minor, statement.recount_minor) == (401, 400)
+        assert not market.app.get_statement(TENANT, good.statement_id).has_mismatch
+        publisher = RecordingPublisher()
+        market.app.publish_pending(publisher)
+        closes = [
+            m.payload["aggregate_id"]
+            for m in publisher.messages
+            if m.name == "StatusChanged" and m.payload["trigger"] == "close"
+        ]
+        assert len(closes) == 2 and set(closes) == {bad.statement_id, good.statement_id}
+        [mismatch] = [m for m in publisher.messages if m.name == "StatementTotalMismatch"]
+        assert mismatch.payload["statement_id"] == bad.statement_id
+        market.advance(days=2)
+        paid = market.app.create_payouts(market.clock.now())
+        assert paid.skipped_mismatch == (bad.statement_id,) and len(paid.created) == 1
+
     def test_close_is_idempotent(self, market: Marketplace) -> None:
         """A second close run finds nothing to do."""
         market.shop("s1")
@@ -695,6 +725,25 @@ class UnitOfWorkContract(_Suite):
         post("t1")
         with pytest.raises(ConcurrencyConflict):
             post("t2")
+
+    def test_balances_of_many_accounts_add_stored_and_staged(self, uow_factory: UowFactory) -> None:
+        """balances_of answers what balances() answers for each account, staged postings too."""
+        with uow_factory() as uow:
+            uow.ledger.post(postings.item_booked("t1", TENANT, "a1", "i1", "USD", 100, START))
+            uow.ledger.post(postings.item_booked("t2", TENANT, "a1", "i2", "EUR", 7, START))
+            uow.ledger.post(postings.item_booked("t3", TENANT, "a2", "i3", "USD", 50, START))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.ledger.post(postings.item_booked("t4", TENANT, "a1", "i4", "USD", -100, START))
+            uow.ledger.post(postings.item_booked("t5", TENANT, "a2", "i5", "JPY", 3, START))
+            wanted = ["party:a1:pending", "party:a2:pending", "party:a3:pending"]
+            found = uow.ledger.balances_of(wanted)
+            assert found == {
+                "party:a1:pending": {"EUR": 7},
+                "party:a2:pending": {"USD": 50, "JPY": 3},
+                "party:a3:pending": {},
+            }
+            assert found == {account: uow.ledger.balances(account) for account in wanted}
 
 
 class FreezeContract(_Suite):
