@@ -13,6 +13,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TypeVar
 
+from settlement_adapters.memory.codec import Row, RowCodec
+from settlement_adapters.memory.rows import EventRow, PostedTransactions
 from settlement_core.ledger import JournalTransaction, Seal
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import (
@@ -22,7 +24,6 @@ from settlement_core.model import (
     Charge,
     Collection,
     Discrepancy,
-    Event,
     FeeCalculation,
     Freeze,
     Funding,
@@ -32,6 +33,14 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.ports import OutboxMessage
+
+ITEMS = RowCodec(BillingItem)
+ITEM_TENANT = ITEMS.at("tenant_id")
+ITEM_KIND = ITEMS.at("kind")
+ITEM_AMOUNT = ITEMS.at("amount_minor")
+ITEM_RUN = ITEMS.at("run_id")
+ITEM_STATUS = ITEMS.at("status")
+ITEM_VERSION = ITEMS.at("version")
 
 # Every aggregate the adapter stores in a table of its own.
 T = TypeVar(
@@ -58,10 +67,12 @@ class MemoryDatabase:
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
         self.account_by_shop: dict[tuple[str, str], str] = {}
-        self.items: dict[str, BillingItem] = {}
+        # Items are kept as rows (see codec.py): there are millions of them.
+        self.items: dict[str, Row] = {}
         self.item_by_key: dict[tuple[str, str], str] = {}
         self.items_by_statement: defaultdict[str, list[str]] = defaultdict(list)
         self.items_by_account: defaultdict[str, list[str]] = defaultdict(list)
+        self.items_by_run: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
         self.booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
         self.statements: dict[str, Statement] = {}
         # (account, currency) -> statement ids and their period starts, in period order
@@ -91,17 +102,21 @@ class MemoryDatabase:
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
         self.nonces: set[tuple[str, str]] = set()
-        self.transactions: list[JournalTransaction] = []
+        self.transactions = PostedTransactions()
         self.seals: dict[str, Seal] = {}
         self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
-        self.transaction_by_id: dict[str, JournalTransaction] = {}
         self.transaction_by_reference: dict[tuple[str, str], str] = {}
         self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.currencies_by_account: defaultdict[str, set[str]] = defaultdict(set)
-        # Events are kept as (message id, event) and serialised when read.
-        self.outbox: list[tuple[str, Event] | OutboxMessage] = []
+        # Events are kept as rows (see rows.py) and serialised when read.
+        self.outbox: list[EventRow | OutboxMessage] = []
         self.outbox_sent: set[str] = set()
         self.outbox_cursor = 0
+
+    @property
+    def transaction_by_id(self) -> PostedTransactions:
+        """The journal, looked up by transaction id."""
+        return self.transactions
 
     def index_statement(self, statement: Statement, old: Statement | None) -> None:
         """Keep the statement indexes in step with a written statement."""
@@ -116,19 +131,20 @@ class MemoryDatabase:
             self.statements_by_status[old.status].discard(statement.id)
         self.statements_by_status[statement.status].add(statement.id)
 
-    def index_item(self, item: BillingItem, old: BillingItem | None) -> None:
+    def index_item(self, item: BillingItem, is_new: bool) -> None:
         """Keep the item indexes in step with a written item."""
-        if old is None:
+        if is_new:
             self.item_by_key[(item.tenant_id, item.key)] = item.id
             self.items_by_statement[item.statement_id].append(item.id)
             self.items_by_account[item.account_id].append(item.id)
+            if item.run_id is not None:
+                self.items_by_run[(item.tenant_id, item.run_id)].append(item.id)
             order = (item.tenant_id, item.account_id, item.order_id, item.currency)
             self.booked_by_order[order] += item.amount_minor
 
     def index_transaction(self, transaction: JournalTransaction) -> None:
         """Append a posted transaction and fold it into the balances."""
         self.transactions.append(transaction)
-        self.transaction_by_id[transaction.id] = transaction
         self.transaction_by_reference[(transaction.kind, transaction.reference)] = transaction.id
         for entry in transaction.entries:
             self.balances[(entry.account, entry.currency)] += entry.amount_minor

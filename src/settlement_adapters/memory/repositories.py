@@ -7,7 +7,20 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from settlement_adapters.memory.database import T
+from settlement_adapters.memory.database import (
+    ITEM_AMOUNT,
+    ITEM_KIND,
+    ITEM_STATUS,
+    ITEMS,
+    T,
+)
+from settlement_adapters.memory.rows import (
+    EVENT_KINDS,
+    EventRow,
+    as_record,
+    as_transaction,
+    tenant_and_reference,
+)
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
 from settlement_core.lifecycle import (
@@ -32,7 +45,6 @@ from settlement_core.model import (
     Charge,
     Collection,
     Discrepancy,
-    Event,
     FeeCalculation,
     Freeze,
     Funding,
@@ -149,7 +161,10 @@ class MemoryBillingItemRepository(_Repository):
 
     def get(self, tenant_id: str, item_id: str) -> BillingItem:
         """The item, or NotFound."""
-        return self.uow.load(self.table, self.uow.db.items, item_id, tenant_id)
+        found = self.uow.peek_item(item_id)
+        if found is None or found.tenant_id != tenant_id:
+            raise NotFound(f"item {item_id!r} not found")
+        return found
 
     def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> list[BillingItem]:
         """The existing items among `item_ids`, in the order asked."""
@@ -169,7 +184,7 @@ class MemoryBillingItemRepository(_Repository):
         item_id = self.uow.db.item_by_key.get((tenant_id, key))
         if item_id is None:
             return None
-        return self.uow.peek(self.table, self.uow.db.items, item_id)
+        return self.uow.peek_item(item_id)
 
     def find_by_keys(self, tenant_id: str, keys: Sequence[str]) -> dict[str, BillingItem]:
         """The items recorded under any of these keys, by key."""
@@ -190,33 +205,69 @@ class MemoryBillingItemRepository(_Repository):
         ids.extend(i.id for i in self.uow.new_items_by_statement.get(statement_id, ()))
         return ids
 
+    def _all(self, ids: Iterable[str] | None = None) -> list[Any]:
+        """Every item (or the items with `ids`) as this unit of work sees them, as objects."""
+        staged = self.uow.staged[self.table]
+        rows = self.uow.db.items
+        wanted = set(rows) | set(staged) if ids is None else set(ids)
+        found = []
+        for item_id in wanted:
+            item = staged.get(item_id)
+            if item is None:
+                row = rows.get(item_id)
+                if row is None:
+                    continue
+                item = ITEMS.object(row)
+            found.append(item)
+        return found
+
+    def _kinds_and_amounts(self, statement_id: str) -> list[tuple[str, int]]:
+        # Read from the rows: building an item per row cost more than the sum itself.
+        staged = self.uow.staged[self.table]
+        rows = self.uow.db.items
+        found = []
+        for item_id in self._ids_of_statement(statement_id):
+            item = staged.get(item_id)
+            if item is not None:
+                found.append((item.kind.value, item.amount_minor))
+                continue
+            row = rows.get(item_id)
+            if row is not None:
+                found.append((row[ITEM_KIND], row[ITEM_AMOUNT]))
+        return found
+
     def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
         """Sums of these statements' items, from the items themselves."""
         return {
-            sid: sum(item.amount_minor for item in self._all(self._ids_of_statement(sid)))
-            for sid in statement_ids
+            sid: sum(amount for _, amount in self._kinds_and_amounts(sid)) for sid in statement_ids
         }
 
     def totals_of_kinds(
         self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]
     ) -> dict[str, int]:
         """Sums of these statements' items of the given kinds."""
+        values = {kind.value for kind in kinds}
         return {
-            sid: sum(
-                item.amount_minor
-                for item in self._all(self._ids_of_statement(sid))
-                if item.kind in kinds
-            )
+            sid: sum(amount for kind, amount in self._kinds_and_amounts(sid) if kind in values)
             for sid in statement_ids
         }
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
         """Apply a trigger to every item of these statements that allows it."""
         allowed = sources(BillingItemStatus, trigger)
+        allowed_values = {status.value for status in allowed}
+        staged = self.uow.staged[self.table]
+        rows = self.uow.db.items
         moved = 0
         for statement_id in statement_ids:
             for item_id in self._ids_of_statement(statement_id):
-                item = self.uow.peek(self.table, self.uow.db.items, item_id)
+                item = staged.get(item_id)
+                if item is None:
+                    # Items the trigger cannot move are not copied into the unit of work.
+                    row = rows.get(item_id)
+                    if row is None or row[ITEM_STATUS] not in allowed_values:
+                        continue
+                    item = self.uow.peek_item(item_id)
                 if item is not None and item.status in allowed:
                     # One event per bulk move is recorded by the caller, not one per item.
                     item.status = next_state(item.status, trigger)
@@ -781,7 +832,7 @@ class MemoryLedger:
         for transaction in self.uow.transactions:
             if transaction.id == transaction_id:
                 return transaction
-        found = self.uow.db.transaction_by_id.get(transaction_id)
+        found = self.uow.db.transactions.get(transaction_id)
         if found is None:
             raise NotFound(f"journal transaction {transaction_id!r} not found")
         return found
@@ -792,7 +843,7 @@ class MemoryLedger:
         if staged is not None:
             return staged
         transaction_id = self.uow.db.transaction_by_reference.get((kind, reference))
-        return None if transaction_id is None else self.uow.db.transaction_by_id[transaction_id]
+        return None if transaction_id is None else self.uow.db.transactions.get(transaction_id)
 
     def balance(self, account: str, currency: str) -> int:
         """The sum of an account's entries in one currency."""
@@ -809,22 +860,39 @@ class MemoryLedger:
 
     def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
         """Every committed and staged transaction, in posting order."""
-        every = [*self.uow.db.transactions, *self.uow.transactions]
-        return [t for t in every if tenant_id is None or t.tenant_id == tenant_id]
+        return self._committed_and_staged(
+            lambda tenant, _: tenant_id is None or tenant == tenant_id
+        )
 
     def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
         """A tenant's transactions about any of these objects, in posting order."""
         wanted = set(references)
-        return [t for t in self.transactions(tenant_id) if t.reference in wanted]
+        return self._committed_and_staged(
+            lambda tenant, reference: tenant == tenant_id and reference in wanted
+        )
+
+    def _committed_and_staged(self, keep: Callable[[str, str], bool]) -> list[JournalTransaction]:
+        # Rows are tested before they are turned back into transactions.
+        found = [
+            as_transaction(row)
+            for row in self.uow.db.transactions.rows()
+            if keep(*tenant_and_reference(row))
+        ]
+        found.extend(t for t in self.uow.transactions if keep(t.tenant_id, t.reference))
+        return found
 
     def unsealed(self, tenant_id: str, limit: int) -> list[JournalRecord]:
         """A tenant's committed transactions with no seal, in id order."""
         seals = self.uow.db.seals
         waiting = sorted(
-            (t for t in self.uow.db.transactions if t.tenant_id == tenant_id and t.id not in seals),
-            key=lambda t: t.id,
+            (
+                record
+                for record in map(as_record, self.uow.db.transactions.rows())
+                if record.tenant_id == tenant_id and record.id not in seals
+            ),
+            key=lambda r: r.id,
         )
-        return [_record(t) for t in waiting[:limit]]
+        return waiting[:limit]
 
     def last_seal(self, tenant_id: str) -> Seal | None:
         """The tip of a tenant's chain."""
@@ -841,11 +909,9 @@ class MemoryLedger:
         """Seals after `after_seq` with their records as stored now."""
         chain = self.uow.db.seals_by_tenant.get(tenant_id, [])
         found = [s for s in chain if s.seq > after_seq][:limit]
-        by_id = self.uow.db.transaction_by_id
-        return [
-            (s, None if s.transaction_id not in by_id else _record(by_id[s.transaction_id]))
-            for s in found
-        ]
+        rows = self.uow.db.transactions
+        found_rows = [(s, rows.row(s.transaction_id)) for s in found]
+        return [(s, None if row is None else as_record(row)) for s, row in found_rows]
 
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:
         """Unbalanced transactions, and entry sums beside the folded balances."""
@@ -860,11 +926,6 @@ class MemoryLedger:
             unbalanced.extend((transaction.id, c, off) for c, off in sorted(legs.items()) if off)
         cached = {key: self.balance(*key) for key in sums}
         return LedgerAudit(tuple(unbalanced), sums, cached)
-
-
-def _record(t: JournalTransaction) -> JournalRecord:
-    entries = tuple((e.account, e.currency, e.amount_minor) for e in t.entries)
-    return JournalRecord(t.id, t.tenant_id, t.kind, t.reference, t.occurred_at, t.reverses, entries)
 
 
 class MemoryOutbox:
@@ -890,7 +951,7 @@ class MemoryOutbox:
             for at in range(db.outbox_cursor, len(outbox)):
                 entry = outbox[at]
                 if isinstance(entry, tuple):
-                    entry = to_message(entry[1], entry[0])
+                    entry = to_message(EVENT_KINDS.event(entry), entry[0])
                     outbox[at] = entry
                 if entry.id not in db.outbox_sent:
                     found.append(entry)
@@ -903,5 +964,5 @@ class MemoryOutbox:
         self.uow.sent.extend(message_ids)
 
 
-def _message_id(entry: tuple[str, Event] | OutboxMessage) -> str:
+def _message_id(entry: EventRow | OutboxMessage) -> str:
     return entry[0] if isinstance(entry, tuple) else entry.id

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
-import attrs
-
-from settlement_adapters.memory.database import MemoryDatabase, T
+from settlement_adapters.memory.copies import clone, same
+from settlement_adapters.memory.database import ITEM_VERSION, ITEMS, MemoryDatabase, T
 from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
@@ -27,6 +26,7 @@ from settlement_adapters.memory.repositories import (
     MemoryReleaseSummaryRepository,
     MemoryStatementRepository,
 )
+from settlement_adapters.memory.rows import EVENT_KINDS
 from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
@@ -63,26 +63,6 @@ Aggregate = (
     | Collection
     | FeeCalculation
 )
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls) if f.name != "events")
-    return names
-
-
-def clone(obj: T) -> T:
-    """A private copy for one unit of work; events stay with the original."""
-    cls = type(obj)
-    twin = cls.__new__(cls)
-    for name in _field_names(cls):
-        setattr(twin, name, getattr(obj, name))
-    twin.events = []
-    return twin
 
 
 class MemoryUnitOfWork:
@@ -169,6 +149,18 @@ class MemoryUnitOfWork:
         self.originals[(table, obj_id)] = original
         return mine
 
+    def peek_item(self, item_id: str) -> BillingItem | None:
+        """Like `peek`, for an item: the row is the snapshot, the object the copy."""
+        staged = self.staged["items"]
+        if item_id in staged:
+            return staged[item_id]  # type: ignore[no-any-return]
+        row = self.db.items.get(item_id)
+        if row is None:
+            return None
+        mine = staged[item_id] = ITEMS.object(row)
+        self.originals[("items", item_id)] = row
+        return mine
+
     def stage_new(self, table: str, obj: Aggregate) -> None:
         """Stage an object to insert."""
         self.staged[table][obj.id] = obj
@@ -198,7 +190,7 @@ class MemoryUnitOfWork:
                 is_new = obj_id in self.new[table]
                 original = self.originals.get((table, obj_id))
                 # Objects only read are not written, so readers never conflict with writers.
-                if is_new or obj.events or original is None or not _same(original, obj):
+                if is_new or obj.events or original is None or not _unchanged(table, original, obj):
                     changed.append((table, obj, is_new))
         return changed
 
@@ -221,7 +213,7 @@ class MemoryUnitOfWork:
         for table, obj, is_new in changed:
             committed: dict[str, Any] = getattr(db, table)
             if not is_new:
-                if committed[obj.id].version != obj.version:
+                if _version(table, committed[obj.id]) != obj.version:
                     raise ConcurrencyConflict(
                         f"{table} {obj.id} was changed by another writer; retry the command"
                     )
@@ -272,29 +264,34 @@ class MemoryUnitOfWork:
             if event.nonce is not None:
                 db.nonces.add((event.channel, event.nonce))
         # Serialised when read, not here: commit stays cheap on the ingest path.
-        db.outbox.extend((self.ids.new_id(), event) for event in events)
+        new_id, row = self.ids.new_id, EVENT_KINDS.row
+        db.outbox.extend([row(new_id(), event) for event in events])
         db.outbox.extend(self.extra_messages)
         db.outbox_sent.update(self.sent)
 
 
-def _same(a: Any, b: Any) -> bool:
-    return all(
-        getattr(a, f.name) == getattr(b, f.name)
-        for f in attrs.fields(type(a))
-        if f.name != "events"
-    )
+def _unchanged(table: str, original: Any, obj: Any) -> bool:
+    if table == "items":
+        return bool(ITEMS.row(obj) == original)
+    return same(original, obj)
+
+
+def _version(table: str, stored: Any) -> int:
+    version: int = stored[ITEM_VERSION] if table == "items" else stored.version
+    return version
 
 
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
+    if table == "items":
+        db.items[obj.id] = ITEMS.row(obj)
+        db.index_item(obj, is_new)
+        return
     committed: dict[str, Any] = getattr(db, table)
     old = None if is_new else committed[obj.id]
-    # Items are never handed out after commit, so they are stored as they are (the hot path);
-    # other aggregates may be returned to callers, so the database keeps its own copy.
-    stored = obj if table == "items" else clone(obj)
+    # Aggregates may be returned to callers, so the database keeps its own copy.
+    stored = clone(obj)
     committed[obj.id] = stored
-    if table == "items":
-        db.index_item(stored, old)
-    elif table == "statements":
+    if table == "statements":
         db.index_statement(stored, old)
     elif table == "accounts" and is_new:
         db.account_by_shop[(stored.tenant_id, stored.shop_id)] = stored.id
