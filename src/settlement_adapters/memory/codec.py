@@ -48,9 +48,11 @@ class RowCodec(Generic[A]):
                 encode.append(f"obj.{name}")
                 decode.append(f"    obj.{name} = row[{at}]")
                 continue
-            members = f"_m{at}"
+            members, values = f"_m{at}", f"_v{at}"
             namespace[members] = {member.value: member for member in kind}
-            encode.append(f"(None if obj.{name} is None else obj.{name}.value)")
+            # A dict lookup: an enum's `.value` is a Python-level property, slow in bulk.
+            namespace[values] = {member: member.value for member in kind} | {None: None}
+            encode.append(f"{values}[obj.{name}]")
             decode.append(f"    value = row[{at}]")
             decode.append(f"    obj.{name} = None if value is None else {members}[value]")
         source = "\n".join(
@@ -71,3 +73,39 @@ class RowCodec(Generic[A]):
     def at(self, name: str) -> int:
         """The position of a field in the rows."""
         return self.names.index(name)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class PairIndex(Generic[K, V]):
+    """A map from (first, second) to a value, kept as a dict of dicts.
+
+    A dict keyed by tuples holds one more object per entry for the collector to
+    visit; a dict of strings to strings (or numbers) is not tracked at all.
+    """
+
+    __slots__ = ("_by_first",)
+
+    def __init__(self) -> None:
+        self._by_first: dict[K, dict[str, V]] = {}
+
+    def get(self, first: K, second: str) -> V | None:
+        """The value under (first, second), or None."""
+        inner = self._by_first.get(first)
+        return None if inner is None else inner.get(second)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a (first, second) pair is present."""
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        inner = self._by_first.get(key[0])
+        return inner is not None and key[1] in inner
+
+    def put(self, first: K, second: str, value: V) -> None:
+        """Set the value under (first, second)."""
+        inner = self._by_first.get(first)
+        if inner is None:
+            inner = self._by_first[first] = {}
+        inner[second] = value

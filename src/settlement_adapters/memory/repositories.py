@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -154,8 +155,7 @@ class MemoryBillingItemRepository(_Repository):
         uow = self.uow
         uow.stage_new(self.table, item)
         uow.new_item_keys[(item.tenant_id, item.key)] = item
-        uow.new_items_by_statement[item.statement_id].append(item)
-        uow.new_items_by_account[item.account_id].append(item)
+        uow.new_items.append(item)
         order = (item.tenant_id, item.account_id, item.order_id, item.currency)
         uow.new_booked_by_order[order] += item.amount_minor
 
@@ -181,7 +181,7 @@ class MemoryBillingItemRepository(_Repository):
         staged = self.uow.new_item_keys.get((tenant_id, key))
         if staged is not None:
             return staged
-        item_id = self.uow.db.item_by_key.get((tenant_id, key))
+        item_id = self.uow.db.item_by_key.get(tenant_id, key)
         if item_id is None:
             return None
         return self.uow.peek_item(item_id)
@@ -196,13 +196,12 @@ class MemoryBillingItemRepository(_Repository):
     ) -> int:
         """What one order has booked so far, in minor units."""
         order = (tenant_id, account_id, order_id, currency)
-        return self.uow.db.booked_by_order.get(order, 0) + self.uow.new_booked_by_order.get(
-            order, 0
-        )
+        booked = self.uow.db.booked_by_order.get((tenant_id, account_id, currency), order_id)
+        return (booked or 0) + self.uow.new_booked_by_order.get(order, 0)
 
     def _ids_of_statement(self, statement_id: str) -> list[str]:
         ids = list(self.uow.db.items_by_statement.get(statement_id, ()))
-        ids.extend(i.id for i in self.uow.new_items_by_statement.get(statement_id, ()))
+        ids.extend(i.id for i in self.uow.new_items_of(statement_id))
         return ids
 
     def _all(self, ids: Iterable[str] | None = None) -> list[Any]:
@@ -256,6 +255,8 @@ class MemoryBillingItemRepository(_Repository):
         """Apply a trigger to every item of these statements that allows it."""
         allowed = sources(BillingItemStatus, trigger)
         allowed_values = {status.value for status in allowed}
+        # The machine is asked once per source state, not once per item.
+        moves = {status: next_state(status, trigger) for status in allowed}
         staged = self.uow.staged[self.table]
         rows = self.uow.db.items
         moved = 0
@@ -270,7 +271,7 @@ class MemoryBillingItemRepository(_Repository):
                     item = self.uow.peek_item(item_id)
                 if item is not None and item.status in allowed:
                     # One event per bulk move is recorded by the caller, not one per item.
-                    item.status = next_state(item.status, trigger)
+                    item.status = moves[item.status]
                     moved += 1
         return moved
 
@@ -280,7 +281,7 @@ class MemoryBillingItemRepository(_Repository):
             candidates = self._all(self._ids_of_statement(where.statement_id))
         elif where.account_id is not None:
             ids = list(self.uow.db.items_by_account.get(where.account_id, ()))
-            ids.extend(i.id for i in self.uow.new_items_by_account.get(where.account_id, ()))
+            ids.extend(i.id for i in self.uow.new_items if i.account_id == where.account_id)
             candidates = self._all(ids)
         else:
             candidates = self._all()
@@ -362,7 +363,28 @@ class MemoryStatementRepository(_Repository):
 
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
         """Open statements whose period ended by `as_of`, oldest first."""
-        due = [s for s in self._with_status(StatementStatus.OPEN) if s.period.end <= as_of]
+        open_ = StatementStatus.OPEN
+        db = self.uow.db
+        staged = self.uow.staged[self.table]
+        due: list[Statement] = []
+        # The heap yields open statements by (period end, id): only the due ones are read,
+        # not every open statement once per batch.
+        with db.lock:
+            queue = db.open_queue
+            taken: list[tuple[datetime, str]] = []
+            seen: set[str] = set()
+            while queue and len(due) < limit and queue[0][0] <= as_of:
+                entry = heapq.heappop(queue)
+                statement = db.statements[entry[1]]
+                if entry[1] in seen or statement.status is not open_:
+                    continue  # closed since it was queued (or queued twice): drop the entry
+                seen.add(entry[1])
+                taken.append(entry)
+                if entry[1] not in staged:
+                    due.append(statement)
+            for entry in taken:
+                heapq.heappush(queue, entry)
+        due.extend(s for s in staged.values() if s.status is open_ and s.period.end <= as_of)
         due.sort(key=lambda s: (s.period.end, s.id))
         return [self._own(s) for s in due[:limit]]
 
@@ -372,24 +394,43 @@ class MemoryStatementRepository(_Repository):
 
     def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
         """Accounts holding closed statements payable at `as_of`, in id order."""
-        ids = {
+        closed = StatementStatus.CLOSED
+        db = self.uow.db
+        staged = self.uow.staged[self.table]
+
+        def payable(s: Statement) -> bool:
+            return s.status is closed and s.payable_at <= as_of
+
+        found: list[str] = []
+        # Accounts are walked in id order from the cursor, so a whole payout run reads each
+        # account once instead of every closed statement once per batch.
+        with db.lock:
+            ids = db.account_ids
+            at = 0 if after is None else bisect.bisect_right(ids, after)
+            by_account = db.statements_by_account_status
+            while at < len(ids) and len(found) < limit:
+                account_id = ids[at]
+                at += 1
+                for sid in by_account.get((account_id, closed), ()):
+                    if payable(staged.get(sid) or db.statements[sid]):
+                        found.append(account_id)
+                        break
+        extra = {
             s.account_id
-            for s in self._with_status(StatementStatus.CLOSED)
-            if s.payable_at <= as_of and (after is None or s.account_id > after)
+            for s in staged.values()
+            if payable(s) and (after is None or s.account_id > after)
         }
-        return sorted(ids)[:limit]
+        return sorted(extra.union(found))[:limit]
 
     def payable_for_accounts(
         self, account_ids: Sequence[str], as_of: datetime
     ) -> dict[str, list[Statement]]:
         """These accounts' closed statements payable at `as_of`, by period."""
-        found = {a: self._of_account(a, StatementStatus.CLOSED, as_of) for a in account_ids}
-        return {a: statements for a, statements in found.items() if statements}
+        return self._of_accounts(account_ids, StatementStatus.CLOSED, as_of)
 
     def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
         """These accounts' carried-forward statements, by period."""
-        found = {a: self._of_account(a, StatementStatus.CARRIED_FORWARD, None) for a in account_ids}
-        return {a: statements for a, statements in found.items() if statements}
+        return self._of_accounts(account_ids, StatementStatus.CARRIED_FORWARD, None)
 
     def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
         """Per account and currency: unpaid statements payable by then, summed."""
@@ -405,22 +446,29 @@ class MemoryStatementRepository(_Repository):
             for (account_id, ccy), total in sorted(totals.items())
         ]
 
-    def _of_account(
-        self, account_id: str, status: StatementStatus, as_of: datetime | None
-    ) -> list[Statement]:
-        ids = list(self.uow.db.statements_by_account.get(account_id, ()))
-        ids.extend(
-            s.id
-            for (a, _), new in self.uow.new_statements_by_series.items()
-            if a == account_id
-            for s in new
-        )
-        found = [
-            self._own(s)
-            for s in self._all(ids)
-            if s.status is status and (as_of is None or s.payable_at <= as_of)
-        ]
-        return sorted(found, key=lambda s: (s.period.start, s.currency))
+    def _of_accounts(
+        self, account_ids: Sequence[str], status: StatementStatus, as_of: datetime | None
+    ) -> dict[str, list[Statement]]:
+        # Committed statements come from the (account, status) index; staged ones may have
+        # moved into or out of `status`, so they are looked at whatever their status.
+        wanted = set(account_ids)
+        staged_ids: dict[str, list[str]] = {}
+        for s in self.uow.staged[self.table].values():
+            if s.account_id in wanted:
+                staged_ids.setdefault(s.account_id, []).append(s.id)
+        by_account = self.uow.db.statements_by_account_status
+        result: dict[str, list[Statement]] = {}
+        for account_id in account_ids:
+            ids = set(by_account.get((account_id, status), ()))
+            ids.update(staged_ids.get(account_id, ()))
+            found = [
+                self._own(s)
+                for s in self._all(ids)
+                if s.status is status and (as_of is None or s.payable_at <= as_of)
+            ]
+            if found:
+                result[account_id] = sorted(found, key=lambda s: (s.period.start, s.currency))
+        return result
 
     def query(self, where: StatementFilter, after: str | None, limit: int) -> Page[Statement]:
         """Statements matching a filter, in id order after a cursor."""
@@ -825,7 +873,9 @@ class MemoryLedger:
         self.uow.new_transactions[(transaction.kind, transaction.reference)] = transaction
         for entry in transaction.entries:
             self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
-            self.uow.delta_currencies[entry.account].add(entry.currency)
+            known = self.uow.delta_currencies.get(entry.account, ())
+            if entry.currency not in known:
+                self.uow.delta_currencies[entry.account] = (*known, entry.currency)
 
     def get(self, transaction_id: str) -> JournalTransaction:
         """A posted (or staged) transaction, or NotFound."""
@@ -842,7 +892,7 @@ class MemoryLedger:
         staged = self.uow.new_transactions.get((kind, reference))
         if staged is not None:
             return staged
-        transaction_id = self.uow.db.transaction_by_reference.get((kind, reference))
+        transaction_id = self.uow.db.transaction_by_reference.get(kind, reference)
         return None if transaction_id is None else self.uow.db.transactions.get(transaction_id)
 
     def balance(self, account: str, currency: str) -> int:
@@ -854,7 +904,7 @@ class MemoryLedger:
         """An account's non-zero balances per currency."""
         # Indexed by account: scanning every balance made payouts quadratic in accounts.
         currencies = self.uow.db.currencies_by_account.get(account, set())
-        currencies = currencies | self.uow.delta_currencies.get(account, set())
+        currencies = currencies.union(self.uow.delta_currencies.get(account, ()))
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
 
@@ -941,22 +991,31 @@ class MemoryOutbox:
     def pending(self, limit: int) -> list[OutboxMessage]:
         """Messages not yet sent, oldest first."""
         db = self.uow.db
+        sent = db.outbox_sent
+        found: list[OutboxMessage] = []
         with db.lock:
-            outbox = db.outbox
-            while db.outbox_cursor < len(outbox) and (
-                _message_id(outbox[db.outbox_cursor]) in db.outbox_sent
-            ):
+            chunks = db.outbox
+            # The cursor (chunk, offset) moves past messages sent in order, so a relay
+            # does not walk everything it delivered before on every call.
+            while db.outbox_cursor < len(chunks):
+                chunk = chunks[db.outbox_cursor]
+                while (
+                    db.outbox_offset < len(chunk) and _message_id(chunk[db.outbox_offset]) in sent
+                ):
+                    db.outbox_offset += 1
+                if db.outbox_offset < len(chunk):
+                    break
                 db.outbox_cursor += 1
-            found = []
-            for at in range(db.outbox_cursor, len(outbox)):
-                entry = outbox[at]
-                if isinstance(entry, tuple):
-                    entry = to_message(EVENT_KINDS.event(entry), entry[0])
-                    outbox[at] = entry
-                if entry.id not in db.outbox_sent:
-                    found.append(entry)
+                db.outbox_offset = 0
+            offset = db.outbox_offset
+            for chunk in chunks[db.outbox_cursor :]:
+                for entry in chunk[offset:]:
+                    if _message_id(entry) in sent:
+                        continue
+                    found.append(_message(entry))
                     if len(found) == limit:
-                        break
+                        return found
+                offset = 0
         return found
 
     def mark_sent(self, message_ids: Sequence[str]) -> None:
@@ -966,3 +1025,9 @@ class MemoryOutbox:
 
 def _message_id(entry: EventRow | OutboxMessage) -> str:
     return entry[0] if isinstance(entry, tuple) else entry.id
+
+
+def _message(entry: EventRow | OutboxMessage) -> OutboxMessage:
+    if isinstance(entry, tuple):
+        return to_message(EVENT_KINDS.event(entry), entry[0])
+    return entry

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -72,26 +72,38 @@ def tenant_and_reference(row: TransactionRow | JournalTransaction) -> tuple[str,
     return t.tenant_id, t.reference
 
 
+_CHUNK = 1 << 32  # a locator is chunk * _CHUNK + offset: one int, never tracked
+
+
 class PostedTransactions:
     """The journal in posting order, looked up by id.
 
-    `[id]` hands out the transaction and keeps that very object from then on,
-    so a change made to it stays (the tamper helpers of the tests rely on it);
-    `get` and iteration build fresh objects and leave the rows as they are.
+    Each commit's transactions are one chunk (a tuple of rows), and ids map to
+    an int locator, so neither the list nor the dict has an entry per row for
+    the collector to visit. `[id]` hands out the transaction and keeps that very
+    object from then on, so a change made to it stays (the tamper helpers of
+    the tests rely on it); `get` and iteration build fresh objects.
     """
 
     def __init__(self) -> None:
-        self._rows: list[TransactionRow | JournalTransaction] = []
+        self._chunks: list[tuple[TransactionRow, ...]] = []
         self._at: dict[str, int] = {}
+        self._kept: dict[str, JournalTransaction] = {}
+        self._count = 0
 
-    def append(self, transaction: JournalTransaction) -> None:
-        """Store a posted transaction as a row."""
-        self._at[transaction.id] = len(self._rows)
-        self._rows.append(transaction_row(transaction))
+    def extend(self, transactions: Sequence[JournalTransaction]) -> None:
+        """Store one commit's transactions as a chunk of rows."""
+        if not transactions:
+            return
+        base = len(self._chunks) * _CHUNK
+        for offset, transaction in enumerate(transactions):
+            self._at[transaction.id] = base + offset
+        self._chunks.append(tuple(map(transaction_row, transactions)))
+        self._count += len(transactions)
 
     def __len__(self) -> int:
         """How many transactions are posted."""
-        return len(self._rows)
+        return self._count
 
     def __contains__(self, transaction_id: object) -> bool:
         """Whether a transaction with this id is posted."""
@@ -99,24 +111,37 @@ class PostedTransactions:
 
     def __getitem__(self, transaction_id: str) -> JournalTransaction:
         """The transaction, kept as this object from now on."""
-        at = self._at[transaction_id]
-        found = as_transaction(self._rows[at])
-        self._rows[at] = found
-        return found
+        found = self.row(transaction_id)
+        if found is None:
+            raise KeyError(transaction_id)
+        kept = self._kept[transaction_id] = as_transaction(found)
+        return kept
 
     def get(self, transaction_id: str) -> JournalTransaction | None:
         """The transaction, or None."""
-        at = self._at.get(transaction_id)
-        return None if at is None else as_transaction(self._rows[at])
+        found = self.row(transaction_id)
+        return None if found is None else as_transaction(found)
 
     def row(self, transaction_id: str) -> TransactionRow | JournalTransaction | None:
         """The row (or the object kept in its place) of a transaction, or None."""
+        kept = self._kept.get(transaction_id)
+        if kept is not None:
+            return kept
         at = self._at.get(transaction_id)
-        return None if at is None else self._rows[at]
+        if at is None:
+            return None
+        chunk, offset = divmod(at, _CHUNK)
+        return self._chunks[chunk][offset]
 
     def rows(self) -> list[TransactionRow | JournalTransaction]:
-        """The rows in posting order (a snapshot of the list, not of the rows)."""
-        return list(self._rows)
+        """The rows in posting order (objects where one is kept)."""
+        kept = self._kept
+        every: list[TransactionRow | JournalTransaction] = [
+            row for chunk in list(self._chunks) for row in chunk
+        ]
+        if kept:
+            every = [kept.get(row[0], row) if type(row) is tuple else row for row in every]
+        return every
 
     def __iter__(self) -> Iterator[JournalTransaction]:
         """The transactions in posting order."""

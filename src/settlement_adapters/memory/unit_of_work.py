@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,7 +26,7 @@ from settlement_adapters.memory.repositories import (
     MemoryReleaseSummaryRepository,
     MemoryStatementRepository,
 )
-from settlement_adapters.memory.rows import EVENT_KINDS
+from settlement_adapters.memory.rows import EVENT_KINDS, EventRow
 from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
@@ -99,14 +99,16 @@ class MemoryUnitOfWork:
         self.staged_seals: list[Seal] = []
         self.staged_checkpoints: dict[tuple[str, str], tuple[str | None, str]] = {}
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.delta_currencies: defaultdict[str, set[str]] = defaultdict(set)
+        self.delta_currencies: dict[str, tuple[str, ...]] = {}
         self.recorded: list[Event] = []
         self.sent: list[str] = []
         self.extra_messages: list[OutboxMessage] = []
         # Indexes over what this unit of work added, so lookups stay O(1) in big batches.
         self.new_item_keys: dict[tuple[str, str], BillingItem] = {}
-        self.new_items_by_statement: defaultdict[str, list[BillingItem]] = defaultdict(list)
-        self.new_items_by_account: defaultdict[str, list[BillingItem]] = defaultdict(list)
+        # Indexed by statement when first asked (ingest never asks): see new_items_of.
+        self.new_items: list[BillingItem] = []
+        self._new_items_by_statement: dict[str, list[BillingItem]] = {}
+        self._new_items_indexed = 0
         self.new_booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
         self.new_accounts_by_shop: dict[tuple[str, str], Account] = {}
         self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
@@ -161,6 +163,14 @@ class MemoryUnitOfWork:
         self.originals[("items", item_id)] = row
         return mine
 
+    def new_items_of(self, statement_id: str) -> Sequence[BillingItem]:
+        """The items this unit of work added to a statement."""
+        by_statement = self._new_items_by_statement
+        for item in self.new_items[self._new_items_indexed :]:
+            by_statement.setdefault(item.statement_id, []).append(item)
+        self._new_items_indexed = len(self.new_items)
+        return by_statement.get(statement_id, ())
+
     def stage_new(self, table: str, obj: Aggregate) -> None:
         """Stage an object to insert."""
         self.staged[table][obj.id] = obj
@@ -195,7 +205,7 @@ class MemoryUnitOfWork:
         return changed
 
     def _check(self, db: MemoryDatabase, changed: list[tuple[str, Any, bool]]) -> None:
-        unique: dict[str, tuple[dict[Any, str], Callable[[Any], Any]]] = {
+        unique: dict[str, tuple[Container[Any], Callable[[Any], Any]]] = {
             "accounts": (db.account_by_shop, lambda a: (a.tenant_id, a.shop_id)),
             "items": (db.item_by_key, lambda i: (i.tenant_id, i.key)),
             "payouts": (db.payout_by_key, lambda p: (p.tenant_id, p.key)),
@@ -252,8 +262,7 @@ class MemoryUnitOfWork:
             obj.version += 1
             _write(db, table, obj, is_new)
         events.extend(self.recorded)
-        for transaction in self.transactions:
-            db.index_transaction(transaction)
+        db.index_transactions(self.transactions)
         for key, (_, value) in self.staged_checkpoints.items():
             db.checkpoints[key] = value
         for seal in self.staged_seals:
@@ -265,8 +274,13 @@ class MemoryUnitOfWork:
                 db.nonces.add((event.channel, event.nonce))
         # Serialised when read, not here: commit stays cheap on the ingest path.
         new_id, row = self.ids.new_id, EVENT_KINDS.row
-        db.outbox.extend([row(new_id(), event) for event in events])
-        db.outbox.extend(self.extra_messages)
+        # One chunk per commit: the outbox list holds no entry per message for the collector.
+        chunk: tuple[EventRow | OutboxMessage, ...] = (
+            *(row(new_id(), event) for event in events),
+            *self.extra_messages,
+        )
+        if chunk:
+            db.outbox.append(chunk)
         db.outbox_sent.update(self.sent)
 
 
@@ -294,7 +308,7 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
     if table == "statements":
         db.index_statement(stored, old)
     elif table == "accounts" and is_new:
-        db.account_by_shop[(stored.tenant_id, stored.shop_id)] = stored.id
+        db.index_account(stored)
     elif table == "payouts" and is_new:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
