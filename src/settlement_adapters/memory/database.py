@@ -157,17 +157,16 @@ class MemoryDatabase:
         self.account_by_shop[(account.tenant_id, account.shop_id)] = account.id
         bisect.insort(self.account_ids, account.id)
 
-    def index_item(self, item: BillingItem, is_new: bool) -> None:
-        """Keep the item indexes in step with a written item."""
-        if is_new:
-            self.item_by_key.put(item.tenant_id, item.key, item.id)
-            self.items_by_statement[item.statement_id].append(item.id)
-            self.items_by_account[item.account_id].append(item.id)
-            if item.run_id is not None:
-                self.items_by_run[(item.tenant_id, item.run_id)].append(item.id)
-            series = (item.tenant_id, item.account_id, item.currency)
-            booked = self.booked_by_order.get(series, item.order_id) or 0
-            self.booked_by_order.put(series, item.order_id, booked + item.amount_minor)
+    def index_item(self, item: BillingItem) -> None:
+        """Index a new item (an item's keys, statement and order never change)."""
+        self.item_by_key.put(item.tenant_id, item.key, item.id)
+        self.items_by_statement[item.statement_id].append(item.id)
+        self.items_by_account[item.account_id].append(item.id)
+        if item.run_id is not None:
+            self.items_by_run[(item.tenant_id, item.run_id)].append(item.id)
+        series = (item.tenant_id, item.account_id, item.currency)
+        booked = self.booked_by_order.get(series, item.order_id) or 0
+        self.booked_by_order.put(series, item.order_id, booked + item.amount_minor)
 
     def index_transactions(self, transactions: Sequence[JournalTransaction]) -> None:
         """Append one commit's posted transactions and fold them into the balances."""

@@ -123,7 +123,7 @@ class MemoryAccountRepository(_Repository):
     def add(self, account: Account) -> None:
         """Stage a new account."""
         self.uow.stage_new(self.table, account)
-        self.uow.new_accounts_by_shop[(account.tenant_id, account.shop_id)] = account
+        self.uow.accounts_by_shop[(account.tenant_id, account.shop_id)] = account
 
     def get(self, tenant_id: str, account_id: str) -> Account:
         """The account, or NotFound."""
@@ -131,13 +131,17 @@ class MemoryAccountRepository(_Repository):
 
     def find_by_shop(self, tenant_id: str, shop_id: str) -> Account | None:
         """The account for a shop id, if any."""
-        new = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
-        if new is not None:
-            return new
+        # New accounts and those read before, so a batch looks each shop up once.
+        known = self.uow.accounts_by_shop.get((tenant_id, shop_id))
+        if known is not None:
+            return known
         account_id = self.uow.db.account_by_shop.get((tenant_id, shop_id))
         if account_id is None:
             return None
-        return self.uow.peek(self.table, self.uow.db.accounts, account_id)
+        found = self.uow.peek(self.table, self.uow.db.accounts, account_id)
+        if found is not None:
+            self.uow.accounts_by_shop[(tenant_id, shop_id)] = found
+        return found
 
     def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
         """The accounts of any of these shop ids, by shop id."""
@@ -326,6 +330,17 @@ class MemoryStatementRepository(_Repository):
     def find_covering(self, account_id: str, currency: str, instant: datetime) -> Statement | None:
         """The statement whose period holds `instant`, if any."""
         series = (account_id, currency)
+        # Periods never overlap nor change, so the last statement found for a series
+        # answers again for every instant it holds (a batch books many on one statement).
+        known = self.uow.covering.get(series)
+        if known is not None and known.period.contains(instant):
+            return known
+        found = self._covering(series, instant)
+        if found is not None:
+            self.uow.covering[series] = found
+        return found
+
+    def _covering(self, series: tuple[str, str], instant: datetime) -> Statement | None:
         starts = self.uow.db.statement_starts_by_series.get(series, [])
         at = bisect.bisect_right(starts, instant) - 1
         if at >= 0:

@@ -32,8 +32,17 @@ _set = object.__setattr__
 
 def transaction_row(t: JournalTransaction) -> TransactionRow:
     """The row of a posted transaction."""
+    entries = t.entries
+    if len(entries) == 2:  # most postings are transfers: spelt out, it is twice as fast
+        a, b = entries
+        # fmt: off
+        return (
+            t.id, t.tenant_id, t.kind, t.reference, t.occurred_at, t.reverses,
+            a.account, a.currency, a.amount_minor, b.account, b.currency, b.amount_minor,
+        )
+        # fmt: on
     head = (t.id, t.tenant_id, t.kind, t.reference, t.occurred_at, t.reverses)
-    return head + tuple(v for e in t.entries for v in (e.account, e.currency, e.amount_minor))
+    return head + tuple(v for e in entries for v in (e.account, e.currency, e.amount_minor))
 
 
 def _legs(row: TransactionRow) -> Iterator[tuple[Any, Any, Any]]:

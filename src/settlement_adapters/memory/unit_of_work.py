@@ -110,7 +110,8 @@ class MemoryUnitOfWork:
         self._new_items_by_statement: dict[str, list[BillingItem]] = {}
         self._new_items_indexed = 0
         self.new_booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
-        self.new_accounts_by_shop: dict[tuple[str, str], Account] = {}
+        self.accounts_by_shop: dict[tuple[str, str], Account] = {}  # new or read
+        self.covering: dict[tuple[str, str], Statement] = {}  # series -> last statement found
         self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
             list
         )
@@ -193,18 +194,27 @@ class MemoryUnitOfWork:
         """Discard the staged changes."""
         self._reset()
 
-    def _changed(self, db: MemoryDatabase) -> list[tuple[str, Any, bool]]:
+    def _changed(self, db: MemoryDatabase) -> list[tuple[str, list[tuple[Any, bool]]]]:
+        """Per table, in staging order: the objects to write and whether each is new."""
         changed = []
+        originals = self.originals
         for table, staged in self.staged.items():
+            new = self.new.get(table, ())
+            unchanged = _unchanged_item if table == "items" else same
+            written = []
             for obj_id, obj in staged.items():
-                is_new = obj_id in self.new[table]
-                original = self.originals.get((table, obj_id))
+                if obj_id in new:
+                    written.append((obj, True))
+                    continue
+                original = originals.get((table, obj_id))
                 # Objects only read are not written, so readers never conflict with writers.
-                if is_new or obj.events or original is None or not _unchanged(table, original, obj):
-                    changed.append((table, obj, is_new))
+                if obj.events or original is None or not unchanged(original, obj):
+                    written.append((obj, False))
+            if written:
+                changed.append((table, written))
         return changed
 
-    def _check(self, db: MemoryDatabase, changed: list[tuple[str, Any, bool]]) -> None:
+    def _check(self, db: MemoryDatabase, changed: list[tuple[str, list[tuple[Any, bool]]]]) -> None:
         unique: dict[str, tuple[Container[Any], Callable[[Any], Any]]] = {
             "accounts": (db.account_by_shop, lambda a: (a.tenant_id, a.shop_id)),
             "items": (db.item_by_key, lambda i: (i.tenant_id, i.key)),
@@ -220,19 +230,22 @@ class MemoryUnitOfWork:
                 lambda f: (f.tenant_id, f.order_id, f.sequence),
             ),
         }
-        for table, obj, is_new in changed:
+        for table, written in changed:
             committed: dict[str, Any] = getattr(db, table)
-            if not is_new:
-                if _version(table, committed[obj.id]) != obj.version:
-                    raise ConcurrencyConflict(
-                        f"{table} {obj.id} was changed by another writer; retry the command"
-                    )
-                continue
-            if obj.id in committed:
-                raise ConcurrencyConflict(f"{table} {obj.id} already exists")
-            if table in unique:
-                index, key_of = unique[table]
-                if key_of(obj) in index:
+            index, key_of = unique.get(table, (None, None))
+            version_at = ITEM_VERSION if table == "items" else None
+            for obj, is_new in written:
+                if not is_new:
+                    stored = committed[obj.id]
+                    version = stored.version if version_at is None else stored[version_at]
+                    if version != obj.version:
+                        raise ConcurrencyConflict(
+                            f"{table} {obj.id} was changed by another writer; retry the command"
+                        )
+                    continue
+                if obj.id in committed:
+                    raise ConcurrencyConflict(f"{table} {obj.id} already exists")
+                if index is not None and key_of is not None and key_of(obj) in index:
                     raise ConcurrencyConflict(
                         f"{table} key {key_of(obj)} was taken by another writer"
                     )
@@ -254,13 +267,19 @@ class MemoryUnitOfWork:
                     f"{transaction.kind} for {transaction.reference} was already posted"
                 )
 
-    def _apply(self, db: MemoryDatabase, changed: list[tuple[str, Any, bool]]) -> None:
+    def _apply(self, db: MemoryDatabase, changed: list[tuple[str, list[tuple[Any, bool]]]]) -> None:
         events: list[Event] = []
-        for table, obj, is_new in changed:
-            events.extend(obj.events)
-            obj.events.clear()
-            obj.version += 1
-            _write(db, table, obj, is_new)
+        for table, written in changed:
+            for obj, _ in written:
+                if obj.events:
+                    events.extend(obj.events)
+                    obj.events.clear()
+                obj.version += 1
+            if table == "items":
+                _write_items(db, written)
+            else:
+                for obj, is_new in written:
+                    _write(db, table, obj, is_new)
         events.extend(self.recorded)
         db.index_transactions(self.transactions)
         for key, (_, value) in self.staged_checkpoints.items():
@@ -284,22 +303,19 @@ class MemoryUnitOfWork:
         db.outbox_sent.update(self.sent)
 
 
-def _unchanged(table: str, original: Any, obj: Any) -> bool:
-    if table == "items":
-        return bool(ITEMS.row(obj) == original)
-    return same(original, obj)
+def _unchanged_item(original: Any, obj: Any) -> bool:
+    return bool(ITEMS.row(obj) == original)
 
 
-def _version(table: str, stored: Any) -> int:
-    version: int = stored[ITEM_VERSION] if table == "items" else stored.version
-    return version
+def _write_items(db: MemoryDatabase, written: list[tuple[BillingItem, bool]]) -> None:
+    rows, row, index = db.items, ITEMS.row, db.index_item
+    for item, is_new in written:
+        rows[item.id] = row(item)
+        if is_new:
+            index(item)
 
 
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
-    if table == "items":
-        db.items[obj.id] = ITEMS.row(obj)
-        db.index_item(obj, is_new)
-        return
     committed: dict[str, Any] = getattr(db, table)
     old = None if is_new else committed[obj.id]
     # Aggregates may be returned to callers, so the database keeps its own copy.
