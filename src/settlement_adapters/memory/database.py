@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from settlement_adapters.memory.codec import PairIndex, Row, RowCodec
-from settlement_adapters.memory.rows import EventRow, PostedTransactions
-from settlement_core.ledger import JournalTransaction, Seal
+from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow, legs
+from settlement_core.ledger import Seal
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import (
     Account,
@@ -168,15 +168,15 @@ class MemoryDatabase:
         booked = self.booked_by_order.get(series, item.order_id) or 0
         self.booked_by_order.put(series, item.order_id, booked + item.amount_minor)
 
-    def index_transactions(self, transactions: Sequence[JournalTransaction]) -> None:
+    def index_transactions(self, rows: Sequence[TransactionRow]) -> None:
         """Append one commit's posted transactions and fold them into the balances."""
-        self.transactions.extend(transactions)
+        self.transactions.extend(rows)
         by_reference, balances = self.transaction_by_reference, self.balances
         currencies = self.currencies_by_account
-        for transaction in transactions:
-            by_reference.put(transaction.kind, transaction.reference, transaction.id)
-            for entry in transaction.entries:
-                balances[(entry.account, entry.currency)] += entry.amount_minor
-                known = currencies[entry.account]
-                if entry.currency not in known:
-                    known.add(entry.currency)
+        for row in rows:
+            by_reference.put(row[2], row[3], row[0])
+            for account, currency, minor in legs(row):
+                balances[(account, currency)] += minor
+                known = currencies[account]
+                if currency not in known:
+                    known.add(currency)

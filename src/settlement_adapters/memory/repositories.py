@@ -21,6 +21,7 @@ from settlement_adapters.memory.rows import (
     as_record,
     as_transaction,
     tenant_and_reference,
+    transaction_row,
 )
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
@@ -884,8 +885,11 @@ class MemoryLedger:
             raise ConcurrencyConflict(
                 f"{transaction.kind} for {transaction.reference} was already posted"
             )
-        self.uow.transactions.append(transaction)
-        self.uow.new_transactions[(transaction.kind, transaction.reference)] = transaction
+        # Staged as a row: the transaction is frozen, and the object dies with the caller's
+        # reference instead of living (and being walked by the collector) until commit.
+        row = transaction_row(transaction)
+        self.uow.transactions.append(row)
+        self.uow.new_transactions[(transaction.kind, transaction.reference)] = row
         for entry in transaction.entries:
             self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
             known = self.uow.delta_currencies.get(entry.account, ())
@@ -894,9 +898,9 @@ class MemoryLedger:
 
     def get(self, transaction_id: str) -> JournalTransaction:
         """A posted (or staged) transaction, or NotFound."""
-        for transaction in self.uow.transactions:
-            if transaction.id == transaction_id:
-                return transaction
+        for row in self.uow.transactions:
+            if row[0] == transaction_id:
+                return as_transaction(row)
         found = self.uow.db.transactions.get(transaction_id)
         if found is None:
             raise NotFound(f"journal transaction {transaction_id!r} not found")
@@ -906,7 +910,7 @@ class MemoryLedger:
         """The transaction of a kind for a reference, if any."""
         staged = self.uow.new_transactions.get((kind, reference))
         if staged is not None:
-            return staged
+            return as_transaction(staged)
         transaction_id = self.uow.db.transaction_by_reference.get(kind, reference)
         return None if transaction_id is None else self.uow.db.transactions.get(transaction_id)
 
@@ -938,13 +942,8 @@ class MemoryLedger:
 
     def _committed_and_staged(self, keep: Callable[[str, str], bool]) -> list[JournalTransaction]:
         # Rows are tested before they are turned back into transactions.
-        found = [
-            as_transaction(row)
-            for row in self.uow.db.transactions.rows()
-            if keep(*tenant_and_reference(row))
-        ]
-        found.extend(t for t in self.uow.transactions if keep(t.tenant_id, t.reference))
-        return found
+        rows = [*self.uow.db.transactions.rows(), *self.uow.transactions]
+        return [as_transaction(row) for row in rows if keep(*tenant_and_reference(row))]
 
     def unsealed(self, tenant_id: str, limit: int) -> list[JournalRecord]:
         """A tenant's committed transactions with no seal, in id order."""

@@ -45,7 +45,8 @@ def transaction_row(t: JournalTransaction) -> TransactionRow:
     return head + tuple(v for e in entries for v in (e.account, e.currency, e.amount_minor))
 
 
-def _legs(row: TransactionRow) -> Iterator[tuple[Any, Any, Any]]:
+def legs(row: TransactionRow) -> Iterator[tuple[Any, Any, Any]]:
+    """A row's legs as (ledger account, currency, minor units)."""
     legs = iter(row[_HEAD:])
     return zip(legs, legs, legs, strict=True)
 
@@ -58,7 +59,7 @@ def as_transaction(row: TransactionRow | JournalTransaction) -> JournalTransacti
     names = ("id", "tenant_id", "kind", "reference", "occurred_at", "reverses")
     for name, value in zip(names, row[:_HEAD], strict=True):
         _set(tx, name, value)
-    _set(tx, "entries", tuple(Entry(a, c, m) for a, c, m in _legs(row)))
+    _set(tx, "entries", tuple(Entry(a, c, m) for a, c, m in legs(row)))
     return tx
 
 
@@ -66,8 +67,8 @@ def as_record(row: TransactionRow | JournalTransaction) -> JournalRecord:
     """The record (plain legs) of a row or of a transaction kept as an object."""
     if type(row) is tuple:
         tx_id, tenant_id, kind, reference, occurred_at, reverses = row[:_HEAD]
-        legs = tuple(_legs(row))
-        return JournalRecord(tx_id, tenant_id, kind, reference, occurred_at, reverses, legs)
+        entries = tuple(legs(row))
+        return JournalRecord(tx_id, tenant_id, kind, reference, occurred_at, reverses, entries)
     t: JournalTransaction = row  # type: ignore[assignment]
     entries = tuple((e.account, e.currency, e.amount_minor) for e in t.entries)
     return JournalRecord(t.id, t.tenant_id, t.kind, t.reference, t.occurred_at, t.reverses, entries)
@@ -100,15 +101,15 @@ class PostedTransactions:
         self._kept: dict[str, JournalTransaction] = {}
         self._count = 0
 
-    def extend(self, transactions: Sequence[JournalTransaction]) -> None:
-        """Store one commit's transactions as a chunk of rows."""
-        if not transactions:
+    def extend(self, rows: Sequence[TransactionRow]) -> None:
+        """Store one commit's transactions (as rows) as a chunk."""
+        if not rows:
             return
         base = len(self._chunks) * _CHUNK
-        for offset, transaction in enumerate(transactions):
-            self._at[transaction.id] = base + offset
-        self._chunks.append(tuple(map(transaction_row, transactions)))
-        self._count += len(transactions)
+        for offset, row in enumerate(rows):
+            self._at[row[0]] = base + offset
+        self._chunks.append(tuple(rows))
+        self._count += len(rows)
 
     def __len__(self) -> int:
         """How many transactions are posted."""

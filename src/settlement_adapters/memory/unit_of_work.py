@@ -26,11 +26,11 @@ from settlement_adapters.memory.repositories import (
     MemoryReleaseSummaryRepository,
     MemoryStatementRepository,
 )
-from settlement_adapters.memory.rows import EVENT_KINDS, EventRow
+from settlement_adapters.memory.rows import EVENT_KINDS, EventRow, TransactionRow
 from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
-from settlement_core.ledger import JournalTransaction, Seal
+from settlement_core.ledger import Seal
 from settlement_core.model import (
     Account,
     BillingItem,
@@ -94,7 +94,7 @@ class MemoryUnitOfWork:
         self.staged: defaultdict[str, dict[str, Any]] = defaultdict(dict)
         self.new: defaultdict[str, set[str]] = defaultdict(set)
         self.originals: dict[tuple[str, str], Any] = {}
-        self.transactions: list[JournalTransaction] = []
+        self.transactions: list[TransactionRow] = []  # staged as rows (see MemoryLedger.post)
         self.staged_channel_events: list[ChannelEvent] = []
         self.staged_seals: list[Seal] = []
         self.staged_checkpoints: dict[tuple[str, str], tuple[str | None, str]] = {}
@@ -115,7 +115,7 @@ class MemoryUnitOfWork:
         self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
             list
         )
-        self.new_transactions: dict[tuple[str, str], JournalTransaction] = {}
+        self.new_transactions: dict[tuple[str, str], TransactionRow] = {}
 
     def __enter__(self) -> Self:
         """Begin (staging starts empty)."""
@@ -261,11 +261,9 @@ class MemoryUnitOfWork:
             if seal.transaction_id in db.seals or seal.seq != tip + 1:
                 raise ConcurrencyConflict("another sealer extended the chain; seal again")
             tips[seal.tenant_id] = seal.seq
-        for transaction in self.transactions:
-            if (transaction.kind, transaction.reference) in db.transaction_by_reference:
-                raise ConcurrencyConflict(
-                    f"{transaction.kind} for {transaction.reference} was already posted"
-                )
+        for kind, reference in self.new_transactions:
+            if (kind, reference) in db.transaction_by_reference:
+                raise ConcurrencyConflict(f"{kind} for {reference} was already posted")
 
     def _apply(self, db: MemoryDatabase, changed: list[tuple[str, list[tuple[Any, bool]]]]) -> None:
         events: list[Event] = []
