@@ -12,7 +12,6 @@ from settlement_adapters.memory.database import (
     ITEM_AMOUNT,
     ITEM_KIND,
     ITEM_STATUS,
-    ITEMS,
     T,
 )
 from settlement_adapters.memory.rows import (
@@ -212,18 +211,9 @@ class MemoryBillingItemRepository(_Repository):
     def _all(self, ids: Iterable[str] | None = None) -> list[Any]:
         """Every item (or the items with `ids`) as this unit of work sees them, as objects."""
         staged = self.uow.staged[self.table]
-        rows = self.uow.db.items
-        wanted = set(rows) | set(staged) if ids is None else set(ids)
-        found = []
-        for item_id in wanted:
-            item = staged.get(item_id)
-            if item is None:
-                row = rows.get(item_id)
-                if row is None:
-                    continue
-                item = ITEMS.object(row)
-            found.append(item)
-        return found
+        wanted = set(self.uow.db.items) | set(staged) if ids is None else set(ids)
+        found = (self.uow.item_view(item_id) for item_id in wanted)
+        return [item for item in found if item is not None]
 
     def _kinds_and_amounts(self, statement_id: str) -> list[tuple[str, int]]:
         # Read from the rows: building an item per row cost more than the sum itself.
@@ -258,25 +248,26 @@ class MemoryBillingItemRepository(_Repository):
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
         """Apply a trigger to every item of these statements that allows it."""
-        allowed = sources(BillingItemStatus, trigger)
-        allowed_values = {status.value for status in allowed}
+        uow = self.uow
         # The machine is asked once per source state, not once per item.
-        moves = {status: next_state(status, trigger) for status in allowed}
-        staged = self.uow.staged[self.table]
-        rows = self.uow.db.items
+        moves = {s: next_state(s, trigger) for s in sources(BillingItemStatus, trigger)}
+        by_value = {source.value: dest.value for source, dest in moves.items()}
+        staged = uow.staged[self.table]
         moved = 0
+        # One event per bulk move is recorded by the caller, not one per item.
         for statement_id in statement_ids:
             for item_id in self._ids_of_statement(statement_id):
                 item = staged.get(item_id)
-                if item is None:
-                    # Items the trigger cannot move are not copied into the unit of work.
-                    row = rows.get(item_id)
-                    if row is None or row[ITEM_STATUS] not in allowed_values:
-                        continue
-                    item = self.uow.peek_item(item_id)
-                if item is not None and item.status in allowed:
-                    # One event per bulk move is recorded by the caller, not one per item.
-                    item.status = moves[item.status]
+                if item is not None:
+                    if item.status in moves:
+                        item.status = moves[item.status]
+                        moved += 1
+                    continue
+                # Items not copied into the unit of work are moved as rows.
+                row = uow.item_row(item_id)
+                dest = None if row is None else by_value.get(row[ITEM_STATUS])
+                if row is not None and dest is not None:
+                    uow.move_item(item_id, row, dest)
                     moved += 1
         return moved
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from settlement_adapters.memory.database import ITEM_RUN, ITEM_TENANT, ITEMS
+from settlement_adapters.memory.database import ITEM_RUN, ITEM_TENANT
 from settlement_adapters.memory.repositories import _Repository
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import BillingItem, Run
@@ -31,7 +31,9 @@ class MemoryRunRepository(_Repository):
         staged = self.uow.staged["items"]
         items: dict[str, BillingItem] = {}
         for item_id in db.items_by_run.get((tenant_id, run_id), ()):
-            items[item_id] = staged.get(item_id) or ITEMS.object(db.items[item_id])
+            found = self.uow.item_view(item_id)
+            if found is not None:
+                items[item_id] = found
         for item in staged.values():
             if item.run_id == run_id and item.tenant_id == tenant_id:
                 items[item.id] = item

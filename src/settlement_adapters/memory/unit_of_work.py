@@ -7,8 +7,15 @@ from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from settlement_adapters.memory.codec import Row
 from settlement_adapters.memory.copies import clone, same
-from settlement_adapters.memory.database import ITEM_VERSION, ITEMS, MemoryDatabase, T
+from settlement_adapters.memory.database import (
+    ITEM_STATUS,
+    ITEM_VERSION,
+    ITEMS,
+    MemoryDatabase,
+    T,
+)
 from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
@@ -116,6 +123,8 @@ class MemoryUnitOfWork:
             list
         )
         self.new_transactions: dict[tuple[str, str], TransactionRow] = {}
+        # item id -> (row read, row with a staged status), for items moved in bulk
+        self.moved_items: dict[str, tuple[Row, Row]] = {}
 
     def __enter__(self) -> Self:
         """Begin (staging starts empty)."""
@@ -157,12 +166,39 @@ class MemoryUnitOfWork:
         staged = self.staged["items"]
         if item_id in staged:
             return staged[item_id]  # type: ignore[no-any-return]
-        row = self.db.items.get(item_id)
-        if row is None:
-            return None
+        moved = self.moved_items.pop(item_id, None)
+        if moved is None:
+            original = row = self.db.items.get(item_id)
+            if row is None:
+                return None
+        else:
+            original, row = moved
         mine = staged[item_id] = ITEMS.object(row)
-        self.originals[("items", item_id)] = row
+        self.originals[("items", item_id)] = original
         return mine
+
+    def item_row(self, item_id: str) -> Row | None:
+        """The row of an item this unit of work holds no copy of, with any staged move."""
+        moved = self.moved_items.get(item_id)
+        return self.db.items.get(item_id) if moved is None else moved[1]
+
+    def item_view(self, item_id: str) -> BillingItem | None:
+        """An item as this unit of work sees it, for reading (no copy is staged)."""
+        staged: BillingItem | None = self.staged["items"].get(item_id)
+        if staged is not None:
+            return staged
+        row = self.item_row(item_id)
+        return None if row is None else ITEMS.object(row)
+
+    def move_item(self, item_id: str, row: Row, status: str) -> None:
+        """Stage a status change of an item this unit of work holds no copy of."""
+        # Bulk moves touch every item of a statement: a row each is cheaper than a copy.
+        earlier = self.moved_items.get(item_id)
+        original = row if earlier is None else earlier[0]
+        self.moved_items[item_id] = (
+            original,
+            (*row[:ITEM_STATUS], status, *row[ITEM_STATUS + 1 :]),
+        )
 
     def new_items_of(self, statement_id: str) -> Sequence[BillingItem]:
         """The items this unit of work added to a statement."""
@@ -186,8 +222,11 @@ class MemoryUnitOfWork:
         db = self.db
         with db.lock:
             changed = self._changed(db)
+            moved = [(i, old, new) for i, (old, new) in self.moved_items.items() if old != new]
             self._check(db, changed)
+            _check_moves(db, moved)
             self._apply(db, changed)
+            _apply_moves(db, moved)
         self._reset()
 
     def rollback(self) -> None:
@@ -299,6 +338,21 @@ class MemoryUnitOfWork:
         if chunk:
             db.outbox.append(chunk)
         db.outbox_sent.update(self.sent)
+
+
+def _check_moves(db: MemoryDatabase, moved: list[tuple[str, Row, Row]]) -> None:
+    rows = db.items
+    for item_id, original, _ in moved:
+        if rows[item_id][ITEM_VERSION] != original[ITEM_VERSION]:
+            raise ConcurrencyConflict(
+                f"items {item_id} was changed by another writer; retry the command"
+            )
+
+
+def _apply_moves(db: MemoryDatabase, moved: list[tuple[str, Row, Row]]) -> None:
+    rows, at = db.items, ITEM_VERSION
+    for item_id, _, row in moved:
+        rows[item_id] = (*row[:at], row[at] + 1, *row[at + 1 :])
 
 
 def _unchanged_item(original: Any, obj: Any) -> bool:
