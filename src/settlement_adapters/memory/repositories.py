@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from settlement_adapters.memory.database import (
     ITEM_AMOUNT,
     ITEM_KIND,
-    ITEM_STATUS,
     T,
 )
 from settlement_adapters.memory.rows import (
@@ -232,9 +231,22 @@ class MemoryBillingItemRepository(_Repository):
 
     def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
         """Sums of these statements' items, from the items themselves."""
-        return {
-            sid: sum(amount for _, amount in self._kinds_and_amounts(sid)) for sid in statement_ids
-        }
+        staged = self.uow.staged[self.table]
+        rows = self.uow.db.items
+        totals = {}
+        for statement_id in statement_ids:
+            total = 0
+            for item_id in self._ids_of_statement(statement_id):
+                item = staged.get(item_id)
+                if item is not None:
+                    total += item.amount_minor
+                    continue
+                # A staged bulk move changes the status only, so the row's amount holds.
+                row = rows.get(item_id)
+                if row is not None:
+                    total += row[ITEM_AMOUNT]
+            totals[statement_id] = total
+        return totals
 
     def totals_of_kinds(
         self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]
@@ -264,10 +276,10 @@ class MemoryBillingItemRepository(_Repository):
                         moved += 1
                     continue
                 # Items not copied into the unit of work are moved as rows.
-                row = uow.item_row(item_id)
-                dest = None if row is None else by_value.get(row[ITEM_STATUS])
-                if row is not None and dest is not None:
-                    uow.move_item(item_id, row, dest)
+                seen = uow.item_status(item_id)
+                dest = None if seen is None else by_value.get(seen[1])
+                if seen is not None and dest is not None:
+                    uow.move_item(item_id, seen[0], dest)
                     moved += 1
         return moved
 

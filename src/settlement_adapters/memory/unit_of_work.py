@@ -124,7 +124,8 @@ class MemoryUnitOfWork:
         )
         self.new_transactions: dict[tuple[str, str], TransactionRow] = {}
         # item id -> (row read, row with a staged status), for items moved in bulk
-        self.moved_items: dict[str, tuple[Row, Row]] = {}
+        # item id -> (row read, staged status), for items moved in bulk without a copy
+        self.moved_items: dict[str, tuple[Row, str]] = {}
 
     def __enter__(self) -> Self:
         """Begin (staging starts empty)."""
@@ -172,7 +173,8 @@ class MemoryUnitOfWork:
             if row is None:
                 return None
         else:
-            original, row = moved
+            original = moved[0]
+            row = _with_status(original, moved[1])
         mine = staged[item_id] = ITEMS.object(row)
         self.originals[("items", item_id)] = original
         return mine
@@ -180,7 +182,7 @@ class MemoryUnitOfWork:
     def item_row(self, item_id: str) -> Row | None:
         """The row of an item this unit of work holds no copy of, with any staged move."""
         moved = self.moved_items.get(item_id)
-        return self.db.items.get(item_id) if moved is None else moved[1]
+        return self.db.items.get(item_id) if moved is None else _with_status(*moved)
 
     def item_view(self, item_id: str) -> BillingItem | None:
         """An item as this unit of work sees it, for reading (no copy is staged)."""
@@ -190,15 +192,18 @@ class MemoryUnitOfWork:
         row = self.item_row(item_id)
         return None if row is None else ITEMS.object(row)
 
-    def move_item(self, item_id: str, row: Row, status: str) -> None:
+    def item_status(self, item_id: str) -> tuple[Row, str] | None:
+        """The row read and the status seen of an item this unit of work holds no copy of."""
+        moved = self.moved_items.get(item_id)
+        if moved is not None:
+            return moved
+        row = self.db.items.get(item_id)
+        return None if row is None else (row, row[ITEM_STATUS])
+
+    def move_item(self, item_id: str, original: Row, status: str) -> None:
         """Stage a status change of an item this unit of work holds no copy of."""
-        # Bulk moves touch every item of a statement: a row each is cheaper than a copy.
-        earlier = self.moved_items.get(item_id)
-        original = row if earlier is None else earlier[0]
-        self.moved_items[item_id] = (
-            original,
-            (*row[:ITEM_STATUS], status, *row[ITEM_STATUS + 1 :]),
-        )
+        # Bulk moves touch every item of a statement: a status each is cheaper than a copy.
+        self.moved_items[item_id] = (original, status)
 
     def new_items_of(self, statement_id: str) -> Sequence[BillingItem]:
         """The items this unit of work added to a statement."""
@@ -222,7 +227,8 @@ class MemoryUnitOfWork:
         db = self.db
         with db.lock:
             changed = self._changed(db)
-            moved = [(i, old, new) for i, (old, new) in self.moved_items.items() if old != new]
+            at = ITEM_STATUS
+            moved = [(i, row, new) for i, (row, new) in self.moved_items.items() if row[at] != new]
             self._check(db, changed)
             _check_moves(db, moved)
             self._apply(db, changed)
@@ -340,7 +346,15 @@ class MemoryUnitOfWork:
         db.outbox_sent.update(self.sent)
 
 
-def _check_moves(db: MemoryDatabase, moved: list[tuple[str, Row, Row]]) -> None:
+def _with_status(row: Row, status: str, version: int | None = None) -> Row:
+    values = list(row)
+    values[ITEM_STATUS] = status
+    if version is not None:
+        values[ITEM_VERSION] = version
+    return tuple(values)
+
+
+def _check_moves(db: MemoryDatabase, moved: list[tuple[str, Row, str]]) -> None:
     rows = db.items
     for item_id, original, _ in moved:
         if rows[item_id][ITEM_VERSION] != original[ITEM_VERSION]:
@@ -349,10 +363,10 @@ def _check_moves(db: MemoryDatabase, moved: list[tuple[str, Row, Row]]) -> None:
             )
 
 
-def _apply_moves(db: MemoryDatabase, moved: list[tuple[str, Row, Row]]) -> None:
+def _apply_moves(db: MemoryDatabase, moved: list[tuple[str, Row, str]]) -> None:
     rows, at = db.items, ITEM_VERSION
-    for item_id, _, row in moved:
-        rows[item_id] = (*row[:at], row[at] + 1, *row[at + 1 :])
+    for item_id, original, status in moved:
+        rows[item_id] = _with_status(original, status, original[at] + 1)
 
 
 def _unchanged_item(original: Any, obj: Any) -> bool:
