@@ -96,6 +96,11 @@ class PairIndex(Generic[K, V]):
         inner = self._by_first.get(first)
         return None if inner is None else inner.get(second)
 
+    def has(self, first: K, second: str) -> bool:
+        """Whether (first, second) is present."""
+        inner = self._by_first.get(first)
+        return inner is not None and second in inner
+
     def __contains__(self, key: object) -> bool:
         """Whether a (first, second) pair is present."""
         if not isinstance(key, tuple) or len(key) != 2:

@@ -106,9 +106,11 @@ class PostedTransactions:
         if not rows:
             return
         base = len(self._chunks) * _CHUNK
+        # The chunk goes in before its locators: a reader (who takes no lock) never
+        # finds a locator without its chunk.
+        self._chunks.append(tuple(rows))
         for offset, row in enumerate(rows):
             self._at[row[0]] = base + offset
-        self._chunks.append(tuple(rows))
         self._count += len(rows)
 
     def __len__(self) -> int:
