@@ -285,14 +285,14 @@ class MemoryBillingItemRepository(_Repository):
 
     def query(self, where: ItemFilter, after: str | None, limit: int) -> Page[BillingItem]:
         """Items matching a filter, in id order after a cursor."""
+        ids: Iterable[str]
         if where.statement_id is not None:
-            candidates = self._all(self._ids_of_statement(where.statement_id))
+            ids = self._ids_of_statement(where.statement_id)
         elif where.account_id is not None:
             ids = list(self.uow.db.items_by_account.get(where.account_id, ()))
             ids.extend(i.id for i in self.uow.new_items if i.account_id == where.account_id)
-            candidates = self._all(ids)
         else:
-            candidates = self._all()
+            ids = [*self.uow.db.items, *self.uow.staged[self.table]]
 
         def keep(i: BillingItem) -> bool:
             return (
@@ -307,7 +307,17 @@ class MemoryBillingItemRepository(_Repository):
                 and _between(i.amount_minor, where.amount_min_minor, where.amount_max_minor)
             )
 
-        return _page(filter(keep, candidates), after, limit)
+        # Ids are ordered first and items built only until the page is full.
+        chosen: list[BillingItem] = []
+        for item_id in sorted({i for i in ids if after is None or i > after}):
+            item = self.uow.item_view(item_id)
+            if item is not None and keep(item):
+                chosen.append(item)
+                if len(chosen) > limit:
+                    break
+        more = len(chosen) > limit
+        chosen = chosen[:limit]
+        return Page(chosen, chosen[-1].id if more and chosen else None)
 
 
 class MemoryStatementRepository(_Repository):
