@@ -72,7 +72,9 @@ class MemoryDatabase:
         # Items are kept as rows (see codec.py): there are millions of them.
         self.items: dict[str, Row] = {}
         self.item_by_key: PairIndex[str, str] = PairIndex()  # (tenant, key) -> item id
-        self.items_by_statement: defaultdict[str, list[str]] = defaultdict(list)
+        # A statement's item ids: a list while it is open, a tuple once it is not (a tuple of
+        # strings is not walked by the garbage collector; closed statements take no items).
+        self.items_by_statement: dict[str, list[str] | tuple[str, ...]] = {}
         self.items_by_account: defaultdict[str, list[str]] = defaultdict(list)
         self.items_by_run: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
         # (tenant, account, currency), order -> minor units booked
@@ -138,6 +140,10 @@ class MemoryDatabase:
             starts.insert(at, statement.period.start)
             self.statement_ids_by_series[series].insert(at, statement.id)
         elif old.status is not statement.status:
+            if old.status is StatementStatus.OPEN:
+                self.items_by_statement[statement.id] = tuple(
+                    self.items_by_statement.get(statement.id, ())
+                )
             self.statements_by_status[old.status].discard(statement.id)
             key = (old.account_id, old.status)
             before = by_account.get(key)
@@ -160,7 +166,10 @@ class MemoryDatabase:
     def index_item(self, item: BillingItem) -> None:
         """Index a new item (an item's keys, statement and order never change)."""
         self.item_by_key.put(item.tenant_id, item.key, item.id)
-        self.items_by_statement[item.statement_id].append(item.id)
+        ids = self.items_by_statement.get(item.statement_id)
+        if type(ids) is not list:
+            ids = self.items_by_statement[item.statement_id] = list(ids or ())
+        ids.append(item.id)
         self.items_by_account[item.account_id].append(item.id)
         if item.run_id is not None:
             self.items_by_run[(item.tenant_id, item.run_id)].append(item.id)
