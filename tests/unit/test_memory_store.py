@@ -61,9 +61,8 @@ def db() -> MemoryDatabase:
 
 def _statement_of(db: MemoryDatabase, shop: int, day: int) -> str:
     account = db.account_by_shop[(TENANT, f"shop-{shop}")]
-    starts = db.statement_starts_by_series[(account, "EUR")]
-    at = starts.index(DAY0 + timedelta(days=day))
-    return db.statement_ids_by_series[(account, "EUR")][at]
+    starts, ids = db.statement_series[(account, "EUR")]
+    return ids[starts.index(DAY0 + timedelta(days=day))]
 
 
 def test_an_item_row_is_untracked_by_the_collector_and_gives_back_the_item() -> None:

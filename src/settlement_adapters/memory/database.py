@@ -44,6 +44,9 @@ ITEM_RUN = ITEMS.at("run_id")
 ITEM_STATUS = ITEMS.at("status")
 ITEM_VERSION = ITEMS.at("version")
 
+# The statuses whose statements are indexed per account (payouts read them account by account).
+BY_ACCOUNT = frozenset({StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD})
+
 # Every aggregate the adapter stores in a table of its own.
 T = TypeVar(
     "T",
@@ -80,13 +83,12 @@ class MemoryDatabase:
         # (tenant, account, currency), order -> minor units booked
         self.booked_by_order: PairIndex[tuple[str, str, str], int] = PairIndex()
         self.statements: dict[str, Statement] = {}
-        # (account, currency) -> statement ids and their period starts, in period order
-        self.statement_ids_by_series: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
-        self.statement_starts_by_series: defaultdict[tuple[str, str], list[datetime]] = defaultdict(
-            list
-        )
+        # (account, currency) -> (period starts, statement ids), in period order: tuples, so the
+        # collector does not walk them and a reader gets both halves of one version at once
+        self.statement_series: dict[tuple[str, str], tuple[tuple[datetime, ...], tuple[str, ...]]]
+        self.statement_series = {}
         self.statements_by_status: defaultdict[StatementStatus, set[str]] = defaultdict(set)
-        # (account, status) -> statement ids: payouts read one account's payable statements.
+        # (account, status) -> statement ids, for the statuses payouts read per account.
         self.statements_by_account_status: dict[tuple[str, StatementStatus], set[str]] = {}
         # Open statements as a heap of (period end, id), for closing the oldest first; entries
         # of statements closed since are dropped when they come to the top.
@@ -135,10 +137,12 @@ class MemoryDatabase:
         by_account = self.statements_by_account_status
         if old is None:
             series = (statement.account_id, statement.currency)
-            starts = self.statement_starts_by_series[series]
+            starts, ids = self.statement_series.get(series, ((), ()))
             at = bisect.bisect(starts, statement.period.start)
-            starts.insert(at, statement.period.start)
-            self.statement_ids_by_series[series].insert(at, statement.id)
+            self.statement_series[series] = (
+                (*starts[:at], statement.period.start, *starts[at:]),
+                (*ids[:at], statement.id, *ids[at:]),
+            )
         elif old.status is not statement.status:
             if old.status is StatementStatus.OPEN:
                 self.items_by_statement[statement.id] = tuple(
@@ -154,7 +158,9 @@ class MemoryDatabase:
         else:
             return
         self.statements_by_status[statement.status].add(statement.id)
-        by_account.setdefault((statement.account_id, statement.status), set()).add(statement.id)
+        if statement.status in BY_ACCOUNT:
+            key = (statement.account_id, statement.status)
+            by_account.setdefault(key, set()).add(statement.id)
         if statement.status is StatementStatus.OPEN:
             heapq.heappush(self.open_queue, (statement.period.end, statement.id))
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from settlement_adapters.memory.database import (
+    BY_ACCOUNT,
     ITEM_AMOUNT,
     ITEM_KIND,
     T,
@@ -337,7 +338,7 @@ class MemoryStatementRepository(_Repository):
 
     def _series(self, account_id: str, currency: str) -> list[Statement]:
         series = (account_id, currency)
-        ids = list(self.uow.db.statement_ids_by_series.get(series, ()))
+        ids = list(self.uow.db.statement_series.get(series, ((), ()))[1])
         ids.extend(s.id for s in self.uow.new_statements_by_series.get(series, ()))
         return sorted(self._all(ids), key=lambda s: s.period.start)
 
@@ -355,10 +356,10 @@ class MemoryStatementRepository(_Repository):
         return found
 
     def _covering(self, series: tuple[str, str], instant: datetime) -> Statement | None:
-        starts = self.uow.db.statement_starts_by_series.get(series, [])
+        starts, ids = self.uow.db.statement_series.get(series, ((), ()))
         at = bisect.bisect_right(starts, instant) - 1
         if at >= 0:
-            statement_id = self.uow.db.statement_ids_by_series[series][at]
+            statement_id = ids[at]
             candidate = self.uow.peek(self.table, self.uow.db.statements, statement_id)
             if candidate is not None and candidate.period.contains(instant):
                 return candidate
@@ -480,6 +481,8 @@ class MemoryStatementRepository(_Repository):
     ) -> dict[str, list[Statement]]:
         # Committed statements come from the (account, status) index; staged ones may have
         # moved into or out of `status`, so they are looked at whatever their status.
+        if status not in BY_ACCOUNT:
+            raise ValueError(f"statements in {status.value} are not indexed by account")
         wanted = set(account_ids)
         staged_ids: dict[str, list[str]] = {}
         for s in self.uow.staged[self.table].values():
