@@ -56,6 +56,9 @@ from settlement_core.model import (
 )
 from settlement_core.ports import OutboxMessage
 
+# Per table, in staging order: the objects to write, and the ids of those that are new.
+Changed = list[tuple[str, list[Any], Container[str]]]
+
 Aggregate = (
     Account
     | BillingItem
@@ -239,9 +242,8 @@ class MemoryUnitOfWork:
         """Discard the staged changes."""
         self._reset()
 
-    def _changed(self, db: MemoryDatabase) -> list[tuple[str, list[tuple[Any, bool]]]]:
-        """Per table, in staging order: the objects to write and whether each is new."""
-        changed = []
+    def _changed(self, db: MemoryDatabase) -> Changed:
+        changed: Changed = []
         originals = self.originals
         for table, staged in self.staged.items():
             new = self.new.get(table, ())
@@ -249,17 +251,17 @@ class MemoryUnitOfWork:
             written = []
             for obj_id, obj in staged.items():
                 if obj_id in new:
-                    written.append((obj, True))
+                    written.append(obj)
                     continue
                 original = originals.get((table, obj_id))
                 # Objects only read are not written, so readers never conflict with writers.
                 if obj.events or original is None or not unchanged(original, obj):
-                    written.append((obj, False))
+                    written.append(obj)
             if written:
-                changed.append((table, written))
+                changed.append((table, written, new))
         return changed
 
-    def _check(self, db: MemoryDatabase, changed: list[tuple[str, list[tuple[Any, bool]]]]) -> None:
+    def _check(self, db: MemoryDatabase, changed: Changed) -> None:
         unique: dict[str, tuple[Container[Any], Callable[[Any], Any]]] = {
             "accounts": (db.account_by_shop, lambda a: (a.tenant_id, a.shop_id)),
             "payouts": (db.payout_by_key, lambda p: (p.tenant_id, p.key)),
@@ -274,15 +276,15 @@ class MemoryUnitOfWork:
                 lambda f: (f.tenant_id, f.order_id, f.sequence),
             ),
         }
-        for table, written in changed:
+        for table, written, new in changed:
             if table == "items":
-                _check_items(db, written)
+                _check_items(db, written, new)
                 continue
             committed: dict[str, Any] = getattr(db, table)
             index, key_of = unique.get(table, (None, None))
             version_at = ITEM_VERSION if table == "items" else None
-            for obj, is_new in written:
-                if not is_new:
+            for obj in written:
+                if obj.id not in new:
                     stored = committed[obj.id]
                     version = stored.version if version_at is None else stored[version_at]
                     if version != obj.version:
@@ -312,19 +314,19 @@ class MemoryUnitOfWork:
             if (kind, reference) in db.transaction_by_reference:
                 raise ConcurrencyConflict(f"{kind} for {reference} was already posted")
 
-    def _apply(self, db: MemoryDatabase, changed: list[tuple[str, list[tuple[Any, bool]]]]) -> None:
+    def _apply(self, db: MemoryDatabase, changed: Changed) -> None:
         events: list[Event] = []
-        for table, written in changed:
-            for obj, _ in written:
+        for table, written, new in changed:
+            for obj in written:
                 if obj.events:
                     events.extend(obj.events)
                     obj.events.clear()
                 obj.version += 1
             if table == "items":
-                _write_items(db, written)
+                _write_items(db, written, new)
             else:
-                for obj, is_new in written:
-                    _write(db, table, obj, is_new)
+                for obj in written:
+                    _write(db, table, obj, obj.id in new)
         events.extend(self.recorded)
         db.index_transactions(self.transactions)
         for key, (_, value) in self.staged_checkpoints.items():
@@ -356,11 +358,11 @@ def _with_status(row: Row, status: str, version: int | None = None) -> Row:
     return tuple(values)
 
 
-def _check_items(db: MemoryDatabase, written: list[tuple[BillingItem, bool]]) -> None:
+def _check_items(db: MemoryDatabase, written: list[BillingItem], new: Container[str]) -> None:
     # The checks of the generic loop, spelt out for the table that takes thousands a batch.
     rows, keys = db.items, db.item_by_key
-    for item, is_new in written:
-        if not is_new:
+    for item in written:
+        if item.id not in new:
             if rows[item.id][ITEM_VERSION] != item.version:
                 raise ConcurrencyConflict(
                     f"items {item.id} was changed by another writer; retry the command"
@@ -392,11 +394,11 @@ def _unchanged_item(original: Any, obj: Any) -> bool:
     return bool(ITEMS.row(obj) == original)
 
 
-def _write_items(db: MemoryDatabase, written: list[tuple[BillingItem, bool]]) -> None:
+def _write_items(db: MemoryDatabase, written: list[BillingItem], new: Container[str]) -> None:
     rows, row, index = db.items, ITEMS.row, db.index_item
-    for item, is_new in written:
+    for item in written:
         rows[item.id] = row(item)
-        if is_new:
+        if item.id in new:
             index(item)
 
 
