@@ -8,12 +8,16 @@ trace and two writers behave as they would against a database.
 from __future__ import annotations
 
 import bisect
+import heapq
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from settlement_core.ledger import JournalTransaction, Seal
+from settlement_adapters.memory.codec import PairIndex, Row, RowCodec
+from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow, legs
+from settlement_core.ledger import Seal
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import (
     Account,
@@ -22,7 +26,6 @@ from settlement_core.model import (
     Charge,
     Collection,
     Discrepancy,
-    Event,
     FeeCalculation,
     Freeze,
     Funding,
@@ -32,6 +35,17 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.ports import OutboxMessage
+
+ITEMS = RowCodec(BillingItem)
+ITEM_TENANT = ITEMS.at("tenant_id")
+ITEM_KIND = ITEMS.at("kind")
+ITEM_AMOUNT = ITEMS.at("amount_minor")
+ITEM_RUN = ITEMS.at("run_id")
+ITEM_STATUS = ITEMS.at("status")
+ITEM_VERSION = ITEMS.at("version")
+
+# The statuses whose statements are indexed per account (payouts read them account by account).
+BY_ACCOUNT = frozenset({StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD})
 
 # Every aggregate the adapter stores in a table of its own.
 T = TypeVar(
@@ -58,19 +72,29 @@ class MemoryDatabase:
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
         self.account_by_shop: dict[tuple[str, str], str] = {}
-        self.items: dict[str, BillingItem] = {}
-        self.item_by_key: dict[tuple[str, str], str] = {}
-        self.items_by_statement: defaultdict[str, list[str]] = defaultdict(list)
+        # Items are kept as rows (see codec.py): there are millions of them.
+        self.items: dict[str, Row] = {}
+        self.item_by_key: PairIndex[str, str] = PairIndex()  # (tenant, key) -> item id
+        # A statement's item ids: a list while it is open, a tuple once it is not (a tuple of
+        # strings is not walked by the garbage collector; closed statements take no items).
+        self.items_by_statement: dict[str, list[str] | tuple[str, ...]] = {}
         self.items_by_account: defaultdict[str, list[str]] = defaultdict(list)
-        self.booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.items_by_run: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+        # (tenant, account, currency), order -> minor units booked
+        self.booked_by_order: PairIndex[tuple[str, str, str], int] = PairIndex()
         self.statements: dict[str, Statement] = {}
-        # (account, currency) -> statement ids and their period starts, in period order
-        self.statement_ids_by_series: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
-        self.statement_starts_by_series: defaultdict[tuple[str, str], list[datetime]] = defaultdict(
-            list
-        )
+        # (account, currency) -> (period starts, statement ids), in period order: tuples, so the
+        # collector does not walk them and a reader gets both halves of one version at once
+        self.statement_series: dict[tuple[str, str], tuple[tuple[datetime, ...], tuple[str, ...]]]
+        self.statement_series = {}
         self.statements_by_status: defaultdict[StatementStatus, set[str]] = defaultdict(set)
-        self.statements_by_account: defaultdict[str, list[str]] = defaultdict(list)
+        # (account, status) -> statement ids, for the statuses payouts read per account.
+        self.statements_by_account_status: dict[tuple[str, StatementStatus], set[str]] = {}
+        # Open statements as a heap of (period end, id), for closing the oldest first; entries
+        # of statements closed since are dropped when they come to the top.
+        self.open_queue: list[tuple[datetime, str]] = []
+        # Every account id in order, for walking accounts after a cursor.
+        self.account_ids: list[str] = []
         self.payouts: dict[str, Payout] = {}
         self.payout_by_key: dict[tuple[str, str], str] = {}
         self.releases: dict[str, ReleaseSummary] = {}
@@ -91,45 +115,83 @@ class MemoryDatabase:
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
         self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
         self.nonces: set[tuple[str, str]] = set()
-        self.transactions: list[JournalTransaction] = []
+        self.transactions = PostedTransactions()
         self.seals: dict[str, Seal] = {}
         self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
-        self.transaction_by_id: dict[str, JournalTransaction] = {}
-        self.transaction_by_reference: dict[tuple[str, str], str] = {}
+        self.transaction_by_reference: PairIndex[str, str] = PairIndex()  # (kind, reference)
         self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.currencies_by_account: defaultdict[str, set[str]] = defaultdict(set)
-        # Events are kept as (message id, event) and serialised when read.
-        self.outbox: list[tuple[str, Event] | OutboxMessage] = []
+        # Events are kept as rows (see rows.py) and serialised when read.
+        self.outbox: list[tuple[EventRow | OutboxMessage, ...]] = []  # one chunk per commit
         self.outbox_sent: set[str] = set()
-        self.outbox_cursor = 0
+        self.outbox_cursor = 0  # the first chunk with a message not sent
+        self.outbox_offset = 0  # and the first such message in it
+
+    @property
+    def transaction_by_id(self) -> PostedTransactions:
+        """The journal, looked up by transaction id."""
+        return self.transactions
 
     def index_statement(self, statement: Statement, old: Statement | None) -> None:
         """Keep the statement indexes in step with a written statement."""
+        by_account = self.statements_by_account_status
         if old is None:
             series = (statement.account_id, statement.currency)
-            starts = self.statement_starts_by_series[series]
+            starts, ids = self.statement_series.get(series, ((), ()))
             at = bisect.bisect(starts, statement.period.start)
-            starts.insert(at, statement.period.start)
-            self.statement_ids_by_series[series].insert(at, statement.id)
-            self.statements_by_account[statement.account_id].append(statement.id)
-        else:
+            self.statement_series[series] = (
+                (*starts[:at], statement.period.start, *starts[at:]),
+                (*ids[:at], statement.id, *ids[at:]),
+            )
+        elif old.status is not statement.status:
+            if old.status is StatementStatus.OPEN:
+                self.items_by_statement[statement.id] = tuple(
+                    self.items_by_statement.get(statement.id, ())
+                )
             self.statements_by_status[old.status].discard(statement.id)
+            key = (old.account_id, old.status)
+            before = by_account.get(key)
+            if before is not None:
+                before.discard(statement.id)
+                if not before:
+                    del by_account[key]
+        else:
+            return
         self.statements_by_status[statement.status].add(statement.id)
+        if statement.status in BY_ACCOUNT:
+            key = (statement.account_id, statement.status)
+            by_account.setdefault(key, set()).add(statement.id)
+        if statement.status is StatementStatus.OPEN:
+            heapq.heappush(self.open_queue, (statement.period.end, statement.id))
 
-    def index_item(self, item: BillingItem, old: BillingItem | None) -> None:
-        """Keep the item indexes in step with a written item."""
-        if old is None:
-            self.item_by_key[(item.tenant_id, item.key)] = item.id
-            self.items_by_statement[item.statement_id].append(item.id)
-            self.items_by_account[item.account_id].append(item.id)
-            order = (item.tenant_id, item.account_id, item.order_id, item.currency)
-            self.booked_by_order[order] += item.amount_minor
+    def index_account(self, account: Account) -> None:
+        """Index a new account."""
+        self.account_by_shop[(account.tenant_id, account.shop_id)] = account.id
+        bisect.insort(self.account_ids, account.id)
 
-    def index_transaction(self, transaction: JournalTransaction) -> None:
-        """Append a posted transaction and fold it into the balances."""
-        self.transactions.append(transaction)
-        self.transaction_by_id[transaction.id] = transaction
-        self.transaction_by_reference[(transaction.kind, transaction.reference)] = transaction.id
-        for entry in transaction.entries:
-            self.balances[(entry.account, entry.currency)] += entry.amount_minor
-            self.currencies_by_account[entry.account].add(entry.currency)
+    def index_item(self, item: BillingItem) -> None:
+        """Index a new item (an item's keys, statement and order never change)."""
+        self.item_by_key.put(item.tenant_id, item.key, item.id)
+        ids = self.items_by_statement.get(item.statement_id)
+        if type(ids) is not list:
+            ids = self.items_by_statement[item.statement_id] = list(ids or ())
+        ids.append(item.id)
+        self.items_by_account[item.account_id].append(item.id)
+        if item.run_id is not None:
+            self.items_by_run[(item.tenant_id, item.run_id)].append(item.id)
+        series = (item.tenant_id, item.account_id, item.currency)
+        booked = self.booked_by_order.get(series, item.order_id) or 0
+        self.booked_by_order.put(series, item.order_id, booked + item.amount_minor)
+
+    def index_transactions(self, rows: Sequence[TransactionRow]) -> None:
+        """Append one commit's posted transactions and fold them into the balances."""
+        self.transactions.extend(rows)
+        by_reference, balances = self.transaction_by_reference, self.balances
+        currencies = self.currencies_by_account
+        for row in rows:
+            by_reference.put(row[2], row[3], row[0])
+            for account, currency, minor in legs(row):
+                balances[(account, currency)] += minor
+                known = currencies[account]
+                if currency not in known:
+                    known.add(currency)

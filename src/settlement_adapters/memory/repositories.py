@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from settlement_adapters.memory.database import T
+from settlement_adapters.memory.database import (
+    BY_ACCOUNT,
+    ITEM_AMOUNT,
+    ITEM_KIND,
+    T,
+)
+from settlement_adapters.memory.rows import (
+    EVENT_KINDS,
+    EventRow,
+    as_record,
+    as_transaction,
+    tenant_and_reference,
+    transaction_row,
+)
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ledger import JournalRecord, JournalTransaction, Seal
 from settlement_core.lifecycle import (
@@ -32,7 +46,6 @@ from settlement_core.model import (
     Charge,
     Collection,
     Discrepancy,
-    Event,
     FeeCalculation,
     Freeze,
     Funding,
@@ -111,7 +124,7 @@ class MemoryAccountRepository(_Repository):
     def add(self, account: Account) -> None:
         """Stage a new account."""
         self.uow.stage_new(self.table, account)
-        self.uow.new_accounts_by_shop[(account.tenant_id, account.shop_id)] = account
+        self.uow.accounts_by_shop[(account.tenant_id, account.shop_id)] = account
 
     def get(self, tenant_id: str, account_id: str) -> Account:
         """The account, or NotFound."""
@@ -119,13 +132,17 @@ class MemoryAccountRepository(_Repository):
 
     def find_by_shop(self, tenant_id: str, shop_id: str) -> Account | None:
         """The account for a shop id, if any."""
-        new = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
-        if new is not None:
-            return new
+        # New accounts and those read before, so a batch looks each shop up once.
+        known = self.uow.accounts_by_shop.get((tenant_id, shop_id))
+        if known is not None:
+            return known
         account_id = self.uow.db.account_by_shop.get((tenant_id, shop_id))
         if account_id is None:
             return None
-        return self.uow.peek(self.table, self.uow.db.accounts, account_id)
+        found = self.uow.peek(self.table, self.uow.db.accounts, account_id)
+        if found is not None:
+            self.uow.accounts_by_shop[(tenant_id, shop_id)] = found
+        return found
 
     def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
         """The accounts of any of these shop ids, by shop id."""
@@ -143,14 +160,16 @@ class MemoryBillingItemRepository(_Repository):
         uow = self.uow
         uow.stage_new(self.table, item)
         uow.new_item_keys[(item.tenant_id, item.key)] = item
-        uow.new_items_by_statement[item.statement_id].append(item)
-        uow.new_items_by_account[item.account_id].append(item)
+        uow.new_items.append(item)
         order = (item.tenant_id, item.account_id, item.order_id, item.currency)
         uow.new_booked_by_order[order] += item.amount_minor
 
     def get(self, tenant_id: str, item_id: str) -> BillingItem:
         """The item, or NotFound."""
-        return self.uow.load(self.table, self.uow.db.items, item_id, tenant_id)
+        found = self.uow.peek_item(item_id)
+        if found is None or found.tenant_id != tenant_id:
+            raise NotFound(f"item {item_id!r} not found")
+        return found
 
     def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> list[BillingItem]:
         """The existing items among `item_ids`, in the order asked."""
@@ -167,10 +186,10 @@ class MemoryBillingItemRepository(_Repository):
         staged = self.uow.new_item_keys.get((tenant_id, key))
         if staged is not None:
             return staged
-        item_id = self.uow.db.item_by_key.get((tenant_id, key))
+        item_id = self.uow.db.item_by_key.get(tenant_id, key)
         if item_id is None:
             return None
-        return self.uow.peek(self.table, self.uow.db.items, item_id)
+        return self.uow.peek_item(item_id)
 
     def find_by_keys(self, tenant_id: str, keys: Sequence[str]) -> dict[str, BillingItem]:
         """The items recorded under any of these keys, by key."""
@@ -182,58 +201,100 @@ class MemoryBillingItemRepository(_Repository):
     ) -> int:
         """What one order has booked so far, in minor units."""
         order = (tenant_id, account_id, order_id, currency)
-        return self.uow.db.booked_by_order.get(order, 0) + self.uow.new_booked_by_order.get(
-            order, 0
-        )
+        booked = self.uow.db.booked_by_order.get((tenant_id, account_id, currency), order_id)
+        return (booked or 0) + self.uow.new_booked_by_order.get(order, 0)
 
     def _ids_of_statement(self, statement_id: str) -> list[str]:
         ids = list(self.uow.db.items_by_statement.get(statement_id, ()))
-        ids.extend(i.id for i in self.uow.new_items_by_statement.get(statement_id, ()))
+        ids.extend(i.id for i in self.uow.new_items_of(statement_id))
         return ids
+
+    def _all(self, ids: Iterable[str] | None = None) -> list[Any]:
+        """Every item (or the items with `ids`) as this unit of work sees them, as objects."""
+        staged = self.uow.staged[self.table]
+        wanted = set(self.uow.db.items) | set(staged) if ids is None else set(ids)
+        found = (self.uow.item_view(item_id) for item_id in wanted)
+        return [item for item in found if item is not None]
+
+    def _kinds_and_amounts(self, statement_id: str) -> list[tuple[str, int]]:
+        # Read from the rows: building an item per row cost more than the sum itself.
+        staged = self.uow.staged[self.table]
+        rows = self.uow.db.items
+        found = []
+        for item_id in self._ids_of_statement(statement_id):
+            item = staged.get(item_id)
+            if item is not None:
+                found.append((item.kind.value, item.amount_minor))
+                continue
+            row = rows.get(item_id)
+            if row is not None:
+                found.append((row[ITEM_KIND], row[ITEM_AMOUNT]))
+        return found
 
     def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
         """Sums of these statements' items, from the items themselves."""
-        return {
-            sid: sum(item.amount_minor for item in self._all(self._ids_of_statement(sid)))
-            for sid in statement_ids
-        }
+        staged = self.uow.staged[self.table]
+        rows = self.uow.db.items
+        totals = {}
+        for statement_id in statement_ids:
+            total = 0
+            for item_id in self._ids_of_statement(statement_id):
+                item = staged.get(item_id)
+                if item is not None:
+                    total += item.amount_minor
+                    continue
+                # A staged bulk move changes the status only, so the row's amount holds.
+                row = rows.get(item_id)
+                if row is not None:
+                    total += row[ITEM_AMOUNT]
+            totals[statement_id] = total
+        return totals
 
     def totals_of_kinds(
         self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]
     ) -> dict[str, int]:
         """Sums of these statements' items of the given kinds."""
+        values = {kind.value for kind in kinds}
         return {
-            sid: sum(
-                item.amount_minor
-                for item in self._all(self._ids_of_statement(sid))
-                if item.kind in kinds
-            )
+            sid: sum(amount for kind, amount in self._kinds_and_amounts(sid) if kind in values)
             for sid in statement_ids
         }
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
         """Apply a trigger to every item of these statements that allows it."""
-        allowed = sources(BillingItemStatus, trigger)
+        uow = self.uow
+        # The machine is asked once per source state, not once per item.
+        moves = {s: next_state(s, trigger) for s in sources(BillingItemStatus, trigger)}
+        by_value = {source.value: dest.value for source, dest in moves.items()}
+        staged = uow.staged[self.table]
         moved = 0
+        # One event per bulk move is recorded by the caller, not one per item.
         for statement_id in statement_ids:
             for item_id in self._ids_of_statement(statement_id):
-                item = self.uow.peek(self.table, self.uow.db.items, item_id)
-                if item is not None and item.status in allowed:
-                    # One event per bulk move is recorded by the caller, not one per item.
-                    item.status = next_state(item.status, trigger)
+                item = staged.get(item_id)
+                if item is not None:
+                    if item.status in moves:
+                        item.status = moves[item.status]
+                        moved += 1
+                    continue
+                # Items not copied into the unit of work are moved as rows.
+                seen = uow.item_status(item_id)
+                dest = None if seen is None else by_value.get(seen[1])
+                if seen is not None and dest is not None:
+                    uow.move_item(item_id, seen[0], dest)
                     moved += 1
         return moved
 
     def query(self, where: ItemFilter, after: str | None, limit: int) -> Page[BillingItem]:
         """Items matching a filter, in id order after a cursor."""
+        ids: Iterable[str]
         if where.statement_id is not None:
-            candidates = self._all(self._ids_of_statement(where.statement_id))
+            ids = self._ids_of_statement(where.statement_id)
         elif where.account_id is not None:
             ids = list(self.uow.db.items_by_account.get(where.account_id, ()))
-            ids.extend(i.id for i in self.uow.new_items_by_account.get(where.account_id, ()))
-            candidates = self._all(ids)
+            ids.extend(i.id for i in self.uow.new_items if i.account_id == where.account_id)
         else:
-            candidates = self._all()
+            ids = [*self.uow.db.items, *self.uow.staged[self.table]]
 
         def keep(i: BillingItem) -> bool:
             return (
@@ -248,7 +309,17 @@ class MemoryBillingItemRepository(_Repository):
                 and _between(i.amount_minor, where.amount_min_minor, where.amount_max_minor)
             )
 
-        return _page(filter(keep, candidates), after, limit)
+        # Ids are ordered first and items built only until the page is full.
+        chosen: list[BillingItem] = []
+        for item_id in sorted({i for i in ids if after is None or i > after}):
+            item = self.uow.item_view(item_id)
+            if item is not None and keep(item):
+                chosen.append(item)
+                if len(chosen) > limit:
+                    break
+        more = len(chosen) > limit
+        chosen = chosen[:limit]
+        return Page(chosen, chosen[-1].id if more and chosen else None)
 
 
 class MemoryStatementRepository(_Repository):
@@ -268,17 +339,28 @@ class MemoryStatementRepository(_Repository):
 
     def _series(self, account_id: str, currency: str) -> list[Statement]:
         series = (account_id, currency)
-        ids = list(self.uow.db.statement_ids_by_series.get(series, ()))
+        ids = list(self.uow.db.statement_series.get(series, ((), ()))[1])
         ids.extend(s.id for s in self.uow.new_statements_by_series.get(series, ()))
         return sorted(self._all(ids), key=lambda s: s.period.start)
 
     def find_covering(self, account_id: str, currency: str, instant: datetime) -> Statement | None:
         """The statement whose period holds `instant`, if any."""
         series = (account_id, currency)
-        starts = self.uow.db.statement_starts_by_series.get(series, [])
+        # Periods never overlap nor change, so the last statement found for a series
+        # answers again for every instant it holds (a batch books many on one statement).
+        known = self.uow.covering.get(series)
+        if known is not None and known.period.contains(instant):
+            return known
+        found = self._covering(series, instant)
+        if found is not None:
+            self.uow.covering[series] = found
+        return found
+
+    def _covering(self, series: tuple[str, str], instant: datetime) -> Statement | None:
+        starts, ids = self.uow.db.statement_series.get(series, ((), ()))
         at = bisect.bisect_right(starts, instant) - 1
         if at >= 0:
-            statement_id = self.uow.db.statement_ids_by_series[series][at]
+            statement_id = ids[at]
             candidate = self.uow.peek(self.table, self.uow.db.statements, statement_id)
             if candidate is not None and candidate.period.contains(instant):
                 return candidate
@@ -312,7 +394,28 @@ class MemoryStatementRepository(_Repository):
 
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
         """Open statements whose period ended by `as_of`, oldest first."""
-        due = [s for s in self._with_status(StatementStatus.OPEN) if s.period.end <= as_of]
+        open_ = StatementStatus.OPEN
+        db = self.uow.db
+        staged = self.uow.staged[self.table]
+        due: list[Statement] = []
+        # The heap yields open statements by (period end, id): only the due ones are read,
+        # not every open statement once per batch.
+        with db.lock:
+            queue = db.open_queue
+            taken: list[tuple[datetime, str]] = []
+            seen: set[str] = set()
+            while queue and len(due) < limit and queue[0][0] <= as_of:
+                entry = heapq.heappop(queue)
+                statement = db.statements[entry[1]]
+                if entry[1] in seen or statement.status is not open_:
+                    continue  # closed since it was queued (or queued twice): drop the entry
+                seen.add(entry[1])
+                taken.append(entry)
+                if entry[1] not in staged:
+                    due.append(statement)
+            for entry in taken:
+                heapq.heappush(queue, entry)
+        due.extend(s for s in staged.values() if s.status is open_ and s.period.end <= as_of)
         due.sort(key=lambda s: (s.period.end, s.id))
         return [self._own(s) for s in due[:limit]]
 
@@ -347,24 +450,43 @@ class MemoryStatementRepository(_Repository):
 
     def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
         """Accounts holding closed statements payable at `as_of`, in id order."""
-        ids = {
+        closed = StatementStatus.CLOSED
+        db = self.uow.db
+        staged = self.uow.staged[self.table]
+
+        def payable(s: Statement) -> bool:
+            return s.status is closed and s.payable_at <= as_of
+
+        found: list[str] = []
+        # Accounts are walked in id order from the cursor, so a whole payout run reads each
+        # account once instead of every closed statement once per batch.
+        with db.lock:
+            ids = db.account_ids
+            at = 0 if after is None else bisect.bisect_right(ids, after)
+            by_account = db.statements_by_account_status
+            while at < len(ids) and len(found) < limit:
+                account_id = ids[at]
+                at += 1
+                for sid in by_account.get((account_id, closed), ()):
+                    if payable(staged.get(sid) or db.statements[sid]):
+                        found.append(account_id)
+                        break
+        extra = {
             s.account_id
-            for s in self._with_status(StatementStatus.CLOSED)
-            if s.payable_at <= as_of and (after is None or s.account_id > after)
+            for s in staged.values()
+            if payable(s) and (after is None or s.account_id > after)
         }
-        return sorted(ids)[:limit]
+        return sorted(extra.union(found))[:limit]
 
     def payable_for_accounts(
         self, account_ids: Sequence[str], as_of: datetime
     ) -> dict[str, list[Statement]]:
         """These accounts' closed statements payable at `as_of`, by period."""
-        found = {a: self._of_account(a, StatementStatus.CLOSED, as_of) for a in account_ids}
-        return {a: statements for a, statements in found.items() if statements}
+        return self._of_accounts(account_ids, StatementStatus.CLOSED, as_of)
 
     def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
         """These accounts' carried-forward statements, by period."""
-        found = {a: self._of_account(a, StatementStatus.CARRIED_FORWARD, None) for a in account_ids}
-        return {a: statements for a, statements in found.items() if statements}
+        return self._of_accounts(account_ids, StatementStatus.CARRIED_FORWARD, None)
 
     def due_by_account(self, tenant_id: str, payable_by: datetime) -> list[AccountDue]:
         """Per account and currency: unpaid statements payable by then, summed."""
@@ -380,22 +502,31 @@ class MemoryStatementRepository(_Repository):
             for (account_id, ccy), total in sorted(totals.items())
         ]
 
-    def _of_account(
-        self, account_id: str, status: StatementStatus, as_of: datetime | None
-    ) -> list[Statement]:
-        ids = list(self.uow.db.statements_by_account.get(account_id, ()))
-        ids.extend(
-            s.id
-            for (a, _), new in self.uow.new_statements_by_series.items()
-            if a == account_id
-            for s in new
-        )
-        found = [
-            self._own(s)
-            for s in self._all(ids)
-            if s.status is status and (as_of is None or s.payable_at <= as_of)
-        ]
-        return sorted(found, key=lambda s: (s.period.start, s.currency))
+    def _of_accounts(
+        self, account_ids: Sequence[str], status: StatementStatus, as_of: datetime | None
+    ) -> dict[str, list[Statement]]:
+        # Committed statements come from the (account, status) index; staged ones may have
+        # moved into or out of `status`, so they are looked at whatever their status.
+        if status not in BY_ACCOUNT:
+            raise ValueError(f"statements in {status.value} are not indexed by account")
+        wanted = set(account_ids)
+        staged_ids: dict[str, list[str]] = {}
+        for s in self.uow.staged[self.table].values():
+            if s.account_id in wanted:
+                staged_ids.setdefault(s.account_id, []).append(s.id)
+        by_account = self.uow.db.statements_by_account_status
+        result: dict[str, list[Statement]] = {}
+        for account_id in account_ids:
+            ids = set(by_account.get((account_id, status), ()))
+            ids.update(staged_ids.get(account_id, ()))
+            found = [
+                self._own(s)
+                for s in self._all(ids)
+                if s.status is status and (as_of is None or s.payable_at <= as_of)
+            ]
+            if found:
+                result[account_id] = sorted(found, key=lambda s: (s.period.start, s.currency))
+        return result
 
     def query(self, where: StatementFilter, after: str | None, limit: int) -> Page[Statement]:
         """Statements matching a filter, in id order after a cursor."""
@@ -796,18 +927,23 @@ class MemoryLedger:
             raise ConcurrencyConflict(
                 f"{transaction.kind} for {transaction.reference} was already posted"
             )
-        self.uow.transactions.append(transaction)
-        self.uow.new_transactions[(transaction.kind, transaction.reference)] = transaction
+        # Staged as a row: the transaction is frozen, and the object dies with the caller's
+        # reference instead of living (and being walked by the collector) until commit.
+        row = transaction_row(transaction)
+        self.uow.transactions.append(row)
+        self.uow.new_transactions[(transaction.kind, transaction.reference)] = row
         for entry in transaction.entries:
             self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
-            self.uow.delta_currencies[entry.account].add(entry.currency)
+            known = self.uow.delta_currencies.get(entry.account, ())
+            if entry.currency not in known:
+                self.uow.delta_currencies[entry.account] = (*known, entry.currency)
 
     def get(self, transaction_id: str) -> JournalTransaction:
         """A posted (or staged) transaction, or NotFound."""
-        for transaction in self.uow.transactions:
-            if transaction.id == transaction_id:
-                return transaction
-        found = self.uow.db.transaction_by_id.get(transaction_id)
+        for row in self.uow.transactions:
+            if row[0] == transaction_id:
+                return as_transaction(row)
+        found = self.uow.db.transactions.get(transaction_id)
         if found is None:
             raise NotFound(f"journal transaction {transaction_id!r} not found")
         return found
@@ -816,9 +952,9 @@ class MemoryLedger:
         """The transaction of a kind for a reference, if any."""
         staged = self.uow.new_transactions.get((kind, reference))
         if staged is not None:
-            return staged
-        transaction_id = self.uow.db.transaction_by_reference.get((kind, reference))
-        return None if transaction_id is None else self.uow.db.transaction_by_id[transaction_id]
+            return as_transaction(staged)
+        transaction_id = self.uow.db.transaction_by_reference.get(kind, reference)
+        return None if transaction_id is None else self.uow.db.transactions.get(transaction_id)
 
     def balance(self, account: str, currency: str) -> int:
         """The sum of an account's entries in one currency."""
@@ -829,7 +965,7 @@ class MemoryLedger:
         """An account's non-zero balances per currency."""
         # Indexed by account: scanning every balance made payouts quadratic in accounts.
         currencies = self.uow.db.currencies_by_account.get(account, set())
-        currencies = currencies | self.uow.delta_currencies.get(account, set())
+        currencies = currencies.union(self.uow.delta_currencies.get(account, ()))
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
 
@@ -839,22 +975,34 @@ class MemoryLedger:
 
     def transactions(self, tenant_id: str | None = None) -> list[JournalTransaction]:
         """Every committed and staged transaction, in posting order."""
-        every = [*self.uow.db.transactions, *self.uow.transactions]
-        return [t for t in every if tenant_id is None or t.tenant_id == tenant_id]
+        return self._committed_and_staged(
+            lambda tenant, _: tenant_id is None or tenant == tenant_id
+        )
 
     def by_references(self, tenant_id: str, references: Sequence[str]) -> list[JournalTransaction]:
         """A tenant's transactions about any of these objects, in posting order."""
         wanted = set(references)
-        return [t for t in self.transactions(tenant_id) if t.reference in wanted]
+        return self._committed_and_staged(
+            lambda tenant, reference: tenant == tenant_id and reference in wanted
+        )
+
+    def _committed_and_staged(self, keep: Callable[[str, str], bool]) -> list[JournalTransaction]:
+        # Rows are tested before they are turned back into transactions.
+        rows = [*self.uow.db.transactions.rows(), *self.uow.transactions]
+        return [as_transaction(row) for row in rows if keep(*tenant_and_reference(row))]
 
     def unsealed(self, tenant_id: str, limit: int) -> list[JournalRecord]:
         """A tenant's committed transactions with no seal, in id order."""
         seals = self.uow.db.seals
         waiting = sorted(
-            (t for t in self.uow.db.transactions if t.tenant_id == tenant_id and t.id not in seals),
-            key=lambda t: t.id,
+            (
+                record
+                for record in map(as_record, self.uow.db.transactions.rows())
+                if record.tenant_id == tenant_id and record.id not in seals
+            ),
+            key=lambda r: r.id,
         )
-        return [_record(t) for t in waiting[:limit]]
+        return waiting[:limit]
 
     def last_seal(self, tenant_id: str) -> Seal | None:
         """The tip of a tenant's chain."""
@@ -871,11 +1019,9 @@ class MemoryLedger:
         """Seals after `after_seq` with their records as stored now."""
         chain = self.uow.db.seals_by_tenant.get(tenant_id, [])
         found = [s for s in chain if s.seq > after_seq][:limit]
-        by_id = self.uow.db.transaction_by_id
-        return [
-            (s, None if s.transaction_id not in by_id else _record(by_id[s.transaction_id]))
-            for s in found
-        ]
+        rows = self.uow.db.transactions
+        found_rows = [(s, rows.row(s.transaction_id)) for s in found]
+        return [(s, None if row is None else as_record(row)) for s, row in found_rows]
 
     def audit(self, tenant_id: str | None = None) -> LedgerAudit:
         """Unbalanced transactions, and entry sums beside the folded balances."""
@@ -892,11 +1038,6 @@ class MemoryLedger:
         return LedgerAudit(tuple(unbalanced), sums, cached)
 
 
-def _record(t: JournalTransaction) -> JournalRecord:
-    entries = tuple((e.account, e.currency, e.amount_minor) for e in t.entries)
-    return JournalRecord(t.id, t.tenant_id, t.kind, t.reference, t.occurred_at, t.reverses, entries)
-
-
 class MemoryOutbox:
     """Outbox messages kept in commit order."""
 
@@ -910,22 +1051,31 @@ class MemoryOutbox:
     def pending(self, limit: int) -> list[OutboxMessage]:
         """Messages not yet sent, oldest first."""
         db = self.uow.db
+        sent = db.outbox_sent
+        found: list[OutboxMessage] = []
         with db.lock:
-            outbox = db.outbox
-            while db.outbox_cursor < len(outbox) and (
-                _message_id(outbox[db.outbox_cursor]) in db.outbox_sent
-            ):
+            chunks = db.outbox
+            # The cursor (chunk, offset) moves past messages sent in order, so a relay
+            # does not walk everything it delivered before on every call.
+            while db.outbox_cursor < len(chunks):
+                chunk = chunks[db.outbox_cursor]
+                while (
+                    db.outbox_offset < len(chunk) and _message_id(chunk[db.outbox_offset]) in sent
+                ):
+                    db.outbox_offset += 1
+                if db.outbox_offset < len(chunk):
+                    break
                 db.outbox_cursor += 1
-            found = []
-            for at in range(db.outbox_cursor, len(outbox)):
-                entry = outbox[at]
-                if isinstance(entry, tuple):
-                    entry = to_message(entry[1], entry[0])
-                    outbox[at] = entry
-                if entry.id not in db.outbox_sent:
-                    found.append(entry)
+                db.outbox_offset = 0
+            offset = db.outbox_offset
+            for chunk in chunks[db.outbox_cursor :]:
+                for entry in chunk[offset:]:
+                    if _message_id(entry) in sent:
+                        continue
+                    found.append(_message(entry))
                     if len(found) == limit:
-                        break
+                        return found
+                offset = 0
         return found
 
     def mark_sent(self, message_ids: Sequence[str]) -> None:
@@ -933,5 +1083,11 @@ class MemoryOutbox:
         self.uow.sent.extend(message_ids)
 
 
-def _message_id(entry: tuple[str, Event] | OutboxMessage) -> str:
+def _message_id(entry: EventRow | OutboxMessage) -> str:
     return entry[0] if isinstance(entry, tuple) else entry.id
+
+
+def _message(entry: EventRow | OutboxMessage) -> OutboxMessage:
+    if isinstance(entry, tuple):
+        return to_message(EVENT_KINDS.event(entry), entry[0])
+    return entry

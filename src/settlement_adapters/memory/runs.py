@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from settlement_adapters.memory.database import ITEM_RUN, ITEM_TENANT
 from settlement_adapters.memory.repositories import _Repository
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import BillingItem, Run
@@ -25,12 +26,15 @@ class MemoryRunRepository(_Repository):
         return found
 
     def _items_of(self, tenant_id: str, run_id: str) -> list[BillingItem]:
-        items: dict[str, BillingItem] = {
-            i.id: i
-            for i in self.uow.db.items.values()
-            if i.run_id == run_id and i.tenant_id == tenant_id
-        }
-        for item in self.uow.staged["items"].values():
+        # Indexed by run: scanning every item made each revocation batch cost the whole store.
+        db = self.uow.db
+        staged = self.uow.staged["items"]
+        items: dict[str, BillingItem] = {}
+        for item_id in db.items_by_run.get((tenant_id, run_id), ()):
+            found = self.uow.item_view(item_id)
+            if found is not None:
+                items[item_id] = found
+        for item in staged.values():
             if item.run_id == run_id and item.tenant_id == tenant_id:
                 items[item.id] = item
         return sorted(items.values(), key=lambda i: i.id)
@@ -65,8 +69,9 @@ class MemoryRunRepository(_Repository):
         db, uow = self.uow.db, self.uow
         gated: set[str] = set()
         for statement_id in statement_ids:
-            items = [db.items[i] for i in db.items_by_statement.get(statement_id, ())]
-            items.extend(uow.new_items_by_statement.get(statement_id, ()))
-            if any(i.run_id is not None and (i.tenant_id, i.run_id) in runs for i in items):
+            rows = (db.items[i] for i in db.items_by_statement.get(statement_id, ()))
+            found = [(row[ITEM_TENANT], row[ITEM_RUN]) for row in rows]
+            found.extend((i.tenant_id, i.run_id) for i in uow.new_items_of(statement_id))
+            if any(run_id is not None and (tenant, run_id) in runs for tenant, run_id in found):
                 gated.add(statement_id)
         return gated

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-import attrs
-
-from settlement_adapters.memory.database import MemoryDatabase, T
+from settlement_adapters.memory.codec import Row
+from settlement_adapters.memory.copies import clone, same
+from settlement_adapters.memory.database import (
+    ITEM_STATUS,
+    ITEM_VERSION,
+    ITEMS,
+    MemoryDatabase,
+    T,
+)
 from settlement_adapters.memory.repositories import (
     MemoryAccountRepository,
     MemoryBillingItemRepository,
@@ -27,10 +33,11 @@ from settlement_adapters.memory.repositories import (
     MemoryReleaseSummaryRepository,
     MemoryStatementRepository,
 )
+from settlement_adapters.memory.rows import EVENT_KINDS, EventRow, TransactionRow
 from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
-from settlement_core.ledger import JournalTransaction, Seal
+from settlement_core.ledger import Seal
 from settlement_core.model import (
     Account,
     BillingItem,
@@ -49,6 +56,9 @@ from settlement_core.model import (
 )
 from settlement_core.ports import OutboxMessage
 
+# Per table, in staging order: the objects to write, and the ids of those that are new.
+Changed = list[tuple[str, list[Any], Container[str]]]
+
 Aggregate = (
     Account
     | BillingItem
@@ -63,26 +73,6 @@ Aggregate = (
     | Collection
     | FeeCalculation
 )
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls) if f.name != "events")
-    return names
-
-
-def clone(obj: T) -> T:
-    """A private copy for one unit of work; events stay with the original."""
-    cls = type(obj)
-    twin = cls.__new__(cls)
-    for name in _field_names(cls):
-        setattr(twin, name, getattr(obj, name))
-    twin.events = []
-    return twin
 
 
 class MemoryUnitOfWork:
@@ -114,25 +104,31 @@ class MemoryUnitOfWork:
         self.staged: defaultdict[str, dict[str, Any]] = defaultdict(dict)
         self.new: defaultdict[str, set[str]] = defaultdict(set)
         self.originals: dict[tuple[str, str], Any] = {}
-        self.transactions: list[JournalTransaction] = []
+        self.transactions: list[TransactionRow] = []  # staged as rows (see MemoryLedger.post)
         self.staged_channel_events: list[ChannelEvent] = []
         self.staged_seals: list[Seal] = []
         self.staged_checkpoints: dict[tuple[str, str], tuple[str | None, str]] = {}
         self.balance_deltas: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.delta_currencies: defaultdict[str, set[str]] = defaultdict(set)
+        self.delta_currencies: dict[str, tuple[str, ...]] = {}
         self.recorded: list[Event] = []
         self.sent: list[str] = []
         self.extra_messages: list[OutboxMessage] = []
         # Indexes over what this unit of work added, so lookups stay O(1) in big batches.
         self.new_item_keys: dict[tuple[str, str], BillingItem] = {}
-        self.new_items_by_statement: defaultdict[str, list[BillingItem]] = defaultdict(list)
-        self.new_items_by_account: defaultdict[str, list[BillingItem]] = defaultdict(list)
+        # Indexed by statement when first asked (ingest never asks): see new_items_of.
+        self.new_items: list[BillingItem] = []
+        self._new_items_by_statement: dict[str, list[BillingItem]] = {}
+        self._new_items_indexed = 0
         self.new_booked_by_order: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
-        self.new_accounts_by_shop: dict[tuple[str, str], Account] = {}
+        self.accounts_by_shop: dict[tuple[str, str], Account] = {}  # new or read
+        self.covering: dict[tuple[str, str], Statement] = {}  # series -> last statement found
         self.new_statements_by_series: defaultdict[tuple[str, str], list[Statement]] = defaultdict(
             list
         )
-        self.new_transactions: dict[tuple[str, str], JournalTransaction] = {}
+        self.new_transactions: dict[tuple[str, str], TransactionRow] = {}
+        # item id -> (row read, row with a staged status), for items moved in bulk
+        # item id -> (row read, staged status), for items moved in bulk without a copy
+        self.moved_items: dict[str, tuple[Row, str]] = {}
 
     def __enter__(self) -> Self:
         """Begin (staging starts empty)."""
@@ -169,6 +165,57 @@ class MemoryUnitOfWork:
         self.originals[(table, obj_id)] = original
         return mine
 
+    def peek_item(self, item_id: str) -> BillingItem | None:
+        """Like `peek`, for an item: the row is the snapshot, the object the copy."""
+        staged = self.staged["items"]
+        if item_id in staged:
+            return staged[item_id]  # type: ignore[no-any-return]
+        moved = self.moved_items.pop(item_id, None)
+        if moved is None:
+            original = row = self.db.items.get(item_id)
+            if row is None:
+                return None
+        else:
+            original = moved[0]
+            row = _with_status(original, moved[1])
+        mine = staged[item_id] = ITEMS.object(row)
+        self.originals[("items", item_id)] = original
+        return mine
+
+    def item_row(self, item_id: str) -> Row | None:
+        """The row of an item this unit of work holds no copy of, with any staged move."""
+        moved = self.moved_items.get(item_id)
+        return self.db.items.get(item_id) if moved is None else _with_status(*moved)
+
+    def item_view(self, item_id: str) -> BillingItem | None:
+        """An item as this unit of work sees it, for reading (no copy is staged)."""
+        staged: BillingItem | None = self.staged["items"].get(item_id)
+        if staged is not None:
+            return staged
+        row = self.item_row(item_id)
+        return None if row is None else ITEMS.object(row)
+
+    def item_status(self, item_id: str) -> tuple[Row, str] | None:
+        """The row read and the status seen of an item this unit of work holds no copy of."""
+        moved = self.moved_items.get(item_id)
+        if moved is not None:
+            return moved
+        row = self.db.items.get(item_id)
+        return None if row is None else (row, row[ITEM_STATUS])
+
+    def move_item(self, item_id: str, original: Row, status: str) -> None:
+        """Stage a status change of an item this unit of work holds no copy of."""
+        # Bulk moves touch every item of a statement: a status each is cheaper than a copy.
+        self.moved_items[item_id] = (original, status)
+
+    def new_items_of(self, statement_id: str) -> Sequence[BillingItem]:
+        """The items this unit of work added to a statement."""
+        by_statement = self._new_items_by_statement
+        for item in self.new_items[self._new_items_indexed :]:
+            by_statement.setdefault(item.statement_id, []).append(item)
+        self._new_items_indexed = len(self.new_items)
+        return by_statement.get(statement_id, ())
+
     def stage_new(self, table: str, obj: Aggregate) -> None:
         """Stage an object to insert."""
         self.staged[table][obj.id] = obj
@@ -183,29 +230,40 @@ class MemoryUnitOfWork:
         db = self.db
         with db.lock:
             changed = self._changed(db)
+            at = ITEM_STATUS
+            moved = [(i, row, new) for i, (row, new) in self.moved_items.items() if row[at] != new]
             self._check(db, changed)
+            _check_moves(db, moved)
             self._apply(db, changed)
+            _apply_moves(db, moved)
         self._reset()
 
     def rollback(self) -> None:
         """Discard the staged changes."""
         self._reset()
 
-    def _changed(self, db: MemoryDatabase) -> list[tuple[str, Any, bool]]:
-        changed = []
+    def _changed(self, db: MemoryDatabase) -> Changed:
+        changed: Changed = []
+        originals = self.originals
         for table, staged in self.staged.items():
+            new = self.new.get(table, ())
+            unchanged = _unchanged_item if table == "items" else same
+            written = []
             for obj_id, obj in staged.items():
-                is_new = obj_id in self.new[table]
-                original = self.originals.get((table, obj_id))
+                if obj_id in new:
+                    written.append(obj)
+                    continue
+                original = originals.get((table, obj_id))
                 # Objects only read are not written, so readers never conflict with writers.
-                if is_new or obj.events or original is None or not _same(original, obj):
-                    changed.append((table, obj, is_new))
+                if obj.events or original is None or not unchanged(original, obj):
+                    written.append(obj)
+            if written:
+                changed.append((table, written, new))
         return changed
 
-    def _check(self, db: MemoryDatabase, changed: list[tuple[str, Any, bool]]) -> None:
-        unique: dict[str, tuple[dict[Any, str], Callable[[Any], Any]]] = {
+    def _check(self, db: MemoryDatabase, changed: Changed) -> None:
+        unique: dict[str, tuple[Container[Any], Callable[[Any], Any]]] = {
             "accounts": (db.account_by_shop, lambda a: (a.tenant_id, a.shop_id)),
-            "items": (db.item_by_key, lambda i: (i.tenant_id, i.key)),
             "payouts": (db.payout_by_key, lambda p: (p.tenant_id, p.key)),
             "fundings": (db.funding_by_reference, lambda f: (f.tenant_id, f.reference)),
             "discrepancies": (db.discrepancy_by_key, lambda d: (d.tenant_id, d.key)),
@@ -218,19 +276,25 @@ class MemoryUnitOfWork:
                 lambda f: (f.tenant_id, f.order_id, f.sequence),
             ),
         }
-        for table, obj, is_new in changed:
-            committed: dict[str, Any] = getattr(db, table)
-            if not is_new:
-                if committed[obj.id].version != obj.version:
-                    raise ConcurrencyConflict(
-                        f"{table} {obj.id} was changed by another writer; retry the command"
-                    )
+        for table, written, new in changed:
+            if table == "items":
+                _check_items(db, written, new)
                 continue
-            if obj.id in committed:
-                raise ConcurrencyConflict(f"{table} {obj.id} already exists")
-            if table in unique:
-                index, key_of = unique[table]
-                if key_of(obj) in index:
+            committed: dict[str, Any] = getattr(db, table)
+            index, key_of = unique.get(table, (None, None))
+            version_at = ITEM_VERSION if table == "items" else None
+            for obj in written:
+                if obj.id not in new:
+                    stored = committed[obj.id]
+                    version = stored.version if version_at is None else stored[version_at]
+                    if version != obj.version:
+                        raise ConcurrencyConflict(
+                            f"{table} {obj.id} was changed by another writer; retry the command"
+                        )
+                    continue
+                if obj.id in committed:
+                    raise ConcurrencyConflict(f"{table} {obj.id} already exists")
+                if index is not None and key_of is not None and key_of(obj) in index:
                     raise ConcurrencyConflict(
                         f"{table} key {key_of(obj)} was taken by another writer"
                     )
@@ -246,22 +310,25 @@ class MemoryUnitOfWork:
             if seal.transaction_id in db.seals or seal.seq != tip + 1:
                 raise ConcurrencyConflict("another sealer extended the chain; seal again")
             tips[seal.tenant_id] = seal.seq
-        for transaction in self.transactions:
-            if (transaction.kind, transaction.reference) in db.transaction_by_reference:
-                raise ConcurrencyConflict(
-                    f"{transaction.kind} for {transaction.reference} was already posted"
-                )
+        for kind, reference in self.new_transactions:
+            if (kind, reference) in db.transaction_by_reference:
+                raise ConcurrencyConflict(f"{kind} for {reference} was already posted")
 
-    def _apply(self, db: MemoryDatabase, changed: list[tuple[str, Any, bool]]) -> None:
+    def _apply(self, db: MemoryDatabase, changed: Changed) -> None:
         events: list[Event] = []
-        for table, obj, is_new in changed:
-            events.extend(obj.events)
-            obj.events.clear()
-            obj.version += 1
-            _write(db, table, obj, is_new)
+        for table, written, new in changed:
+            for obj in written:
+                if obj.events:
+                    events.extend(obj.events)
+                    obj.events.clear()
+                obj.version += 1
+            if table == "items":
+                _write_items(db, written, new)
+            else:
+                for obj in written:
+                    _write(db, table, obj, obj.id in new)
         events.extend(self.recorded)
-        for transaction in self.transactions:
-            db.index_transaction(transaction)
+        db.index_transactions(self.transactions)
         for key, (_, value) in self.staged_checkpoints.items():
             db.checkpoints[key] = value
         for seal in self.staged_seals:
@@ -272,32 +339,79 @@ class MemoryUnitOfWork:
             if event.nonce is not None:
                 db.nonces.add((event.channel, event.nonce))
         # Serialised when read, not here: commit stays cheap on the ingest path.
-        db.outbox.extend((self.ids.new_id(), event) for event in events)
-        db.outbox.extend(self.extra_messages)
+        new_id, row = self.ids.new_id, EVENT_KINDS.row
+        # One chunk per commit: the outbox list holds no entry per message for the collector.
+        chunk: tuple[EventRow | OutboxMessage, ...] = (
+            *(row(new_id(), event) for event in events),
+            *self.extra_messages,
+        )
+        if chunk:
+            db.outbox.append(chunk)
         db.outbox_sent.update(self.sent)
 
 
-def _same(a: Any, b: Any) -> bool:
-    return all(
-        getattr(a, f.name) == getattr(b, f.name)
-        for f in attrs.fields(type(a))
-        if f.name != "events"
-    )
+def _with_status(row: Row, status: str, version: int | None = None) -> Row:
+    values = list(row)
+    values[ITEM_STATUS] = status
+    if version is not None:
+        values[ITEM_VERSION] = version
+    return tuple(values)
+
+
+def _check_items(db: MemoryDatabase, written: list[BillingItem], new: Container[str]) -> None:
+    # The checks of the generic loop, spelt out for the table that takes thousands a batch.
+    rows, keys = db.items, db.item_by_key
+    for item in written:
+        if item.id not in new:
+            if rows[item.id][ITEM_VERSION] != item.version:
+                raise ConcurrencyConflict(
+                    f"items {item.id} was changed by another writer; retry the command"
+                )
+        elif item.id in rows:
+            raise ConcurrencyConflict(f"items {item.id} already exists")
+        elif keys.has(item.tenant_id, item.key):
+            raise ConcurrencyConflict(
+                f"items key {(item.tenant_id, item.key)} was taken by another writer"
+            )
+
+
+def _check_moves(db: MemoryDatabase, moved: list[tuple[str, Row, str]]) -> None:
+    rows = db.items
+    for item_id, original, _ in moved:
+        if rows[item_id][ITEM_VERSION] != original[ITEM_VERSION]:
+            raise ConcurrencyConflict(
+                f"items {item_id} was changed by another writer; retry the command"
+            )
+
+
+def _apply_moves(db: MemoryDatabase, moved: list[tuple[str, Row, str]]) -> None:
+    rows, at = db.items, ITEM_VERSION
+    for item_id, original, status in moved:
+        rows[item_id] = _with_status(original, status, original[at] + 1)
+
+
+def _unchanged_item(original: Any, obj: Any) -> bool:
+    return bool(ITEMS.row(obj) == original)
+
+
+def _write_items(db: MemoryDatabase, written: list[BillingItem], new: Container[str]) -> None:
+    rows, row, index = db.items, ITEMS.row, db.index_item
+    for item in written:
+        rows[item.id] = row(item)
+        if item.id in new:
+            index(item)
 
 
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
     committed: dict[str, Any] = getattr(db, table)
     old = None if is_new else committed[obj.id]
-    # Items are never handed out after commit, so they are stored as they are (the hot path);
-    # other aggregates may be returned to callers, so the database keeps its own copy.
-    stored = obj if table == "items" else clone(obj)
+    # Aggregates may be returned to callers, so the database keeps its own copy.
+    stored = clone(obj)
     committed[obj.id] = stored
-    if table == "items":
-        db.index_item(stored, old)
-    elif table == "statements":
+    if table == "statements":
         db.index_statement(stored, old)
     elif table == "accounts" and is_new:
-        db.account_by_shop[(stored.tenant_id, stored.shop_id)] = stored.id
+        db.index_account(stored)
     elif table == "payouts" and is_new:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
