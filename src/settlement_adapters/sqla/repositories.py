@@ -7,7 +7,6 @@ items is written with one executemany at commit.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -1205,7 +1204,7 @@ class SeriesWindow:
     after: datetime | None  # earliest period start after `end`
 
 
-@functools.cache
+@cache
 def _close_statement() -> Any:
     # Built once, so SQLAlchemy keeps one compiled form for every batch.
     c = tables.statements.c

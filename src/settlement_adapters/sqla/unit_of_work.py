@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import attrs
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, update
+from sqlalchemy import Connection, Engine, Table, bindparam, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
@@ -222,14 +222,15 @@ class SqlAlchemyUnitOfWork:
             return self.conn.execute(statement, parameters)
 
     def execute_many(self, statement: Any, rows: list[dict[str, Any]]) -> int:
-        """Run a guarded UPDATE for many rows; how many rows it changed in all.
+        """Run a guarded UPDATE for many rows on the driver's cursor; rows it changed in all.
 
         One executemany where the driver counts the rows of one (not PyMySQL).
         """
         with self._translated():
-            if self.conn.dialect.supports_sane_multi_rowcount:
-                return int(self.conn.execute(statement, rows).rowcount)
-            return sum(int(self.conn.execute(statement, row).rowcount) for row in rows)
+            conn = self.conn
+            if conn.dialect.supports_sane_multi_rowcount:
+                return execute_many(conn, statement, rows)
+            return sum(execute_many(conn, statement, [row]) for row in rows)
 
     # tracking, used by the repositories
     def adopt(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
@@ -252,7 +253,6 @@ class SqlAlchemyUnitOfWork:
             self._flush()
 
     def _flush(self) -> None:
-        conn = self.conn
         new: defaultdict[str, list[list[Any]]] = defaultdict(list)
         known: list[tuple[str, list[Any]]] = []
         for (name, _), entry in self.tracked.items():
@@ -285,11 +285,11 @@ class SqlAlchemyUnitOfWork:
             self._write_postings()
         if self.staged_seals:
             rows = [attrs.asdict(seal) for seal in self.staged_seals]
-            conn.execute(_insert(tables.journal_seals), rows)
+            self._insert_rows(tables.journal_seals, rows)
             self.staged_seals = []
         if self.staged_channel_events:
             rows = [mapping.channel_event_row(e) for e in self.staged_channel_events]
-            conn.execute(_insert(tables.channel_events), rows)
+            self._insert_rows(tables.channel_events, rows)
             self.staged_channel_events = []
         # Written rows are found in the database now; identity-mapped lookups stay valid.
         self.new_booked_by_order.clear()
@@ -313,11 +313,7 @@ class SqlAlchemyUnitOfWork:
             row.update({f"b_{col}": b.deltas[col] for col in added})
             row.update({f"b_{col}": b.changed[col] for col in set_})
             rows.append(row)
-        conn = self.conn
-        if conn.dialect.supports_sane_multi_rowcount:
-            written = execute_many(conn, stmt, rows)
-        else:
-            written = sum(execute_many(conn, stmt, [row]) for row in rows)
+        written = self.execute_many(stmt, rows)
         if written != len(rows):
             raise ConcurrencyConflict(
                 f"one of {len(rows)} {table.name} was changed by another writer; retry the command"
@@ -474,11 +470,6 @@ def _balance_upsert(dialect: str) -> Any:
         index_elements=["account", "currency"],
         set_={"balance_minor": table.c.balance_minor + lite.excluded.balance_minor},
     )
-
-
-@cache
-def _insert(table: Table) -> Any:
-    return insert(table)
 
 
 def _is_contention(exc: DBAPIError) -> bool:
