@@ -60,7 +60,11 @@ def test_demo_pays_sellers_accounts_for_every_cent_and_is_safe_to_rerun(tmp_path
     payouts = list(paged(lambda c: app.query_payouts(PayoutFilter(tenant_id=TENANT), c, 1000)))
     assert {p.currency for p in payouts if p.status is PayoutStatus.PAID} == {"EUR", "USD"}
     assert any(p.approved_by == "ops" for p in payouts)  # the manual sellers'
-    assert any(p.status is PayoutStatus.FAILED_NO_RETRY for p in payouts)
+    # Which payouts the bank fails for good depends on their (random) ids, so the
+    # count is checked against the database rather than required to be non-zero.
+    failed, returned = (int(n) for n in _row(first, "failed for good / returned")[0].split(" / "))
+    assert failed == sum(p.status is PayoutStatus.FAILED_NO_RETRY for p in payouts)
+    assert returned == sum(p.status is PayoutStatus.RETURNED for p in payouts)
     held = app.find_account(TENANT, "seller-0006")  # the first seller under review
     assert held is not None and not [p for p in payouts if p.account_id == held.id]
     last = max(p.created_at for p in payouts)
