@@ -34,6 +34,7 @@ from report import BackendResult, Report, SizeResult
 from workload import DataSet
 
 ROOT = Path(__file__).resolve().parent.parent
+LAYERS_MAX = 100_000  # the schema-cost breakdown runs at the largest size up to this
 PEER_MAX = 300  # python-accounting posts tens of entries a second: enough for a rate
 
 
@@ -93,6 +94,8 @@ class Run:
         try:
             for size in self.profile.sizes:
                 result.sizes.append(self.ingest_and_close(name, size))
+            if name != "memory":
+                result.layers = self.schema_layers(name)
             result.single, result.raw_loop, result.floor_loop = self.one_by_one(name)
             result.uniform, result.hot = self.hot_seller(name)
         except Exception as exc:  # a benchmark reports, it does not fail
@@ -137,6 +140,21 @@ class Run:
                 seconds = db.loop(data) if loop else db.batch(data, self.batch)
             self.raw_cache[key] = (seconds, 0.0, 0, None)
         return self.raw_cache[key][0]
+
+    def schema_layers(self, backend: str) -> report.Layers:
+        """The own-schema floor built up kind of row by kind of row, at a size up to 100k."""
+        size = max([n for n in self.profile.sizes if n <= LAYERS_MAX] or [min(self.profile.sizes)])
+        data = DataSet.sized(self.options.seed, size)
+        seconds = []
+        for name, parts in floor.LAYERS:
+            if parts == floor.FULL:
+                seconds.append((name, self.schema_floor(backend, data)))
+                continue
+            label = self.label(f"{backend}-layer{parts}-{data.label}")
+            with floor.schema_floor(backend, self.workdir, label, data) as db:
+                seconds.append((name, db.batch(data, self.batch, parts)))
+        bare = self.raw_bulk_and_group(backend, data)[0]
+        return report.Layers(size, bare, tuple(seconds))
 
     def raw_bulk_and_group(
         self, backend: str, data: DataSet
