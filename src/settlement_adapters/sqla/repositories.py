@@ -90,8 +90,9 @@ class _Repository:
         return self._first(stmt, {f"p_{name}": value for name, value in equal.items()})
 
     def _first(self, stmt: Select[Any], params: dict[str, Any]) -> Any:
-        row = self.uow.execute(stmt, params).first()
-        return None if row is None else self.uow.adopt(self.table, row, type(self).build)
+        """The first row of a built-once statement, as its tracked object."""
+        rows = self.uow.fetch_all(stmt, params)
+        return None if not rows else self.uow.adopt_row(self.table, rows[0], type(self).build)
 
     def _many(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
         build = type(self).build
@@ -382,7 +383,7 @@ class SqlStatementRepository(_Repository):
         self, account_id: str, currency: str, instant: datetime
     ) -> tuple[datetime | None, datetime | None]:
         params = {"account_id": account_id, "currency": currency, "instant": instant}
-        before, after = self.uow.execute(_neighbours(), params).one()
+        ((before, after),) = self.uow.fetch_values(_neighbours(), params)
         return _aware(before), _aware(after)
 
     def load_series(
@@ -1001,10 +1002,8 @@ class SqlLedger:
 
     def balance(self, account: str, currency: str) -> int:
         """The sum of an account's entries in one currency (cached balance + staged)."""
-        b = tables.ledger_balances
-        stored = self.uow.execute(
-            select(b.c.balance_minor).where(b.c.account == account, b.c.currency == currency)
-        ).scalar()
+        rows = self.uow.fetch_values(_balance(), {"account": account, "currency": currency})
+        stored = rows[0][0] if rows else None
         return int(stored or 0) + self.uow.balance_deltas.get((account, currency), 0)
 
     def balances(self, account: str) -> dict[str, int]:
@@ -1244,6 +1243,14 @@ def _matching_any(table: Table, columns: tuple[str, ...], any_of: str) -> Select
     # The list goes in as one expanding parameter: one cached statement for any length.
     where = [table.c[name] == bindparam(f"p_{name}") for name in columns]
     return select(table).where(*where, table.c[any_of].in_(bindparam("p_any", expanding=True)))
+
+
+@cache
+def _balance() -> Select[Any]:
+    b = tables.ledger_balances.c
+    return select(b.balance_minor).where(
+        b.account == bindparam("account"), b.currency == bindparam("currency")
+    )
 
 
 @cache

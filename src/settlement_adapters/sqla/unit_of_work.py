@@ -17,13 +17,14 @@ from types import TracebackType
 from typing import Any, Self
 
 import attrs
-from sqlalchemy import Connection, Engine, Table, bindparam, update
+from sqlalchemy import Connection, Engine, Select, Table, bindparam, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.bulk import execute_many, insert_rows
 from settlement_adapters.sqla.copy import COPY_FROM, copy_rows
+from settlement_adapters.sqla.reads import fetch_all, fetch_values
 from settlement_adapters.sqla.repositories import (
     SeriesWindow,
     SqlAccountRepository,
@@ -221,6 +222,16 @@ class SqlAlchemyUnitOfWork:
         with self._translated():
             return self.conn.execute(statement, parameters)
 
+    def fetch_all(self, statement: Select[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """A built-once SELECT's rows as dicts, read on the driver's cursor."""
+        with self._translated():
+            return fetch_all(self.conn, statement, params)
+
+    def fetch_values(self, statement: Select[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A built-once SELECT's rows as tuples, read on the driver's cursor."""
+        with self._translated():
+            return fetch_values(self.conn, statement, params)
+
     def execute_many(self, statement: Any, rows: list[dict[str, Any]]) -> int:
         """Run a guarded UPDATE for many rows on the driver's cursor; rows it changed in all.
 
@@ -240,6 +251,16 @@ class SqlAlchemyUnitOfWork:
         if found is not None:
             return found[0]
         obj = build(row._mapping)
+        self.tracked[key] = [obj, ROW_OF[table.name](obj)]
+        return obj
+
+    def adopt_row(self, table: Table, row: dict[str, Any], build: Callable[[Any], Any]) -> Any:
+        """The tracked object for a row read as a dict (see `adopt`)."""
+        key = (table.name, row["id"])
+        found = self.tracked.get(key)
+        if found is not None:
+            return found[0]
+        obj = build(row)
         self.tracked[key] = [obj, ROW_OF[table.name](obj)]
         return obj
 
