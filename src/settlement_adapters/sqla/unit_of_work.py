@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar, overload
 
 import attrs
 from sqlalchemy import Connection, Engine, Select, Table, bindparam, update
@@ -85,8 +85,57 @@ class Bump:
     changed: dict[str, Any]  # columns overwritten, under a version check
 
 
+R = TypeVar("R")
+
+
+class _BuiltOnUse(Generic[R]):
+    """A repository of the unit of work, built when first asked for.
+
+    A command touches a few of the sixteen; building them all cost more than
+    a lookup. Once built it sits in the instance's dict, so later reads are
+    plain attribute reads.
+    """
+
+    def __init__(self, build: Callable[[SqlAlchemyUnitOfWork], R]) -> None:
+        self.build = build
+        self.name = ""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, uow: SqlAlchemyUnitOfWork, owner: type[Any]) -> R: ...
+
+    def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type[Any]) -> R | Self:
+        if uow is None:
+            return self
+        built = self.build(uow)
+        uow.__dict__[self.name] = built
+        return built
+
+
 class SqlAlchemyUnitOfWork:
     """A transaction on an engine, or inside a connection the host already has open."""
+
+    accounts = _BuiltOnUse(SqlAccountRepository)
+    items = _BuiltOnUse(SqlBillingItemRepository)
+    statements = _BuiltOnUse(SqlStatementRepository)
+    payouts = _BuiltOnUse(SqlPayoutRepository)
+    releases = _BuiltOnUse(SqlReleaseSummaryRepository)
+    fundings = _BuiltOnUse(SqlFundingRepository)
+    channel_events = _BuiltOnUse(SqlChannelEventRepository)
+    discrepancies = _BuiltOnUse(SqlDiscrepancyRepository)
+    checkpoints = _BuiltOnUse(SqlCheckpointRepository)
+    freezes = _BuiltOnUse(SqlFreezeRepository)
+    runs = _BuiltOnUse(SqlRunRepository)
+    charges = _BuiltOnUse(SqlChargeRepository)
+    collections = _BuiltOnUse(SqlCollectionRepository)
+    fee_calculations = _BuiltOnUse(SqlFeeCalculationRepository)
+    ledger = _BuiltOnUse(SqlLedger)
+    outbox = _BuiltOnUse(SqlOutbox)
 
     def __init__(
         self,
@@ -100,22 +149,6 @@ class SqlAlchemyUnitOfWork:
         self.engine = engine
         self.external = connection
         self.ids = ids or UuidV7Factory()
-        self.accounts = SqlAccountRepository(self)
-        self.items = SqlBillingItemRepository(self)
-        self.statements = SqlStatementRepository(self)
-        self.payouts = SqlPayoutRepository(self)
-        self.releases = SqlReleaseSummaryRepository(self)
-        self.fundings = SqlFundingRepository(self)
-        self.channel_events = SqlChannelEventRepository(self)
-        self.discrepancies = SqlDiscrepancyRepository(self)
-        self.checkpoints = SqlCheckpointRepository(self)
-        self.freezes = SqlFreezeRepository(self)
-        self.runs = SqlRunRepository(self)
-        self.charges = SqlChargeRepository(self)
-        self.collections = SqlCollectionRepository(self)
-        self.fee_calculations = SqlFeeCalculationRepository(self)
-        self.ledger = SqlLedger(self)
-        self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None
         self._tx: Any = None
         self._begin_on_use = False
@@ -177,7 +210,16 @@ class SqlAlchemyUnitOfWork:
         else:
             assert self.engine is not None
             self._conn = self.engine.connect()
-        self._begin()
+        try:
+            # A busy database at BEGIN is a lost race like any other: retryable.
+            with self._translated():
+                self._begin()
+        except BaseException:
+            # __exit__ does not run when __enter__ raises: give the connection back here.
+            if self.external is None:
+                self._conn.close()
+            self._conn = None
+            raise
         return self
 
     def __exit__(
