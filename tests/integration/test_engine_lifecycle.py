@@ -177,10 +177,13 @@ def _filled(engine: Engine) -> None:
     for day in range(9):
         market.order("s1", f"{day + 1}.25")
         market.order("s2", "7.10", "EUR")
+        market.order("s1", "3.00", "EUR")  # a second open series on one account
         if day % 4 == 0:
             market.order("s1", "-2.00", kind=ItemKind.REFUND)
         market.advance(days=1)
         market.run_jobs()  # closes statements: open and closed ones are read back
+    market.order("s1", "1.00")  # today's statements stay open, in two currencies
+    market.order("s1", "1.00", "EUR")
 
 
 def test_driver_reads_give_what_core_reads_give(engine: Engine) -> None:
@@ -217,3 +220,33 @@ def test_driver_reads_refuse_a_naive_instant(engine: Engine) -> None:
             _covering(),
             {"account_id": "a", "currency": "USD", "instant": datetime(2026, 1, 1)},
         )
+
+
+def test_a_shop_lookup_brings_its_open_statements(engine: Engine) -> None:
+    """After find_by_shop, open statements are found without a query; closed ones still are."""
+    _filled(engine)
+    with engine.connect() as conn:
+        statements = conn.execute(select(tables.statements)).mappings().all()
+        accounts = {a["id"]: a for a in conn.execute(select(tables.accounts)).mappings()}
+    queries: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        queries.append(statement)
+
+    checked = {"open": 0, "closed": 0}
+    for account_id, account in accounts.items():
+        mine = [s for s in statements if s["account_id"] == account_id]
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            found = uow.accounts.find_by_shop(account["tenant_id"], account["shop_id"])
+            assert found is not None and found.id == account_id
+            for row in sorted(mine, key=lambda s: s["status"] != "open"):
+                queries.clear()
+                got = uow.statements.find_covering(account_id, row["currency"], row["period_start"])
+                assert got is not None and got.id == row["id"]
+                assert got.status.value == row["status"]
+                opened = row["status"] == "open"
+                assert len(queries) == (0 if opened else 1)
+                checked["open" if opened else "closed"] += 1
+    event.remove(engine, "before_cursor_execute", _seen)
+    assert checked["open"] >= 2 and checked["closed"] >= 2

@@ -165,9 +165,27 @@ class SqlAccountRepository(_Repository):
         known = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
         if known is not None:
             return known
-        found: Account | None = self._one(tenant_id=tenant_id, shop_id=shop_id)
-        if found is not None:
-            self.uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
+        uow = self.uow
+        stmt, width = _shop_with_open_statements()
+        rows = uow.fetch_values(stmt, {"p_tenant_id": tenant_id, "p_shop_id": shop_id})
+        if not rows:
+            return None
+        account_keys = tables.accounts.c.keys()
+        found: Account = uow.adopt_row(
+            self.table, dict(zip(account_keys, rows[0][:width], strict=True)), type(self).build
+        )
+        uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
+        # The account's open statements come in the same query: the next lookup of
+        # an ingest (the statement covering the item) is then mostly answered here.
+        statement_keys = tables.statements.c.keys()
+        for row in rows:
+            if row[width] is None:
+                continue  # no open statement: the outer join's empty side
+            values = dict(zip(statement_keys, row[width:], strict=True))
+            statement = uow.adopt_row(tables.statements, values, mapping.statement_from)
+            series = uow.new_statements_by_series[(statement.account_id, statement.currency)]
+            if not any(s is statement for s in series):
+                series.append(statement)
         return found
 
     def read_ahead(self, account_ids: Sequence[str]) -> None:
@@ -1251,6 +1269,26 @@ def _balance() -> Select[Any]:
     return select(b.balance_minor).where(
         b.account == bindparam("account"), b.currency == bindparam("currency")
     )
+
+
+@cache
+def _shop_with_open_statements() -> tuple[Select[Any], int]:
+    """A shop's account with its open statements (one row each, or one empty) and its width.
+
+    A known statement answers `find_covering` for any instant in its period
+    (periods never overlap); a miss still queries, so a closed statement
+    covering the instant is found as before.
+    """
+    a, s = tables.accounts, tables.statements
+    joined = a.outerjoin(
+        s, and_(s.c.account_id == a.c.id, s.c.status == StatementStatus.OPEN.value)
+    )
+    stmt = (
+        select(a, s)
+        .select_from(joined)
+        .where(a.c.tenant_id == bindparam("p_tenant_id"), a.c.shop_id == bindparam("p_shop_id"))
+    )
+    return stmt, len(a.c)
 
 
 @cache
