@@ -90,8 +90,9 @@ class _Repository:
         return self._first(stmt, {f"p_{name}": value for name, value in equal.items()})
 
     def _first(self, stmt: Select[Any], params: dict[str, Any]) -> Any:
-        row = self.uow.execute(stmt, params).first()
-        return None if row is None else self.uow.adopt(self.table, row, type(self).build)
+        """The first row of a built-once statement, as its tracked object."""
+        rows = self.uow.fetch_all(stmt, params)
+        return None if not rows else self.uow.adopt_row(self.table, rows[0], type(self).build)
 
     def _many(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
         build = type(self).build
@@ -164,9 +165,27 @@ class SqlAccountRepository(_Repository):
         known = self.uow.new_accounts_by_shop.get((tenant_id, shop_id))
         if known is not None:
             return known
-        found: Account | None = self._one(tenant_id=tenant_id, shop_id=shop_id)
-        if found is not None:
-            self.uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
+        uow = self.uow
+        stmt, width = _shop_with_open_statements()
+        rows = uow.fetch_values(stmt, {"p_tenant_id": tenant_id, "p_shop_id": shop_id})
+        if not rows:
+            return None
+        account_keys = tables.accounts.c.keys()
+        found: Account = uow.adopt_row(
+            self.table, dict(zip(account_keys, rows[0][:width], strict=True)), type(self).build
+        )
+        uow.new_accounts_by_shop[(tenant_id, shop_id)] = found
+        # The account's open statements come in the same query: the next lookup of
+        # an ingest (the statement covering the item) is then mostly answered here.
+        statement_keys = tables.statements.c.keys()
+        for row in rows:
+            if row[width] is None:
+                continue  # no open statement: the outer join's empty side
+            values = dict(zip(statement_keys, row[width:], strict=True))
+            statement = uow.adopt_row(tables.statements, values, mapping.statement_from)
+            series = uow.new_statements_by_series[(statement.account_id, statement.currency)]
+            if not any(s is statement for s in series):
+                series.append(statement)
         return found
 
     def read_ahead(self, account_ids: Sequence[str]) -> None:
@@ -382,7 +401,7 @@ class SqlStatementRepository(_Repository):
         self, account_id: str, currency: str, instant: datetime
     ) -> tuple[datetime | None, datetime | None]:
         params = {"account_id": account_id, "currency": currency, "instant": instant}
-        before, after = self.uow.execute(_neighbours(), params).one()
+        ((before, after),) = self.uow.fetch_values(_neighbours(), params)
         return _aware(before), _aware(after)
 
     def load_series(
@@ -1001,10 +1020,8 @@ class SqlLedger:
 
     def balance(self, account: str, currency: str) -> int:
         """The sum of an account's entries in one currency (cached balance + staged)."""
-        b = tables.ledger_balances
-        stored = self.uow.execute(
-            select(b.c.balance_minor).where(b.c.account == account, b.c.currency == currency)
-        ).scalar()
+        rows = self.uow.fetch_values(_balance(), {"account": account, "currency": currency})
+        stored = rows[0][0] if rows else None
         return int(stored or 0) + self.uow.balance_deltas.get((account, currency), 0)
 
     def balances(self, account: str) -> dict[str, int]:
@@ -1244,6 +1261,34 @@ def _matching_any(table: Table, columns: tuple[str, ...], any_of: str) -> Select
     # The list goes in as one expanding parameter: one cached statement for any length.
     where = [table.c[name] == bindparam(f"p_{name}") for name in columns]
     return select(table).where(*where, table.c[any_of].in_(bindparam("p_any", expanding=True)))
+
+
+@cache
+def _balance() -> Select[Any]:
+    b = tables.ledger_balances.c
+    return select(b.balance_minor).where(
+        b.account == bindparam("account"), b.currency == bindparam("currency")
+    )
+
+
+@cache
+def _shop_with_open_statements() -> tuple[Select[Any], int]:
+    """A shop's account with its open statements (one row each, or one empty) and its width.
+
+    A known statement answers `find_covering` for any instant in its period
+    (periods never overlap); a miss still queries, so a closed statement
+    covering the instant is found as before.
+    """
+    a, s = tables.accounts, tables.statements
+    joined = a.outerjoin(
+        s, and_(s.c.account_id == a.c.id, s.c.status == StatementStatus.OPEN.value)
+    )
+    stmt = (
+        select(a, s)
+        .select_from(joined)
+        .where(a.c.tenant_id == bindparam("p_tenant_id"), a.c.shop_id == bindparam("p_shop_id"))
+    )
+    return stmt, len(a.c)
 
 
 @cache

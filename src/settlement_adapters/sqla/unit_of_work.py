@@ -14,16 +14,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar, overload
 
 import attrs
-from sqlalchemy import Connection, Engine, Table, bindparam, update
+from sqlalchemy import Connection, Engine, Select, Table, bindparam, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.bulk import execute_many, insert_rows
 from settlement_adapters.sqla.copy import COPY_FROM, copy_rows
+from settlement_adapters.sqla.reads import fetch_all, fetch_values
 from settlement_adapters.sqla.repositories import (
     SeriesWindow,
     SqlAccountRepository,
@@ -84,8 +85,57 @@ class Bump:
     changed: dict[str, Any]  # columns overwritten, under a version check
 
 
+R = TypeVar("R")
+
+
+class _BuiltOnUse(Generic[R]):
+    """A repository of the unit of work, built when first asked for.
+
+    A command touches a few of the sixteen; building them all cost more than
+    a lookup. Once built it sits in the instance's dict, so later reads are
+    plain attribute reads.
+    """
+
+    def __init__(self, build: Callable[[SqlAlchemyUnitOfWork], R]) -> None:
+        self.build = build
+        self.name = ""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, uow: SqlAlchemyUnitOfWork, owner: type[Any]) -> R: ...
+
+    def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type[Any]) -> R | Self:
+        if uow is None:
+            return self
+        built = self.build(uow)
+        uow.__dict__[self.name] = built
+        return built
+
+
 class SqlAlchemyUnitOfWork:
     """A transaction on an engine, or inside a connection the host already has open."""
+
+    accounts = _BuiltOnUse(SqlAccountRepository)
+    items = _BuiltOnUse(SqlBillingItemRepository)
+    statements = _BuiltOnUse(SqlStatementRepository)
+    payouts = _BuiltOnUse(SqlPayoutRepository)
+    releases = _BuiltOnUse(SqlReleaseSummaryRepository)
+    fundings = _BuiltOnUse(SqlFundingRepository)
+    channel_events = _BuiltOnUse(SqlChannelEventRepository)
+    discrepancies = _BuiltOnUse(SqlDiscrepancyRepository)
+    checkpoints = _BuiltOnUse(SqlCheckpointRepository)
+    freezes = _BuiltOnUse(SqlFreezeRepository)
+    runs = _BuiltOnUse(SqlRunRepository)
+    charges = _BuiltOnUse(SqlChargeRepository)
+    collections = _BuiltOnUse(SqlCollectionRepository)
+    fee_calculations = _BuiltOnUse(SqlFeeCalculationRepository)
+    ledger = _BuiltOnUse(SqlLedger)
+    outbox = _BuiltOnUse(SqlOutbox)
 
     def __init__(
         self,
@@ -99,22 +149,6 @@ class SqlAlchemyUnitOfWork:
         self.engine = engine
         self.external = connection
         self.ids = ids or UuidV7Factory()
-        self.accounts = SqlAccountRepository(self)
-        self.items = SqlBillingItemRepository(self)
-        self.statements = SqlStatementRepository(self)
-        self.payouts = SqlPayoutRepository(self)
-        self.releases = SqlReleaseSummaryRepository(self)
-        self.fundings = SqlFundingRepository(self)
-        self.channel_events = SqlChannelEventRepository(self)
-        self.discrepancies = SqlDiscrepancyRepository(self)
-        self.checkpoints = SqlCheckpointRepository(self)
-        self.freezes = SqlFreezeRepository(self)
-        self.runs = SqlRunRepository(self)
-        self.charges = SqlChargeRepository(self)
-        self.collections = SqlCollectionRepository(self)
-        self.fee_calculations = SqlFeeCalculationRepository(self)
-        self.ledger = SqlLedger(self)
-        self.outbox = SqlOutbox(self)
         self._conn: Connection | None = None
         self._tx: Any = None
         self._begin_on_use = False
@@ -176,7 +210,16 @@ class SqlAlchemyUnitOfWork:
         else:
             assert self.engine is not None
             self._conn = self.engine.connect()
-        self._begin()
+        try:
+            # A busy database at BEGIN is a lost race like any other: retryable.
+            with self._translated():
+                self._begin()
+        except BaseException:
+            # __exit__ does not run when __enter__ raises: give the connection back here.
+            if self.external is None:
+                self._conn.close()
+            self._conn = None
+            raise
         return self
 
     def __exit__(
@@ -221,6 +264,16 @@ class SqlAlchemyUnitOfWork:
         with self._translated():
             return self.conn.execute(statement, parameters)
 
+    def fetch_all(self, statement: Select[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """A built-once SELECT's rows as dicts, read on the driver's cursor."""
+        with self._translated():
+            return fetch_all(self.conn, statement, params)
+
+    def fetch_values(self, statement: Select[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A built-once SELECT's rows as tuples, read on the driver's cursor."""
+        with self._translated():
+            return fetch_values(self.conn, statement, params)
+
     def execute_many(self, statement: Any, rows: list[dict[str, Any]]) -> int:
         """Run a guarded UPDATE for many rows on the driver's cursor; rows it changed in all.
 
@@ -240,6 +293,16 @@ class SqlAlchemyUnitOfWork:
         if found is not None:
             return found[0]
         obj = build(row._mapping)
+        self.tracked[key] = [obj, ROW_OF[table.name](obj)]
+        return obj
+
+    def adopt_row(self, table: Table, row: dict[str, Any], build: Callable[[Any], Any]) -> Any:
+        """The tracked object for a row read as a dict (see `adopt`)."""
+        key = (table.name, row["id"])
+        found = self.tracked.get(key)
+        if found is not None:
+            return found[0]
+        obj = build(row)
         self.tracked[key] = [obj, ROW_OF[table.name](obj)]
         return obj
 
