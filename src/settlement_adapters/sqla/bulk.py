@@ -51,7 +51,7 @@ def converted(processors: Sequence[Processor], lines: Sequence[Iterable[Any]]) -
     a Python loop per value, and a column that repeats few distinct instants (a
     batch shares its clock readings) converts each distinct one once.
     """
-    if not any(processors):
+    if not lines or not any(processors):
         return [tuple(line) for line in lines]
     columns: list[Iterable[Any]] = list(zip(*lines, strict=True))
     for at, process in enumerate(processors):
@@ -155,13 +155,45 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=None)
 
 
-# json_text's canonical form (sorted keys, no spaces), with one encoder for every
-# value instead of one built per call by json.dumps.
+# json_text's canonical form (sorted keys, no spaces, ASCII): json.dumps builds its
+# encoder anew for every value; this one is built once. The C encoder is what
+# json.dumps itself runs when CPython has it (the pure-Python one otherwise).
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
+def _c_encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        encode: Callable[[Any, int], Sequence[str]] = make(
+            None,  # no cycle check: payloads are trees of JSON-ready values
+            _ENCODER.default,
+            json.encoder.encode_basestring_ascii,
+            None,  # indent
+            ":",
+            ",",
+            True,  # sort_keys
+            False,  # skipkeys
+            True,  # allow_nan, as json.dumps
+        )
+        sample = {"b": [1, 2.5, None, True], "a": "\u00e9"}
+        if "".join(encode(sample, 0)) != _ENCODER.encode(sample):
+            return None
+    except TypeError:  # another interpreter's signature: the public encoder it is
+        return None
+    return encode
+
+
+_C_ENCODE = _c_encoder()
+
+
 def _json(value: Any) -> str | None:
-    return None if value is None else _ENCODER.encode(value)
+    if value is None:
+        return None
+    if _C_ENCODE is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 # Processors whose result depends only on the value as compared with ==, so equal
