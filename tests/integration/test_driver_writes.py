@@ -82,9 +82,13 @@ def test_server_instants_are_the_values_sqlalchemy_binds(value: datetime) -> Non
         _naive_utc(datetime(2025, 3, 3))
 
 
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner) | st.dictionaries(st.text(), inner)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    _containers,
     max_leaves=20,
 )
 

@@ -103,6 +103,24 @@ def run_many(conn: Connection, sql: str, values: Sequence[Any]) -> int:
         cursor.close()
 
 
+def run_one(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
+    """One statement on the driver's cursor, errors and events as `run_many`; rows changed."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    dbapi = conn.dialect.loaded_dbapi
+    dispatch = conn.dispatch
+    cursor = raw.cursor()
+    try:
+        dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
+        cursor.execute(sql, parameters)
+        dispatch.after_cursor_execute(conn, cursor, sql, parameters, None, False)
+        return int(cursor.rowcount)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
     translate = conn.get_execution_options().get("schema_translate_map") or {}
     return tuple(sorted(translate.items(), key=repr))

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.bulk import execute_many, insert_values
 from settlement_adapters.sqla.copy import COPY_FROM, copy_values
+from settlement_adapters.sqla.increments import add_to_open, upsert_sums
 from settlement_adapters.sqla.repositories import (
     SeriesWindow,
     SqlAccountRepository,
@@ -71,6 +72,10 @@ ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
 # Columns written as increments rather than overwritten (see the module docstring).
 INCREMENTS: dict[str, tuple[str, ...]] = {tables.statements.name: ("total_minor", "item_count")}
+# From this many rows on, PostgreSQL applies increments as arrays in one statement
+# (increments.py); below it the per-row statements cost no more.
+ARRAYS_FROM = 4
+BALANCE = "balance_minor"
 _TRANSACTION_COLUMNS = ("id", "tenant_id", "kind", "reference", "occurred_at", "reverses")
 _ENTRY_COLUMNS = ("transaction_id", "account", "currency", "amount_minor")
 _OUTBOX_COLUMNS = ("id", "tenant_id", "name", "payload", "created_at", "sent")
@@ -314,17 +319,22 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         # Sorted by id, so two transactions writing the same rows lock them in one order.
         group.sort(key=lambda b: b.entry[0].id)
-        stmt = _bump_statement(table.name, added, set_)
-        rows = []
-        for b in group:
-            row = {"b_id": b.entry[0].id, "b_version": b.entry[0].version}
-            row.update({f"b_{col}": b.deltas[col] for col in added})
-            row.update({f"b_{col}": b.changed[col] for col in set_})
-            rows.append(row)
-        written = self.execute_many(stmt, rows)
-        if written != len(rows):
+        if not set_ and len(group) >= ARRAYS_FROM and self.dialect == "postgresql":
+            deltas = [(b.entry[0].id, *(b.deltas[col] for col in added)) for b in group]
+            with self._translated():
+                written = add_to_open(self.conn, table, added, deltas, StatementStatus.OPEN.value)
+        else:
+            stmt = _bump_statement(table.name, added, set_)
+            rows = []
+            for b in group:
+                row = {"b_id": b.entry[0].id, "b_version": b.entry[0].version}
+                row.update({f"b_{col}": b.deltas[col] for col in added})
+                row.update({f"b_{col}": b.changed[col] for col in set_})
+                rows.append(row)
+            written = self.execute_many(stmt, rows)
+        if written != len(group):
             raise ConcurrencyConflict(
-                f"one of {len(rows)} {table.name} was changed by another writer; retry the command"
+                f"one of {len(group)} {table.name} was changed by another writer; retry the command"
             )
         for b in group:
             if set_:
@@ -354,8 +364,12 @@ class SqlAlchemyUnitOfWork:
         self.balance_deltas.clear()
 
     def _add_to_balances(self, deltas: list[tuple[tuple[str, str], int]]) -> None:
-        rows = [{"account": a, "currency": c, "balance_minor": d} for (a, c), d in deltas]
-        execute_many(self.conn, _balance_upsert(self.dialect), rows)
+        if len(deltas) >= ARRAYS_FROM and self.dialect == "postgresql":
+            rows = [(a, c, d) for (a, c), d in deltas]
+            upsert_sums(self.conn, tables.ledger_balances, ("account", "currency"), BALANCE, rows)
+            return
+        named = [{"account": a, "currency": c, BALANCE: d} for (a, c), d in deltas]
+        execute_many(self.conn, _balance_upsert(self.dialect), named)
 
     def commit(self) -> None:
         """Flush, write the events to the outbox, and commit the transaction."""
