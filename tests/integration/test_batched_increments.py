@@ -1,8 +1,9 @@
 """Statement totals and ledger balances written for many rows at once, on every backend.
 
-PostgreSQL applies a batch's increments as arrays in one statement, the other
-backends row by row (see `increments.py`); both must add exactly, create
-missing balances, and refuse an increment to a statement closed underneath.
+PostgreSQL and MySQL apply a batch's statement increments in one statement
+(and PostgreSQL its balances too), SQLite row by row (see `increments.py`);
+every path must add exactly, create missing balances, and refuse an increment
+to a statement closed underneath.
 """
 
 from __future__ import annotations

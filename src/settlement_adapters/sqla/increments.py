@@ -1,12 +1,13 @@
-"""Increments of many rows in one statement on PostgreSQL.
+"""Increments of many rows in one statement on PostgreSQL and MySQL/MariaDB.
 
-psycopg's executemany sends one UPDATE (or upsert) per row; a batch touching a
-few hundred statements and balances spends most of its server time there. Here
-the rows travel as arrays and one statement applies them all. What is written
-is what the per-row statements write: the same increments under the same
-guard, and the rows are locked in id order first, as the sorted per-row
-statements lock them, so two writers of the same rows still queue instead of
-deadlocking.
+psycopg's executemany sends one UPDATE (or upsert) per row, and on MySQL each
+guarded UPDATE is its own round trip (PyMySQL counts no rows per statement of
+an executemany); a batch touching a few hundred statements and balances spends
+most of its server time there. Here one statement applies them all: arrays
+on PostgreSQL, a CASE per column on MySQL. What is written is what the per-row
+statements write: the same increments under the same guard, and the rows are
+locked in id order first, as the sorted per-row statements lock them, so two
+writers of the same rows still queue instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -29,11 +30,36 @@ def add_to_open(
     status: str,
 ) -> int:
     """Add each row's deltas (id, then `columns`) to its row while in `status`; rows changed."""
-    lock, update = _open_statements(conn.dialect, qualified_name(conn, table), table, columns)
+    name = qualified_name(conn, table)
     ids = sorted(row[0] for row in rows)
+    if conn.dialect.name != "postgresql":
+        return _add_by_cases(conn, name, columns, rows, ids, status)
+    lock, update = _open_statements(conn.dialect, name, table, columns)
     run_one(conn, lock, (ids, status))
     arrays = [list(values) for values in zip(*rows, strict=True)]
     return run_one(conn, update, (*arrays, status))
+
+
+def _add_by_cases(
+    conn: Connection,
+    name: str,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    ids: list[str],
+    status: str,
+) -> int:
+    # MySQL/MariaDB: no arrays, so the deltas are CASE arms keyed by id.
+    quote = conn.dialect.identifier_preparer.quote
+    marks = ", ".join(["%s"] * len(ids))
+    run_one(conn, f"SELECT id FROM {name} WHERE id IN ({marks}) ORDER BY id FOR UPDATE", ids)
+    arms = " ".join(["WHEN %s THEN %s"] * len(rows))
+    sets = ", ".join(f"{quote(c)} = {quote(c)} + CASE id {arms} END" for c in columns)
+    parameters: list[Any] = []
+    for at in range(1, len(columns) + 1):
+        for row in rows:
+            parameters += (row[0], row[at])
+    sql = f"UPDATE {name} SET {sets} WHERE id IN ({marks}) AND status = %s"
+    return run_one(conn, sql, [*parameters, *ids, status])
 
 
 def upsert_sums(

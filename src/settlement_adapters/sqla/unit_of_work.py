@@ -72,7 +72,7 @@ ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
 # Columns written as increments rather than overwritten (see the module docstring).
 INCREMENTS: dict[str, tuple[str, ...]] = {tables.statements.name: ("total_minor", "item_count")}
-# From this many rows on, PostgreSQL applies increments as arrays in one statement
+# From this many rows on, PostgreSQL and MySQL apply increments in one statement
 # (increments.py); below it the per-row statements cost no more.
 ARRAYS_FROM = 4
 BALANCE = "balance_minor"
@@ -319,7 +319,7 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         # Sorted by id, so two transactions writing the same rows lock them in one order.
         group.sort(key=lambda b: b.entry[0].id)
-        if not set_ and len(group) >= ARRAYS_FROM and self.dialect == "postgresql":
+        if not set_ and len(group) >= ARRAYS_FROM and self.locks_rows:
             deltas = [(b.entry[0].id, *(b.deltas[col] for col in added)) for b in group]
             with self._translated():
                 written = add_to_open(self.conn, table, added, deltas, StatementStatus.OPEN.value)
