@@ -15,6 +15,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 
+from settlement_adapters.faults import FaultPlan, sql_faults
 from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.bulk import (
     _json,
@@ -25,9 +26,12 @@ from settlement_adapters.sqla.bulk import (
     insert_values,
     processor,
 )
+from settlement_adapters.sqla.copy import COPY_FROM
 from settlement_adapters.sqla.rule_column import rule_from_text, rule_text
 from settlement_adapters.sqla.types import JsonText, UtcDateTime, json_text
+from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
 from settlement_adapters.testing import empty_store
+from settlement_core.ledger import Entry, JournalTransaction
 from settlement_core.model import Account, Statement
 from settlement_core.money import money
 from settlement_core.rules import Cycle, PayoutRule, Period
@@ -203,3 +207,22 @@ def test_statements_keep_their_rule_on_every_backend(engine: Engine) -> None:
     with engine.connect() as conn:
         row = conn.execute(select(tables.statements)).one()
     assert mapping.statement_from(dict(row._mapping)).rule == rule
+
+
+def test_large_journal_writes_reach_the_fault_points(engine: Engine) -> None:
+    """A batch big enough for COPY on PostgreSQL still reaches `ledger_written` once."""
+    plan = FaultPlan()
+    with sql_faults(engine, plan), SqlAlchemyUnitOfWork(engine) as uow:
+        for n in range(COPY_FROM):
+            uow.ledger.post(
+                JournalTransaction(
+                    id=f"00000000-0000-7000-9000-{n:012d}",
+                    tenant_id="t1",
+                    kind="test.booked",
+                    reference=f"ref-{n}",
+                    occurred_at=START,
+                    entries=(Entry("platform:clearing", "EUR", -5), Entry("party:1", "EUR", 5)),
+                )
+            )
+        uow.commit()
+    assert plan.seen["ledger_written"] == 1
