@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -118,6 +119,18 @@ def test_repeated_instants_convert_as_each_alone(values: list[datetime]) -> None
     processors = (None, _sqlite_instant, _sqlite_instant)
     expected = [(n, _sqlite_instant(v), _sqlite_instant(v)) for n, v in enumerate(values)]
     assert converted(processors, lines) == expected
+
+
+def test_ambiguous_local_instants_keep_their_own_utc_time() -> None:
+    """Equal wall times an hour apart (DST fold) are never merged into one conversion."""
+    berlin = ZoneInfo("Europe/Berlin")
+    first = datetime(2025, 10, 26, 2, 30, tzinfo=berlin)
+    second = first.replace(fold=1)
+    assert first == second and first.astimezone(UTC) != second.astimezone(UTC)
+    lines = [(first,), (second,), (first,), (second,)]
+    expected = [(_sqlite_instant(value),) for (value,) in lines]
+    assert converted((_sqlite_instant,), lines) == expected
+    assert converted((_naive_utc,), lines) == [(_naive_utc(v),) for (v,) in lines]
 
 
 def _account(n: int) -> Account:

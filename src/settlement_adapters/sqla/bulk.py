@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from functools import cache
 from typing import Any
 
@@ -63,7 +63,11 @@ def converted(processors: Sequence[Processor], lines: Sequence[Iterable[Any]]) -
 def _mapped(process: Callable[[Any], Any], column: tuple[Any, ...]) -> Iterable[Any]:
     if process in _SAME_FOR_EQUAL and len(column) > 1:
         distinct = dict.fromkeys(column)
-        if 2 * len(distinct) <= len(column):
+        # Only fixed-offset zones: in one zone with folds (DST), two equal instants
+        # are equal wall times, and may still be an hour apart in UTC.
+        if 2 * len(distinct) <= len(column) and all(
+            value is None or type(value.tzinfo) is timezone for value in distinct
+        ):
             once = {value: process(value) for value in distinct}
             return map(once.__getitem__, column)
     return map(process, column)
@@ -214,8 +218,8 @@ def _json(value: Any) -> str | None:
     return "".join(_C_ENCODE(value, 0))
 
 
-# Processors whose result depends only on the value as compared with ==, so equal
-# values may share one conversion (an instant in any zone is the same UTC text).
+# Processors whose result depends only on the instant, so equal instants (in
+# fixed-offset zones, see `_mapped`) may share one conversion.
 _SAME_FOR_EQUAL: frozenset[Callable[[Any], Any]] = frozenset({_sqlite_instant, _naive_utc})
 
 
