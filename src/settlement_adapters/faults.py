@@ -11,8 +11,8 @@ plan is consulted there. The points:
 - `after_commit`: right after the commit, before the caller hears of it (the
   process died between the database's answer and the caller's);
 - `ledger_written` and `outbox_written` (SQL adapter only, through
-  `sql_faults`): just after the INSERT into the journal entries or the outbox
-  reached the database, inside the still-open transaction.
+  `sql_faults`): just after the INSERT (or COPY) into the journal entries or
+  the outbox reached the database, inside the still-open transaction.
 
 A job crashing between batches is `before_commit` or `after_commit` at the
 n-th batch's commit. The raised `InjectedFault` is no `SettlementError`, so no
@@ -142,9 +142,13 @@ def sql_faults(engine: Engine, plan: FaultPlan) -> Iterator[None]:
 
     def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         head = statement.lstrip().upper()
-        if not head.startswith("INSERT"):
+        if head.startswith("INSERT"):
+            head = head.split("INTO", 1)[1]
+        elif head.startswith("COPY"):  # PostgreSQL's bulk insert of a large batch
+            head = head[4:]
+        else:
             return
-        target = head.split("INTO", 1)[1].split("(", 1)[0].strip().strip('`"').lower()
+        target = head.split("(", 1)[0].strip().strip('`"').lower()
         point = watched.get(target.rsplit(".", 1)[-1].strip('`"'))
         if point is not None:
             plan.reach(point)

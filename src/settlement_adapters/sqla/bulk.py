@@ -12,8 +12,9 @@ so lost races stay retryable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timezone
 from functools import cache
 from typing import Any
 
@@ -23,26 +24,53 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
-from settlement_adapters.sqla.types import UtcDateTime
+from settlement_adapters.sqla.types import JsonText, UtcDateTime
 
 Processor = Callable[[Any], Any] | None
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT `rows` (dicts with the same keys) into `table` in the open transaction."""
-    columns = tuple(rows[0])
+    """INSERT `rows` (dicts with the same keys, in the same order) into `table`."""
+    insert_values(conn, table, tuple(rows[0]), [row.values() for row in rows])
+
+
+def insert_values(
+    conn: Connection, table: Table, columns: tuple[str, ...], lines: Sequence[Iterable[Any]]
+) -> None:
+    """INSERT `lines` (each the values of `columns`, in order) in the open transaction."""
+    if not lines:
+        return
     sql, processors = _plan(conn.dialect, qualified_name(conn, table), table, columns)
-    converting = [(at, p) for at, p in enumerate(processors) if p is not None]
-    values: list[Any] = []
-    if converting:
-        for row in rows:
-            line = list(row.values())
-            for at, process in converting:
-                line[at] = process(line[at])
-            values.append(line)
-    else:
-        values = [tuple(row.values()) for row in rows]
-    run_many(conn, sql, values)
+    run_many(conn, sql, converted(processors, lines))
+
+
+def converted(processors: Sequence[Processor], lines: Sequence[Iterable[Any]]) -> list[Any]:
+    """The lines as tuples, each column through its processor.
+
+    Column by column: one `map` per converted column runs the processor without
+    a Python loop per value, and a column that repeats few distinct instants (a
+    batch shares its clock readings) converts each distinct one once.
+    """
+    if not lines or not any(processors):
+        return [tuple(line) for line in lines]
+    columns: list[Iterable[Any]] = list(zip(*lines, strict=True))
+    for at, process in enumerate(processors):
+        if process is not None:
+            columns[at] = _mapped(process, columns[at])  # type: ignore[arg-type]
+    return list(zip(*columns, strict=True))
+
+
+def _mapped(process: Callable[[Any], Any], column: tuple[Any, ...]) -> Iterable[Any]:
+    if process in _SAME_FOR_EQUAL and len(column) > 1:
+        distinct = dict.fromkeys(column)
+        # Only fixed-offset zones: in one zone with folds (DST), two equal instants
+        # are equal wall times, and may still be an hour apart in UTC.
+        if 2 * len(distinct) <= len(column) and all(
+            value is None or type(value.tzinfo) is timezone for value in distinct
+        ):
+            once = {value: process(value) for value in distinct}
+            return map(once.__getitem__, column)
+    return map(process, column)
 
 
 def execute_many(conn: Connection, statement: Executable, rows: Sequence[dict[str, Any]]) -> int:
@@ -79,6 +107,24 @@ def run_many(conn: Connection, sql: str, values: Sequence[Any]) -> int:
         cursor.close()
 
 
+def run_one(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
+    """One statement on the driver's cursor, errors and events as `run_many`; rows changed."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    dbapi = conn.dialect.loaded_dbapi
+    dispatch = conn.dispatch
+    cursor = raw.cursor()
+    try:
+        dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
+        cursor.execute(sql, parameters)
+        dispatch.after_cursor_execute(conn, cursor, sql, parameters, None, False)
+        return int(cursor.rowcount)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
     translate = conn.get_execution_options().get("schema_translate_map") or {}
     return tuple(sorted(translate.items(), key=repr))
@@ -96,22 +142,85 @@ def qualified_name(conn: Connection, table: Table) -> str:
 def processor(table: Table, column: str, dialect: Dialect) -> Processor:
     """The bind processor the column's type applies on this dialect, if any."""
     kind = table.c[column].type
-    if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
-        return _sqlite_instant
+    if isinstance(kind, UtcDateTime | JsonText):
+        # The column type's own conversion in one step where its storage type adds
+        # none of its own: the ingest path stores several instants and a payload
+        # per item.
+        if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
+            return _sqlite_instant
+        if kind.load_dialect_impl(dialect).bind_processor(dialect) is None:
+            return _naive_utc if isinstance(kind, UtcDateTime) else _json
     process: Processor = kind.dialect_impl(dialect).bind_processor(dialect)
     return process
 
 
 def _sqlite_instant(value: datetime | None) -> str | None:
-    # UtcDateTime's conversion and then SQLite DATETIME's text format, in one step:
-    # the ingest path stores several instants per item.
+    # UtcDateTime's conversion and then SQLite DATETIME's text format, in one step.
     if value is None:
         return None
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             raise ValueError("naive datetime reached the database layer")
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    # "+00:00" cut off the text rather than a naive copy made first: one object less.
+    return value.isoformat(" ", "microseconds")[:-6]
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    # UtcDateTime's conversion, without the type machinery around it.
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the database layer")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
+# json_text's canonical form (sorted keys, no spaces, ASCII): json.dumps builds its
+# encoder anew for every value; this one is built once. The C encoder is what
+# json.dumps itself runs when CPython has it (the pure-Python one otherwise).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _c_encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        encode: Callable[[Any, int], Sequence[str]] = make(
+            None,  # no cycle check: payloads are trees of JSON-ready values
+            _ENCODER.default,
+            json.encoder.encode_basestring_ascii,
+            None,  # indent
+            ":",
+            ",",
+            True,  # sort_keys
+            False,  # skipkeys
+            True,  # allow_nan, as json.dumps
+        )
+        sample = {"b": [1, 2.5, None, True], "a": "\u00e9"}
+        if "".join(encode(sample, 0)) != _ENCODER.encode(sample):
+            return None
+    except TypeError:  # another interpreter's signature: the public encoder it is
+        return None
+    return encode
+
+
+_C_ENCODE = _c_encoder()
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if _C_ENCODE is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
+# Processors whose result depends only on the instant, so equal instants (in
+# fixed-offset zones, see `_mapped`) may share one conversion.
+_SAME_FOR_EQUAL: frozenset[Callable[[Any], Any]] = frozenset({_sqlite_instant, _naive_utc})
 
 
 def placeholder(dialect: Dialect) -> str:

@@ -1,0 +1,141 @@
+"""Statement totals and ledger balances written for many rows at once, on every backend.
+
+PostgreSQL and MySQL apply a batch's statement increments in one statement
+(and PostgreSQL its balances too), SQLite row by row (see `increments.py`);
+every path must add exactly, create missing balances, and refuse an increment
+to a statement closed underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from settlement_adapters.sqla import mapping, tables
+from settlement_adapters.sqla.bulk import insert_rows
+from settlement_adapters.sqla.unit_of_work import ARRAYS_FROM, SqlAlchemyUnitOfWork
+from settlement_adapters.testing import empty_store
+from settlement_core.errors import ConcurrencyConflict
+from settlement_core.ledger import Entry, JournalTransaction
+from settlement_core.model import Account, Statement
+from settlement_core.rules import PayoutRule, Period
+
+START = datetime(2025, 3, 3, tzinfo=UTC)
+TENANT = "t1"
+ACCOUNT = "00000000-0000-7000-8000-000000000001"
+COUNT = ARRAYS_FROM + 2  # enough rows for the batched path
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A store with one account and COUNT open statements (daily, consecutive)."""
+    with empty_store(request.param, tmp_path) as found:
+        assert found is not None
+        account = Account(
+            id=ACCOUNT,
+            tenant_id=TENANT,
+            shop_id="shop-1",
+            time_zone="UTC",
+            rule_id="daily",
+            created_at=START,
+        )
+        with found.begin() as conn:
+            insert_rows(conn, tables.accounts, [mapping.account_row(account)])
+            insert_rows(conn, tables.statements, [mapping.statement_row(s) for s in _statements()])
+        yield found
+
+
+def _statements() -> list[Statement]:
+    return [
+        Statement(
+            id=f"00000000-0000-7000-8000-{n:012d}",
+            tenant_id=TENANT,
+            account_id=ACCOUNT,
+            currency="EUR",
+            period=Period(START + timedelta(days=n), START + timedelta(days=n + 1)),
+            rule=PayoutRule(rule_id="daily"),
+            payout_date=(START + timedelta(days=n + 2)).date(),
+            payable_at=START + timedelta(days=n + 2),
+            opened_at=START,
+            total_minor=1_000 * n,
+            item_count=n,
+        )
+        for n in range(COUNT)
+    ]
+
+
+def _totals(engine: Engine) -> list[tuple[int, int]]:
+    c = tables.statements.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(c.total_minor, c.item_count).order_by(c.id)).all()
+    return [(int(total), int(count)) for total, count in rows]
+
+
+def test_booking_on_many_statements_adds_to_each(engine: Engine) -> None:
+    """Each statement gets exactly its own items' sum and count."""
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for n, statement in enumerate(_statements()):
+            loaded = uow.statements.get(TENANT, statement.id)
+            for _ in range(n % 3 + 1):
+                loaded.book(7 + n)
+        uow.commit()
+    expected = [(1_000 * n + (n % 3 + 1) * (7 + n), n + n % 3 + 1) for n in range(COUNT)]
+    assert _totals(engine) == expected
+
+
+def test_a_statement_closed_underneath_refuses_the_whole_batch(engine: Engine) -> None:
+    """One increment that finds its statement closed: a conflict, and nothing written."""
+    before = _totals(engine)
+    closed = _statements()[COUNT // 2].id
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for statement in _statements():
+            uow.statements.get(TENANT, statement.id).book(5)
+        # As a close by another writer would leave it, after this one read it open.
+        uow.execute(
+            update(tables.statements)
+            .where(tables.statements.c.id == closed)
+            .values(status="closed")
+        )
+        with pytest.raises(ConcurrencyConflict):
+            uow.commit()
+    assert _totals(engine) == before
+
+
+def _balances(engine: Engine) -> dict[tuple[str, str], int]:
+    b = tables.ledger_balances.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(b.account, b.currency, b.balance_minor)).all()
+    return {(account, currency): int(value) for account, currency, value in rows}
+
+
+def _post(engine: Engine, first: int, parties: int, amount: int) -> None:
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for n in range(first, first + parties):
+            uow.ledger.post(
+                JournalTransaction(
+                    id=f"00000000-0000-7000-9000-{n:012d}",
+                    tenant_id=TENANT,
+                    kind="test.booked",
+                    reference=f"ref-{n}",
+                    occurred_at=START,
+                    entries=(
+                        Entry("platform:clearing", "EUR", -amount),
+                        Entry(f"party:{n % parties}:pending", "EUR", amount),
+                    ),
+                )
+            )
+        uow.commit()
+
+
+def test_balances_are_created_then_added_to(engine: Engine) -> None:
+    """Missing balances start at the delta; existing ones add it, also the shared one."""
+    parties = ARRAYS_FROM + 1
+    _post(engine, 0, parties, 250)
+    _post(engine, parties, parties, 40)
+    expected = {("platform:clearing", "EUR"): -290 * parties}
+    expected |= {(f"party:{n}:pending", "EUR"): 290 for n in range(parties)}
+    assert _balances(engine) == expected
