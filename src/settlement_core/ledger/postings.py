@@ -21,13 +21,8 @@ def transfer(
     amount_minor: int,
 ) -> JournalTransaction:
     """Move an amount from one ledger account to another: the two-leg transaction."""
-    return JournalTransaction(
-        id=tx_id,
-        tenant_id=tenant_id,
-        kind=kind,
-        reference=reference,
-        occurred_at=at,
-        entries=(Entry(source, currency, -amount_minor), Entry(dest, currency, amount_minor)),
+    return JournalTransaction.transfer(
+        tx_id, tenant_id, kind, reference, at, (source, dest, currency, amount_minor)
     )
 
 
