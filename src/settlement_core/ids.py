@@ -54,6 +54,8 @@ class UuidV7Factory:
         self._last = 0
         self._pool = b""
         self._at = 0
+        self._millis = -1
+        self._head = ""
         _factories.add(self)
 
     def new_id(self) -> str:
@@ -69,7 +71,12 @@ class UuidV7Factory:
             # Same millisecond (or a clock step back): keep order by bumping the last value.
             value = candidate if candidate > self._last else self._last + 1
             self._last = value
-        return _as_uuid7(value)
+            # The time part is written out once per millisecond, not once per id.
+            millis = value >> 74
+            if millis != self._millis:
+                self._millis, self._head = millis, _time_head(millis)
+            head = self._head
+        return head + _random_tail(value)
 
     def _forget_pool(self) -> None:
         # A forked child must not mint the ids its parent mints: not from the same
@@ -95,12 +102,24 @@ if hasattr(os, "register_at_fork"):
 def _as_uuid7(value: int) -> str:
     # 74 ordered bits after the time: 12 go to rand_a, 62 to rand_b, around the fixed
     # version and variant bits, so string order equals numeric order.
-    millis = value >> 74
+    return _time_head(value >> 74) + _random_tail(value)
+
+
+def _time_head(millis: int) -> str:
+    """The first 48 bits (the millisecond) as the id's leading "xxxxxxxx-xxxx-"."""
+    text = (millis & ((1 << 48) - 1)).to_bytes(6, "big").hex()
+    return f"{text[:8]}-{text[8:]}-"
+
+
+_VERSION_AND_VARIANT = 0x7 << 76 | 0b10 << 62
+
+
+def _random_tail(value: int) -> str:
+    """The version, rand_a, variant and rand_b of the id as "7xxx-xxxx-xxxxxxxxxxxx"."""
     rand_a = value >> 62 & 0xFFF
     rand_b = value & ((1 << 62) - 1)
-    number = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    text = number.to_bytes(16, "big").hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    text = (rand_a << 64 | rand_b | _VERSION_AND_VARIANT).to_bytes(10, "big").hex()
+    return f"{text[:4]}-{text[4:8]}-{text[8:]}"
 
 
 def external_id(value: object, what: str) -> str:

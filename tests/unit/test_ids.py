@@ -28,6 +28,20 @@ class TestUuidV7:
         assert parsed.version == 7
         assert parsed.variant == uuid.RFC_4122
 
+    def test_id_carries_its_millisecond_in_the_first_48_bits(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The time part, written once per millisecond, is the clock's millisecond."""
+        now = [1_733_000_000_123_456_789]
+        monkeypatch.setattr("settlement_core.ids.time", SimpleNamespace(time_ns=lambda: now[0]))
+        factory = UuidV7Factory()
+        first = [factory.new_id() for _ in range(3)]
+        now[0] += 5_000_000  # five milliseconds later
+        later = [factory.new_id() for _ in range(3)]
+        assert {uuid.UUID(i).int >> 80 for i in first} == {1_733_000_000_123}
+        assert {uuid.UUID(i).int >> 80 for i in later} == {1_733_000_000_128}
+        assert first + later == sorted(first + later)
+
     def test_ids_span_many_random_pools(self) -> None:
         """Random bits are read in pools; ids from consecutive pools stay unique and ordered."""
         factory = UuidV7Factory()
