@@ -36,17 +36,8 @@ def item_booked(
     at: datetime,
 ) -> JournalTransaction:
     """Clearing hands an item's amount to the party's pending balance."""
-    return transfer(
-        tx_id,
-        tenant_id,
-        "item.booked",
-        item_id,
-        at,
-        accounts.CLEARING,
-        accounts.pending(account_id),
-        currency,
-        amount_minor,
-    )
+    legs = (accounts.CLEARING, accounts.pending(account_id), currency, amount_minor)
+    return JournalTransaction.transfer(tx_id, tenant_id, "item.booked", item_id, at, legs)
 
 
 def statement_payable(
