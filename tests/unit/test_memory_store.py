@@ -96,7 +96,7 @@ def test_a_bulk_move_is_seen_by_its_unit_of_work_and_dropped_on_rollback(
     db: MemoryDatabase,
 ) -> None:
     statement = _statement_of(db, 0, 0)
-    item_ids = list(db.items_by_statement[statement])
+    item_ids = db.statement_item_ids(statement)
     with MemoryUnitOfWork(db) as uow:
         assert uow.items.move_by_statements([statement], "statement") == len(item_ids)
         moved = [uow.items.get(TENANT, i).status for i in item_ids]
@@ -109,7 +109,7 @@ def test_a_bulk_move_is_seen_by_its_unit_of_work_and_dropped_on_rollback(
 
 def test_a_bulk_move_is_written_once_with_the_next_version(db: MemoryDatabase) -> None:
     statement = _statement_of(db, 1, 0)
-    first, *rest = db.items_by_statement[statement]
+    first, *rest = db.statement_item_ids(statement)
     with MemoryUnitOfWork(db) as uow:
         uow.items.move_by_statements([statement], "statement")
         # Read for update after the move: the copy carries the move and is written once.
@@ -123,7 +123,7 @@ def test_a_bulk_move_is_written_once_with_the_next_version(db: MemoryDatabase) -
 
 def test_a_bulk_move_loses_to_a_writer_that_changed_an_item_first(db: MemoryDatabase) -> None:
     statement = _statement_of(db, 2, 1)
-    item_id = db.items_by_statement[statement][0]
+    item_id = db.statement_item_ids(statement)[0]
     mover = MemoryUnitOfWork(db)
     mover.items.move_by_statements([statement], "statement")
     with MemoryUnitOfWork(db) as other:
@@ -133,7 +133,7 @@ def test_a_bulk_move_loses_to_a_writer_that_changed_an_item_first(db: MemoryData
         mover.commit()
     mover.rollback()
     with MemoryUnitOfWork(db) as uow:
-        moved = [uow.items.get(TENANT, i) for i in db.items_by_statement[statement]]
+        moved = [uow.items.get(TENANT, i) for i in db.statement_item_ids(statement)]
     assert [i.status for i in moved].count(BillingItemStatus.STATEMENTED) == 1
 
 
