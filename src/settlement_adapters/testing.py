@@ -285,7 +285,7 @@ class Tamper:
         """A cached balance drifts from its entries."""
         if self.engine is None:
             self.db.balances[(account, currency)] += delta
-            self.db.note_currencies(account, (currency,))
+            self.db.currencies_by_account[account].add(currency)
         else:
             from sqlalchemy import insert, update
 

@@ -96,7 +96,7 @@ def test_a_bulk_move_is_seen_by_its_unit_of_work_and_dropped_on_rollback(
     db: MemoryDatabase,
 ) -> None:
     statement = _statement_of(db, 0, 0)
-    item_ids = db.statement_item_ids(statement)
+    item_ids = list(db.items_by_statement[statement])
     with MemoryUnitOfWork(db) as uow:
         assert uow.items.move_by_statements([statement], "statement") == len(item_ids)
         moved = [uow.items.get(TENANT, i).status for i in item_ids]
@@ -109,7 +109,7 @@ def test_a_bulk_move_is_seen_by_its_unit_of_work_and_dropped_on_rollback(
 
 def test_a_bulk_move_is_written_once_with_the_next_version(db: MemoryDatabase) -> None:
     statement = _statement_of(db, 1, 0)
-    first, *rest = db.statement_item_ids(statement)
+    first, *rest = db.items_by_statement[statement]
     with MemoryUnitOfWork(db) as uow:
         uow.items.move_by_statements([statement], "statement")
         # Read for update after the move: the copy carries the move and is written once.
@@ -123,7 +123,7 @@ def test_a_bulk_move_is_written_once_with_the_next_version(db: MemoryDatabase) -
 
 def test_a_bulk_move_loses_to_a_writer_that_changed_an_item_first(db: MemoryDatabase) -> None:
     statement = _statement_of(db, 2, 1)
-    item_id = db.statement_item_ids(statement)[0]
+    item_id = db.items_by_statement[statement][0]
     mover = MemoryUnitOfWork(db)
     mover.items.move_by_statements([statement], "statement")
     with MemoryUnitOfWork(db) as other:
@@ -133,7 +133,7 @@ def test_a_bulk_move_loses_to_a_writer_that_changed_an_item_first(db: MemoryData
         mover.commit()
     mover.rollback()
     with MemoryUnitOfWork(db) as uow:
-        moved = [uow.items.get(TENANT, i) for i in db.statement_item_ids(statement)]
+        moved = [uow.items.get(TENANT, i) for i in db.items_by_statement[statement]]
     assert [i.status for i in moved].count(BillingItemStatus.STATEMENTED) == 1
 
 
@@ -207,53 +207,3 @@ def test_payable_accounts_page_in_id_order_and_skip_those_without(db: MemoryData
     with MemoryUnitOfWork(db) as uow:
         assert uow.statements.accounts_with_payable(NOW, None, 10) == []
         assert uow.statements.payable_for_accounts(accounts, NOW) == {}
-
-
-def test_item_ids_are_kept_per_commit_and_read_back_in_order(db: MemoryDatabase) -> None:
-    """A statement's and an account's ids span commits, in commit order, as untracked tuples."""
-    app = _app(db)
-    app.record_billing_items([_item(0, n) for n in range(10, 13)])
-    statement = _statement_of(db, 0, 0)
-    ids = db.statement_item_ids(statement)
-    assert len(ids) == 4 + 3 and len(db.items_by_statement[statement]) == 2
-    with MemoryUnitOfWork(db) as uow:
-        keys = [uow.items.get(TENANT, i).key for i in ids]
-    assert keys[-3:] == ["k-0-10-0", "k-0-11-0", "k-0-12-0"]
-    account = db.account_by_shop[(TENANT, "shop-0")]
-    assert len(db.account_item_ids(account)) == 8 + 3
-    # A tuple is untracked once its items are: the chunks at one look, the whole at the next.
-    gc.collect()
-    gc.collect()
-    assert not gc.is_tracked(db.items_by_statement[statement])
-    assert not gc.is_tracked(db.items_by_account[account])
-
-
-def test_a_closed_statement_keeps_its_ids_in_one_chunk(db: MemoryDatabase) -> None:
-    """Closing joins the chunks: the statement takes no more items."""
-    app = _app(db)
-    app.record_billing_items([_item(1, n) for n in range(10, 12)])
-    statement = _statement_of(db, 1, 0)
-    before = db.statement_item_ids(statement)
-    app.close_cycles(NOW)
-    assert db.items_by_statement[statement] == (tuple(before),)
-
-
-def test_a_committed_aggregate_cannot_take_events(db: MemoryDatabase) -> None:
-    """The store's own copies are read only: recording on one fails instead of being lost."""
-    statement = db.statements[_statement_of(db, 2, 0)]
-    with pytest.raises(AttributeError):
-        statement.events.append(object())  # type: ignore[arg-type]
-    with MemoryUnitOfWork(db) as uow:
-        mine = uow.statements.get(TENANT, statement.id)
-        assert mine.events == [] and mine is not statement
-
-
-def test_statements_per_account_and_status_follow_their_moves(db: MemoryDatabase) -> None:
-    """Closed statements are listed per account until they are paid out."""
-    app = _app(db)
-    app.close_cycles(NOW)
-    account = db.account_by_shop[(TENANT, "shop-0")]
-    closed = db.statements_by_account_status[(account, StatementStatus.CLOSED)]
-    assert len(closed) == 2 and len(set(closed)) == 2
-    app.create_payouts(NOW)
-    assert (account, StatementStatus.CLOSED) not in db.statements_by_account_status

@@ -20,7 +20,6 @@ A = TypeVar("A")
 _lock = threading.Lock()
 _clones: dict[type, Callable[[Any], Any]] = {}
 _sames: dict[type, Callable[[Any, Any], bool]] = {}
-_stores: dict[type, Callable[[Any], Any]] = {}
 
 
 def _names(cls: type) -> tuple[str, ...]:
@@ -36,10 +35,10 @@ def _compile(source: str, name: str, namespace: dict[str, Any]) -> Any:
     return namespace[name]
 
 
-def _make_clone(cls: type, events: str = "[]") -> Callable[[Any], Any]:
+def _make_clone(cls: type) -> Callable[[Any], Any]:
     lines = ["def clone(obj):", "    twin = new(cls)"]
     lines += [f"    twin.{name} = obj.{name}" for name in _names(cls)]
-    lines += [f"    twin.events = {events}", "    return twin"]
+    lines += ["    twin.events = []", "    return twin"]
     made: Callable[[Any], Any] = _compile(
         "\n".join(lines), "clone", {"new": cls.__new__, "cls": cls}
     )
@@ -61,23 +60,6 @@ def clone(obj: A) -> A:
     if made is None:
         with _lock:
             made = _clones.get(cls) or _clones.setdefault(cls, _make_clone(cls))
-    twin: A = made(obj)
-    return twin
-
-
-def stored(obj: A) -> A:
-    """The database's own copy of an aggregate: like a clone, but with no list of events.
-
-    A committed object is only ever read (a unit of work clones what it changes),
-    so it holds the empty tuple instead of a list of its own: a million stored
-    aggregates are then a million fewer lists for the garbage collector to walk,
-    and an attempt to record an event on one fails loudly.
-    """
-    cls = type(obj)
-    made = _stores.get(cls)
-    if made is None:
-        with _lock:
-            made = _stores.get(cls) or _stores.setdefault(cls, _make_clone(cls, "()"))
     twin: A = made(obj)
     return twin
 

@@ -75,12 +75,10 @@ class MemoryDatabase:
         # Items are kept as rows (see codec.py): there are millions of them.
         self.items: dict[str, Row] = {}
         self.item_by_key: PairIndex[str, str] = PairIndex()  # (tenant, key) -> item id
-        # A statement's and an account's item ids, one tuple per commit that added some:
-        # tuples of strings the garbage collector stops walking, where a list each (a
-        # million of them) it walked on every full collection. Replaced, never changed,
-        # so a reader without the lock sees one version whole.
-        self.items_by_statement: dict[str, tuple[tuple[str, ...], ...]] = {}
-        self.items_by_account: dict[str, tuple[tuple[str, ...], ...]] = {}
+        # A statement's item ids: a list while it is open, a tuple once it is not (a tuple of
+        # strings is not walked by the garbage collector; closed statements take no items).
+        self.items_by_statement: dict[str, list[str] | tuple[str, ...]] = {}
+        self.items_by_account: defaultdict[str, list[str]] = defaultdict(list)
         self.items_by_run: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
         # (tenant, account, currency), order -> minor units booked
         self.booked_by_order: PairIndex[tuple[str, str, str], int] = PairIndex()
@@ -90,10 +88,8 @@ class MemoryDatabase:
         self.statement_series: dict[tuple[str, str], tuple[tuple[datetime, ...], tuple[str, ...]]]
         self.statement_series = {}
         self.statements_by_status: defaultdict[StatementStatus, set[str]] = defaultdict(set)
-        # (account, status) -> statement ids, for the statuses payouts read per account (a
-        # tuple, replaced on change: an account holds one or two, and a set each was walked).
-        self.statements_by_account_status: dict[tuple[str, StatementStatus], tuple[str, ...]]
-        self.statements_by_account_status = {}
+        # (account, status) -> statement ids, for the statuses payouts read per account.
+        self.statements_by_account_status: dict[tuple[str, StatementStatus], set[str]] = {}
         # Open statements as a heap of (period end, id), for closing the oldest first; entries
         # of statements closed since are dropped when they come to the top.
         self.open_queue: list[tuple[datetime, str]] = []
@@ -124,9 +120,7 @@ class MemoryDatabase:
         self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
         self.transaction_by_reference: PairIndex[str, str] = PairIndex()  # (kind, reference)
         self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)
-        # The currencies each ledger account has entries in (a tuple, replaced on change:
-        # accounts hold one or two, and a set each was walked by the collector).
-        self.currencies_by_account: dict[str, tuple[str, ...]] = {}
+        self.currencies_by_account: defaultdict[str, set[str]] = defaultdict(set)
         # Events are kept as rows (see rows.py) and serialised when read.
         self.outbox: list[tuple[EventRow | OutboxMessage, ...]] = []  # one chunk per commit
         self.outbox_sent: set[str] = set()
@@ -151,27 +145,22 @@ class MemoryDatabase:
             )
         elif old.status is not statement.status:
             if old.status is StatementStatus.OPEN:
-                # A statement that left OPEN takes no more items: its chunks become one.
-                chunks = self.items_by_statement.get(statement.id, ())
-                if len(chunks) > 1:
-                    self.items_by_statement[statement.id] = (_joined(chunks),)
+                self.items_by_statement[statement.id] = tuple(
+                    self.items_by_statement.get(statement.id, ())
+                )
             self.statements_by_status[old.status].discard(statement.id)
             key = (old.account_id, old.status)
             before = by_account.get(key)
             if before is not None:
-                left = tuple(sid for sid in before if sid != statement.id)
-                if left:
-                    by_account[key] = left
-                else:
+                before.discard(statement.id)
+                if not before:
                     del by_account[key]
         else:
             return
         self.statements_by_status[statement.status].add(statement.id)
         if statement.status in BY_ACCOUNT:
             key = (statement.account_id, statement.status)
-            known = by_account.get(key, ())
-            if statement.id not in known:
-                by_account[key] = (*known, statement.id)
+            by_account.setdefault(key, set()).add(statement.id)
         if statement.status is StatementStatus.OPEN:
             heapq.heappush(self.open_queue, (statement.period.end, statement.id))
 
@@ -180,33 +169,22 @@ class MemoryDatabase:
         self.account_by_shop[(account.tenant_id, account.shop_id)] = account.id
         bisect.insort(self.account_ids, account.id)
 
-    def statement_item_ids(self, statement_id: str) -> list[str]:
-        """The ids of a statement's committed items, in commit order."""
-        chunks = self.items_by_statement.get(statement_id, ())
-        if len(chunks) == 1:
-            return list(chunks[0])  # every closed statement: its chunks were joined
-        return [i for chunk in chunks for i in chunk]
-
-    def account_item_ids(self, account_id: str) -> list[str]:
-        """The ids of an account's committed items, in commit order."""
-        return [i for chunk in self.items_by_account.get(account_id, ()) for i in chunk]
-
     def index_items(self, items: Sequence[BillingItem]) -> None:
         """Index new items (an item's keys, statement and order never change)."""
-        by_key, by_run, booked = self.item_by_key, self.items_by_run, self.booked_by_order
-        of_statement: dict[str, list[str]] = {}
-        of_account: dict[str, list[str]] = {}
+        by_key, by_statement = self.item_by_key, self.items_by_statement
+        by_account, by_run, booked = self.items_by_account, self.items_by_run, self.booked_by_order
         for item in items:
             item_id = item.id
             by_key.inner(item.tenant_id)[item.key] = item_id
-            of_statement.setdefault(item.statement_id, []).append(item_id)
-            of_account.setdefault(item.account_id, []).append(item_id)
+            ids = by_statement.get(item.statement_id)
+            if type(ids) is not list:
+                ids = by_statement[item.statement_id] = list(ids or ())
+            ids.append(item_id)
+            by_account[item.account_id].append(item_id)
             if item.run_id is not None:
                 by_run[(item.tenant_id, item.run_id)].append(item_id)
             orders = booked.inner((item.tenant_id, item.account_id, item.currency))
             orders[item.order_id] = orders.get(item.order_id, 0) + item.amount_minor
-        _add_chunks(self.items_by_statement, of_statement)
-        _add_chunks(self.items_by_account, of_account)
 
     def index_transactions(
         self,
@@ -226,21 +204,6 @@ class MemoryDatabase:
             by_reference.put(row[2], row[3], row[0])
         for key, minor in deltas.items():
             balances[key] += minor
+        known = self.currencies_by_account
         for account, codes in currencies.items():
-            self.note_currencies(account, codes)
-
-    def note_currencies(self, account: str, codes: Iterable[str]) -> None:
-        """Record that a ledger account has entries in these currencies."""
-        known = self.currencies_by_account.get(account, ())
-        added = tuple(code for code in dict.fromkeys(codes) if code not in known)
-        if added:
-            self.currencies_by_account[account] = (*known, *added)
-
-
-def _add_chunks(index: dict[str, tuple[tuple[str, ...], ...]], new: dict[str, list[str]]) -> None:
-    for key, ids in new.items():
-        index[key] = (*index.get(key, ()), tuple(ids))
-
-
-def _joined(chunks: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
-    return tuple(i for chunk in chunks for i in chunk)
+            known[account].update(codes)

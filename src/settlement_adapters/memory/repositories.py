@@ -205,7 +205,7 @@ class MemoryBillingItemRepository(_Repository):
         return (booked or 0) + self.uow.new_booked_by_order.get(order, 0)
 
     def _ids_of_statement(self, statement_id: str) -> list[str]:
-        ids = self.uow.db.statement_item_ids(statement_id)
+        ids = list(self.uow.db.items_by_statement.get(statement_id, ()))
         ids.extend(i.id for i in self.uow.new_items_of(statement_id))
         return ids
 
@@ -291,7 +291,7 @@ class MemoryBillingItemRepository(_Repository):
         if where.statement_id is not None:
             ids = self._ids_of_statement(where.statement_id)
         elif where.account_id is not None:
-            ids = self.uow.db.account_item_ids(where.account_id)
+            ids = list(self.uow.db.items_by_account.get(where.account_id, ()))
             ids.extend(i.id for i in self.uow.new_items if i.account_id == where.account_id)
         else:
             ids = [*self.uow.db.items, *self.uow.staged[self.table]]
@@ -967,10 +967,8 @@ class MemoryLedger:
     def balances(self, account: str) -> dict[str, int]:
         """An account's non-zero balances per currency."""
         # Indexed by account: scanning every balance made payouts quadratic in accounts.
-        currencies = {
-            *self.uow.db.currencies_by_account.get(account, ()),
-            *self.uow.delta_currencies.get(account, ()),
-        }
+        currencies = self.uow.db.currencies_by_account.get(account, set())
+        currencies = currencies.union(self.uow.delta_currencies.get(account, ()))
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
 

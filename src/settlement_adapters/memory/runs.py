@@ -69,7 +69,7 @@ class MemoryRunRepository(_Repository):
         db, uow = self.uow.db, self.uow
         gated: set[str] = set()
         for statement_id in statement_ids:
-            rows = (db.items[i] for i in db.statement_item_ids(statement_id))
+            rows = (db.items[i] for i in db.items_by_statement.get(statement_id, ()))
             found = [(row[ITEM_TENANT], row[ITEM_RUN]) for row in rows]
             found.extend((i.tenant_id, i.run_id) for i in uow.new_items_of(statement_id))
             if any(run_id is not None and (tenant, run_id) in runs for tenant, run_id in found):

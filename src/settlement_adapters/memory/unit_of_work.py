@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from settlement_adapters.memory.codec import Row
-from settlement_adapters.memory.copies import clone, same, stored
+from settlement_adapters.memory.copies import clone, same
 from settlement_adapters.memory.database import (
     ITEM_STATUS,
     ITEM_VERSION,
@@ -351,9 +351,6 @@ class MemoryUnitOfWork:
 
 
 def _with_status(row: Row, status: str, version: int | None = None) -> Row:
-    if ITEM_VERSION == ITEM_STATUS + 1 == len(row) - 1:
-        # The two last fields (BillingItem's field order): one slice, no list per row.
-        return (*row[:ITEM_STATUS], status, row[ITEM_VERSION] if version is None else version)
     values = list(row)
     values[ITEM_STATUS] = status
     if version is not None:
@@ -408,24 +405,27 @@ def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
     committed: dict[str, Any] = getattr(db, table)
     old = None if is_new else committed[obj.id]
     # Aggregates may be returned to callers, so the database keeps its own copy.
-    copy = committed[obj.id] = stored(obj)
+    stored = clone(obj)
+    committed[obj.id] = stored
     if table == "statements":
-        db.index_statement(copy, old)
+        db.index_statement(stored, old)
     elif table == "accounts" and is_new:
-        db.index_account(copy)
+        db.index_account(stored)
     elif table == "payouts" and is_new:
-        db.payout_by_key[(copy.tenant_id, copy.key)] = copy.id
+        db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fundings" and is_new:
-        db.funding_by_reference[(copy.tenant_id, copy.reference)] = copy.id
+        db.funding_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "runs" and is_new:
-        db.run_by_key[(copy.tenant_id, copy.run_id)] = copy.id
+        db.run_by_key[(stored.tenant_id, stored.run_id)] = stored.id
     elif table == "charges" and is_new:
-        db.charge_by_reference[(copy.tenant_id, copy.reference)] = copy.id
+        db.charge_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "collections" and is_new:
-        db.collection_by_key[(copy.tenant_id, copy.key)] = copy.id
+        db.collection_by_key[(stored.tenant_id, stored.key)] = stored.id
     elif table == "fee_calculations" and is_new:
-        db.fee_calculation_by_event[(copy.tenant_id, copy.order_id, copy.sequence)] = copy.id
+        db.fee_calculation_by_event[(stored.tenant_id, stored.order_id, stored.sequence)] = (
+            stored.id
+        )
     elif table == "freezes" and is_new:
-        db.freeze_by_reference[(copy.tenant_id, copy.reference)] = copy.id
+        db.freeze_by_reference[(stored.tenant_id, stored.reference)] = stored.id
     elif table == "discrepancies" and is_new:
-        db.discrepancy_by_key[(copy.tenant_id, copy.key)] = copy.id
+        db.discrepancy_by_key[(stored.tenant_id, stored.key)] = stored.id
