@@ -351,6 +351,9 @@ class MemoryUnitOfWork:
 
 
 def _with_status(row: Row, status: str, version: int | None = None) -> Row:
+    if ITEM_VERSION == ITEM_STATUS + 1 == len(row) - 1:
+        # The two last fields (BillingItem's field order): one slice, no list per row.
+        return (*row[:ITEM_STATUS], status, row[ITEM_VERSION] if version is None else version)
     values = list(row)
     values[ITEM_STATUS] = status
     if version is not None:
