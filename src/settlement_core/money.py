@@ -45,6 +45,7 @@ __all__ = [
     "sum_money",
     "format_amount",
     "amount_str",
+    "request_amount",
 ]
 
 
@@ -140,6 +141,10 @@ def get_currency(code: str | Currency) -> Currency:
     return _known_currency(raw)
 
 
+# 10 ** exponent of each code `_known_currency` accepted: the fast path of request_amount.
+_SCALES: dict[str, int] = {}
+
+
 @functools.cache
 def _known_currency(raw: str) -> Currency:
     """The checked Currency for a code (cached: this runs for every amount)."""
@@ -153,6 +158,7 @@ def _known_currency(raw: str) -> Currency:
     # disagrees with the ISO exponent we refuse rather than guess.
     if currency.sub_unit != 10 ** _EXPONENTS.get(raw, _DEFAULT_EXPONENT):
         raise UnknownCurrency(f"currency {raw!r} has no current ISO 4217 minor unit")
+    _SCALES[raw] = currency.sub_unit
     return currency
 
 
@@ -250,6 +256,37 @@ def bounded_minor(m: object, what: str) -> int:
             f" ({format_amount(largest)})"
         )
     return units
+
+
+def request_amount(m: object, what: str) -> tuple[int, str, str]:
+    """A request's amount as (minor units, `amount_str` text, code), checked as bounded_minor does.
+
+    One pass for what validating and fingerprinting a request both need; an
+    amount the quick path cannot vouch for takes the checks one by one.
+    """
+    if type(m) is Money:
+        amount, currency = m.amount, m.currency
+        if type(currency) is Currency and type(amount) is Decimal and amount.is_finite():
+            code = currency.code
+            scale = _SCALES.get(code)
+            # The bounds keep as_integer_ratio small; anything beyond takes the long way.
+            if scale is not None and -_PRECISION < amount.adjusted() < _PRECISION:
+                numerator, denominator = amount.as_integer_ratio()
+                units, rest = divmod(numerator * scale, denominator)
+                if not rest and -MAX_AMOUNT_MINOR <= units <= MAX_AMOUNT_MINOR:
+                    return units, _plain(units, scale), code
+    units = bounded_minor(m, what)
+    checked: Money = m  # type: ignore[assignment]  # bounded_minor refuses anything else
+    return units, amount_str(checked), checked.currency.code
+
+
+def _plain(units: int, scale: int) -> str:
+    """Minor units as `amount_str` writes them at the currency's exponent: "-12.30"."""
+    if scale == 1:
+        return str(units)
+    whole, part = divmod(-units if units < 0 else units, scale)
+    # part + scale has exactly one digit more than the exponent: drop it, keep the zeros.
+    return f"{'-' if units < 0 else ''}{whole}.{str(part + scale)[1:]}"
 
 
 def positive_minor(m: object, what: str) -> tuple[int, str]:

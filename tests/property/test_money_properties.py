@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import Decimal
 from fractions import Fraction
 
@@ -10,18 +11,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from settlement_core.errors import CurrencyMismatch
+from settlement_core.errors import CurrencyMismatch, ValidationError
 from settlement_core.money import (
     Money,
     Rounding,
     allocate,
     amount_str,
+    bounded_minor,
     convert,
     exponent,
     format_amount,
     from_minor,
     money,
     quantize,
+    request_amount,
     require_same_currency,
     sum_money,
     to_minor,
@@ -307,3 +310,20 @@ class TestMixedCurrencyProperties:
             sum_money([a, b], pair[0])
         with pytest.raises(CurrencyMismatch):
             require_same_currency(a, b)
+
+
+@given(raw_decimals(), currencies())
+def test_request_amount_answers_as_the_checks_one_by_one(value: Decimal, currency: str) -> None:
+    """Units, text and code as bounded_minor and amount_str give them, or the same error."""
+    amount = Money(value, currency)
+    try:
+        expected: tuple[object, ...] = (
+            bounded_minor(amount, "amount"),
+            amount_str(amount),
+            currency,
+        )
+    except ValidationError as exc:
+        with pytest.raises(type(exc), match=f"^{re.escape(str(exc))}$"):
+            request_amount(amount, "amount")
+        return
+    assert request_amount(amount, "amount") == expected

@@ -142,6 +142,24 @@ class TestFingerprint:
         fields.update(change)
         return RecordBillingItem(**fields)  # type: ignore[arg-type]
 
+    def test_hash_is_stable_across_releases(self) -> None:
+        """A stored hash must match its replay after an upgrade: the content format is fixed."""
+        cmd = self._cmd(
+            kind=ItemKind.REFUND,
+            amount=money("-12.30", "EUR"),
+            occurred_at=datetime(2025, 3, 3, 10, 5, 7, 123, tzinfo=timezone(timedelta(hours=2))),
+            run_id="r1",
+        )
+        assert cmd.fingerprint() == (
+            "697756215a2afd5fa1c7cea3afe42ac8b7a3a0bc6591c0fb05ac3f6b067cf090"
+        )
+
+    def test_fingerprint_with_written_out_parts_is_the_fingerprint(self) -> None:
+        """The ingest path passes the amount and instant it already wrote out."""
+        cmd = self._cmd(occurred_at=AT.astimezone(timezone(timedelta(hours=-5))))
+        assert cmd.fingerprint_with("1.50", "2025-03-03T00:00:00+00:00") == cmd.fingerprint()
+        assert cmd.fingerprint_with("1.51", "2025-03-03T00:00:00+00:00") != cmd.fingerprint()
+
     def test_same_instant_in_another_zone_is_the_same_request(self) -> None:
         """Time zones are normalised before hashing."""
         shifted = AT.astimezone(timezone(timedelta(hours=9)))

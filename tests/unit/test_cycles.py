@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from settlement_core.errors import InvalidRule, InvalidTimestamp
-from settlement_core.rules import Cycle, CycleKind, Period, resolve_zone
+from settlement_core.rules import (
+    Cycle,
+    CycleKind,
+    Period,
+    WeekendCalendar,
+    payout_date,
+    resolve_zone,
+)
+from settlement_core.services.statements import Periods
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -450,3 +458,32 @@ class TestNextBoundaryAfter:
         """An instant at the edge of datetime's range raises a typed error."""
         with pytest.raises(InvalidTimestamp):
             Cycle.monthly(1).next_boundary_after(datetime.max.replace(tzinfo=UTC), "UTC")
+
+
+class TestPeriodsOfOneCommand:
+    """The periods a command remembers answer as the cycle itself does."""
+
+    @pytest.mark.parametrize(
+        "cycle", [Cycle.daily(), Cycle.weekly(2), Cycle.biweekly(), Cycle.monthly(31)]
+    )
+    @pytest.mark.parametrize("zone", ["UTC", "America/Santiago", "Pacific/Apia"])
+    def test_remembered_periods_are_the_cycles_periods(self, cycle: Cycle, zone: str) -> None:
+        """Instants spread over more periods than are kept, in a shuffled order."""
+        tz = resolve_zone(zone)
+        periods = Periods(WeekendCalendar())
+        instants = [utc(2011, 12, 1) + timedelta(hours=7 * n) for n in range(400)]
+        instants = instants[::3] + instants[1::3] + instants[2::3]
+        for instant in instants:
+            assert periods.natural(cycle, tz, instant) == cycle.period_containing(instant, tz)
+
+    def test_payout_dates_are_the_rules_dates(self) -> None:
+        """Each period end, zone and delay gets the date payout_date gives it."""
+        calendar = WeekendCalendar(holidays=[date(2025, 3, 10)])
+        periods = Periods(calendar)
+        tz = resolve_zone("Europe/Berlin")
+        for day in range(1, 15):
+            period = Cycle.daily().period_containing(utc(2025, 3, day, 12), tz)
+            for delay in (0, 1, 3):
+                pay_on, payable_at = periods.due(period, tz, delay)
+                assert pay_on == payout_date(period, tz, delay, calendar)
+                assert payable_at == datetime.combine(pay_on, time(0), tzinfo=tz).astimezone(UTC)

@@ -65,3 +65,37 @@ class TestPostings:
         legs = net(tx.entries)
         assert legs[("party:acc:available", "EUR")] == -1005
         assert legs[("platform:payouts_in_flight", "USD")] == 1206
+
+
+class TestTransfer:
+    """The two-leg transaction most events post, built without attrs' generic checks."""
+
+    def test_equals_the_transaction_built_from_entries(self) -> None:
+        """Same fields, same entries, same equality and hash as the checked constructor."""
+        fast = JournalTransaction.transfer("t1", "t", "k", "r", AT, ("a", "b", "USD", 250))
+        checked = JournalTransaction(
+            id="t1",
+            tenant_id="t",
+            kind="k",
+            reference="r",
+            occurred_at=AT,
+            entries=(Entry("a", "USD", -250), Entry("b", "USD", 250)),
+        )
+        assert fast == checked
+        assert hash(fast.entries) == hash(checked.entries)
+        assert fast.reverses is None
+        assert net(fast.entries) == {("a", "USD"): -250, ("b", "USD"): 250}
+
+    @pytest.mark.parametrize("amount", [1.5, "250", True, None])
+    def test_non_integer_amount_is_refused(self, amount: object) -> None:
+        """Minor units are ints; anything else is refused as the constructor refuses it."""
+        with pytest.raises(UnbalancedTransaction, match="not an integer"):
+            JournalTransaction.transfer("t1", "t", "k", "r", AT, ("a", "b", "USD", amount))  # type: ignore[arg-type]
+
+    def test_item_booked_moves_clearing_to_pending(self) -> None:
+        """The posting of every booked item."""
+        tx = postings.item_booked("t1", "t", "acc", "i1", "USD", -75, AT)
+        assert [(e.account, e.amount_minor) for e in tx.entries] == [
+            ("platform:clearing", 75),
+            ("party:acc:pending", -75),
+        ]

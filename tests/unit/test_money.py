@@ -15,11 +15,13 @@ from settlement_core.errors import (
     ValidationError,
 )
 from settlement_core.money import (
+    MAX_AMOUNT_MINOR,
     Currency,
     Money,
     Rounding,
     allocate,
     amount_str,
+    bounded_minor,
     convert,
     exponent,
     format_amount,
@@ -27,6 +29,7 @@ from settlement_core.money import (
     get_currency,
     money,
     quantize,
+    request_amount,
     require_same_currency,
     round_decimal,
     sum_money,
@@ -321,6 +324,53 @@ class TestMinorUnits:
         with pytest.raises(InvalidAmount, match="digits"):
             from_minor(10**60, "USD")
         assert to_minor(from_minor(10**60 - 1, "USD")) == 10**60 - 1
+
+
+def _checked_one_by_one(m: object) -> tuple[object, ...]:
+    try:
+        units = bounded_minor(m, "amount")
+        return (units, amount_str(m), m.currency.code)  # type: ignore[arg-type, attr-defined]
+    except ValidationError as exc:
+        return (type(exc), str(exc))
+
+
+def _checked_at_once(m: object) -> tuple[object, ...]:
+    try:
+        return request_amount(m, "amount")
+    except ValidationError as exc:
+        return (type(exc), str(exc))
+
+
+class TestRequestAmount:
+    """One pass over a request's amount answers as bounded_minor and amount_str do."""
+
+    @pytest.mark.parametrize("currency", ["USD", "JPY", "KWD", "CLF"])
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "0", "-0", "0.00", "-0.00", "12.3", "12.30", "12.300", "12.301", "-5", "-0.05",
+            "1E+3", "1E-2", "1E+20", "1E-90", "1E+999999", "NaN", "Infinity", "-Infinity",
+            "9999999999999.99", "10000000000000", "10000000000000.01", "-10000000000000.0001",
+        ],
+    )  # fmt: skip
+    def test_same_answer_and_same_error_as_the_checks_one_by_one(
+        self, value: str, currency: str
+    ) -> None:
+        """Units, text and code, or the very error (type and message) of the long way."""
+        amount = Money(Decimal(value), currency)
+        assert _checked_at_once(amount) == _checked_one_by_one(amount)
+
+    @pytest.mark.parametrize("bad", [Decimal("1"), "1.00 USD", None, Money(Decimal(1), "XAU")])
+    def test_not_money_or_unknown_currency_is_refused(self, bad: object) -> None:
+        """What is not Money in a currency we settle in raises as bounded_minor does."""
+        assert _checked_at_once(bad) == _checked_one_by_one(bad)
+        assert isinstance(_checked_at_once(bad)[0], type)
+
+    def test_largest_amount_passes_and_one_unit_more_is_refused(self) -> None:
+        """The bound is MAX_AMOUNT_MINOR minor units either side of zero."""
+        assert request_amount(from_minor(-MAX_AMOUNT_MINOR, "USD"), "x")[0] == -MAX_AMOUNT_MINOR
+        with pytest.raises(InvalidAmount, match="exceeds"):
+            request_amount(from_minor(MAX_AMOUNT_MINOR + 1, "USD"), "x")
 
 
 class TestQuantize:

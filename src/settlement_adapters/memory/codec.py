@@ -108,6 +108,13 @@ class PairIndex(Generic[K, V]):
         inner = self._by_first.get(key[0])
         return inner is not None and key[1] in inner
 
+    def inner(self, first: K) -> dict[str, V]:
+        """The values under `first`, by second (created empty if missing), to update in place."""
+        inner = self._by_first.get(first)
+        if inner is None:
+            inner = self._by_first[first] = {}
+        return inner
+
     def put(self, first: K, second: str, value: V) -> None:
         """Set the value under (first, second)."""
         inner = self._by_first.get(first)

@@ -11,12 +11,12 @@ import bisect
 import heapq
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
 from settlement_adapters.memory.codec import PairIndex, Row, RowCodec
-from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow, legs
+from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow
 from settlement_core.ledger import Seal
 from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import (
@@ -169,29 +169,41 @@ class MemoryDatabase:
         self.account_by_shop[(account.tenant_id, account.shop_id)] = account.id
         bisect.insort(self.account_ids, account.id)
 
-    def index_item(self, item: BillingItem) -> None:
-        """Index a new item (an item's keys, statement and order never change)."""
-        self.item_by_key.put(item.tenant_id, item.key, item.id)
-        ids = self.items_by_statement.get(item.statement_id)
-        if type(ids) is not list:
-            ids = self.items_by_statement[item.statement_id] = list(ids or ())
-        ids.append(item.id)
-        self.items_by_account[item.account_id].append(item.id)
-        if item.run_id is not None:
-            self.items_by_run[(item.tenant_id, item.run_id)].append(item.id)
-        series = (item.tenant_id, item.account_id, item.currency)
-        booked = self.booked_by_order.get(series, item.order_id) or 0
-        self.booked_by_order.put(series, item.order_id, booked + item.amount_minor)
+    def index_items(self, items: Sequence[BillingItem]) -> None:
+        """Index new items (an item's keys, statement and order never change)."""
+        by_key, by_statement = self.item_by_key, self.items_by_statement
+        by_account, by_run, booked = self.items_by_account, self.items_by_run, self.booked_by_order
+        for item in items:
+            item_id = item.id
+            by_key.inner(item.tenant_id)[item.key] = item_id
+            ids = by_statement.get(item.statement_id)
+            if type(ids) is not list:
+                ids = by_statement[item.statement_id] = list(ids or ())
+            ids.append(item_id)
+            by_account[item.account_id].append(item_id)
+            if item.run_id is not None:
+                by_run[(item.tenant_id, item.run_id)].append(item_id)
+            orders = booked.inner((item.tenant_id, item.account_id, item.currency))
+            orders[item.order_id] = orders.get(item.order_id, 0) + item.amount_minor
 
-    def index_transactions(self, rows: Sequence[TransactionRow]) -> None:
-        """Append one commit's posted transactions and fold them into the balances."""
+    def index_transactions(
+        self,
+        rows: Sequence[TransactionRow],
+        deltas: Mapping[tuple[str, str], int],
+        currencies: Mapping[str, Iterable[str]],
+    ) -> None:
+        """Append one commit's posted transactions and fold their legs into the balances.
+
+        `deltas` and `currencies` are the legs' sums per (account, currency) and the
+        currencies per account, which the unit of work kept as it staged the rows:
+        folded in once per account instead of once per leg.
+        """
         self.transactions.extend(rows)
         by_reference, balances = self.transaction_by_reference, self.balances
-        currencies = self.currencies_by_account
         for row in rows:
             by_reference.put(row[2], row[3], row[0])
-            for account, currency, minor in legs(row):
-                balances[(account, currency)] += minor
-                known = currencies[account]
-                if currency not in known:
-                    known.add(currency)
+        for key, minor in deltas.items():
+            balances[key] += minor
+        known = self.currencies_by_account
+        for account, codes in currencies.items():
+            known[account].update(codes)

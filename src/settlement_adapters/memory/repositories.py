@@ -349,7 +349,7 @@ class MemoryStatementRepository(_Repository):
         # Periods never overlap nor change, so the last statement found for a series
         # answers again for every instant it holds (a batch books many on one statement).
         known = self.uow.covering.get(series)
-        if known is not None and known.period.contains(instant):
+        if known is not None and known.period.start <= instant < known.period.end:
             return known
         found = self._covering(series, instant)
         if found is not None:
@@ -923,20 +923,23 @@ class MemoryLedger:
 
     def post(self, transaction: JournalTransaction) -> None:
         """Stage a balanced transaction; (kind, reference) may be posted once."""
-        if self.find(transaction.kind, transaction.reference) is not None:
-            raise ConcurrencyConflict(
-                f"{transaction.kind} for {transaction.reference} was already posted"
-            )
+        uow = self.uow
+        kind, reference = transaction.kind, transaction.reference
+        posted = (kind, reference)
+        if posted in uow.new_transactions or uow.db.transaction_by_reference.has(kind, reference):
+            raise ConcurrencyConflict(f"{kind} for {reference} was already posted")
         # Staged as a row: the transaction is frozen, and the object dies with the caller's
         # reference instead of living (and being walked by the collector) until commit.
         row = transaction_row(transaction)
-        self.uow.transactions.append(row)
-        self.uow.new_transactions[(transaction.kind, transaction.reference)] = row
+        uow.transactions.append(row)
+        uow.new_transactions[posted] = row
+        deltas, currencies = uow.balance_deltas, uow.delta_currencies
         for entry in transaction.entries:
-            self.uow.balance_deltas[(entry.account, entry.currency)] += entry.amount_minor
-            known = self.uow.delta_currencies.get(entry.account, ())
-            if entry.currency not in known:
-                self.uow.delta_currencies[entry.account] = (*known, entry.currency)
+            account, currency = entry.account, entry.currency
+            deltas[(account, currency)] += entry.amount_minor
+            known = currencies.get(account, ())
+            if currency not in known:
+                currencies[account] = (*known, currency)
 
     def get(self, transaction_id: str) -> JournalTransaction:
         """A posted (or staged) transaction, or NotFound."""

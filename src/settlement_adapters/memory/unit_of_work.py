@@ -328,7 +328,7 @@ class MemoryUnitOfWork:
                 for obj in written:
                     _write(db, table, obj, obj.id in new)
         events.extend(self.recorded)
-        db.index_transactions(self.transactions)
+        db.index_transactions(self.transactions, self.balance_deltas, self.delta_currencies)
         for key, (_, value) in self.staged_checkpoints.items():
             db.checkpoints[key] = value
         for seal in self.staged_seals:
@@ -351,6 +351,9 @@ class MemoryUnitOfWork:
 
 
 def _with_status(row: Row, status: str, version: int | None = None) -> Row:
+    if ITEM_VERSION == ITEM_STATUS + 1 == len(row) - 1:
+        # The two last fields (BillingItem's field order): one slice, no list per row.
+        return (*row[:ITEM_STATUS], status, row[ITEM_VERSION] if version is None else version)
     values = list(row)
     values[ITEM_STATUS] = status
     if version is not None:
@@ -395,11 +398,10 @@ def _unchanged_item(original: Any, obj: Any) -> bool:
 
 
 def _write_items(db: MemoryDatabase, written: list[BillingItem], new: Container[str]) -> None:
-    rows, row, index = db.items, ITEMS.row, db.index_item
+    rows, row = db.items, ITEMS.row
     for item in written:
         rows[item.id] = row(item)
-        if item.id in new:
-            index(item)
+    db.index_items([item for item in written if item.id in new])
 
 
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:

@@ -24,6 +24,10 @@ class Entry:
     amount_minor: int
 
 
+_new = object.__new__
+_set = object.__setattr__  # the frozen classes' own way of setting fields in __init__
+
+
 def _balanced(_: object, __: object, entries: tuple[Entry, ...]) -> None:
     if not entries:
         raise UnbalancedTransaction("a journal transaction needs at least one entry")
@@ -52,6 +56,42 @@ class JournalTransaction:
     occurred_at: datetime
     entries: tuple[Entry, ...] = field(converter=_as_tuple, validator=_balanced)
     reverses: str | None = None
+
+    @classmethod
+    def transfer(
+        cls,
+        tx_id: str,
+        tenant_id: str,
+        kind: str,
+        reference: str,
+        at: datetime,
+        legs: tuple[str, str, str, int],
+    ) -> JournalTransaction:
+        """The two legs (source, dest, currency, amount) moving an amount between two accounts.
+
+        Balanced by construction, so of `_balanced` only the integer check is left;
+        built field by field, as this runs for every item booked.
+        """
+        source, dest, currency, amount_minor = legs
+        if type(amount_minor) is not int:
+            raise UnbalancedTransaction(f"entry amount {amount_minor!r} is not an integer")
+        out = _new(Entry)
+        _set(out, "account", source)
+        _set(out, "currency", currency)
+        _set(out, "amount_minor", -amount_minor)
+        into = _new(Entry)
+        _set(into, "account", dest)
+        _set(into, "currency", currency)
+        _set(into, "amount_minor", amount_minor)
+        tx = _new(cls)
+        _set(tx, "id", tx_id)
+        _set(tx, "tenant_id", tenant_id)
+        _set(tx, "kind", kind)
+        _set(tx, "reference", reference)
+        _set(tx, "occurred_at", at)
+        _set(tx, "entries", (out, into))
+        _set(tx, "reverses", None)
+        return tx
 
     def reversal(self, new_id: str, at: datetime, reference: str) -> JournalTransaction:
         """The transaction that undoes this one exactly."""

@@ -21,13 +21,8 @@ def transfer(
     amount_minor: int,
 ) -> JournalTransaction:
     """Move an amount from one ledger account to another: the two-leg transaction."""
-    return JournalTransaction(
-        id=tx_id,
-        tenant_id=tenant_id,
-        kind=kind,
-        reference=reference,
-        occurred_at=at,
-        entries=(Entry(source, currency, -amount_minor), Entry(dest, currency, amount_minor)),
+    return JournalTransaction.transfer(
+        tx_id, tenant_id, kind, reference, at, (source, dest, currency, amount_minor)
     )
 
 
@@ -41,17 +36,8 @@ def item_booked(
     at: datetime,
 ) -> JournalTransaction:
     """Clearing hands an item's amount to the party's pending balance."""
-    return transfer(
-        tx_id,
-        tenant_id,
-        "item.booked",
-        item_id,
-        at,
-        accounts.CLEARING,
-        accounts.pending(account_id),
-        currency,
-        amount_minor,
-    )
+    legs = (accounts.CLEARING, accounts.pending(account_id), currency, amount_minor)
+    return JournalTransaction.transfer(tx_id, tenant_id, "item.booked", item_id, at, legs)
 
 
 def statement_payable(

@@ -164,14 +164,24 @@ MACHINES: Mapping[type[enum.StrEnum], Machine] = {
 }
 
 
+# (lifecycle, state, trigger) -> the state it leads to, as the machines answered: they
+# are fixed once built, and asking `transitions` costs more than the move itself in bulk
+# jobs. The lifecycle is part of the key: members of two StrEnums with one value are equal.
+_NEXT: dict[tuple[type, enum.StrEnum, str], enum.StrEnum] = {}
+
+
 def next_state(current: S, trigger: str) -> S:
     """The state `trigger` leads to from `current`, or InvalidTransition."""
     states = type(current)
+    known = _NEXT.get((states, current, trigger))
+    if known is not None:
+        return known  # type: ignore[return-value]
     machine = MACHINES[states]
     found = machine.get_transitions(trigger=trigger, source=current.value)
     if not found:
         raise InvalidTransition(states.__name__.removesuffix("Status"), current.value, trigger)
-    return states(str(found[0].dest))
+    dest = _NEXT[(states, current, trigger)] = states(str(found[0].dest))
+    return dest
 
 
 def sources(states: type[S], trigger: str) -> frozenset[S]:

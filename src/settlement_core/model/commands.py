@@ -47,27 +47,28 @@ class RecordBillingItem:
 
     def fingerprint(self) -> str:
         """A stable hash of the request's content, stored with its key (R-ING-1)."""
-        occurred = (
-            self.occurred_at.astimezone(UTC).isoformat()
-            if self.occurred_at.tzinfo is not None
-            else self.occurred_at.isoformat()
-        )
+        return self.fingerprint_with(amount_str(self.amount), utc_text(self.occurred_at))
+
+    def fingerprint_with(self, amount_text: str, occurred_text: str) -> str:
+        """The fingerprint, from the amount and instant already written out as it writes them."""
         # Fields joined by a separator no validated identifier can contain (ids are
         # printable ASCII): cheaper than JSON on the ingest path, equally unambiguous.
-        content = (
-            self.tenant_id,
-            self.shop_id,
-            self.key,
-            self.order_id,
-            str(self.kind),
-            amount_str(self.amount),
-            self.amount.currency.code,
-            occurred,
-            str(self.basis),
-            self.run_id or "",
+        # `!s` on every field: exactly str() of each, as a join of map(str, ...) would give.
+        blob = (
+            f"{self.tenant_id!s}\x1f{self.shop_id!s}\x1f{self.key!s}\x1f{self.order_id!s}"
+            f"\x1f{self.kind!s}\x1f{amount_text}\x1f{self.amount.currency.code!s}"
+            f"\x1f{occurred_text}\x1f{self.basis!s}\x1f{self.run_id or ''!s}"
         )
-        blob = "\x1f".join(map(str, content))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def utc_text(instant: datetime) -> str:
+    """An instant in ISO 8601 as fingerprints write it: in UTC when it is aware."""
+    if instant.tzinfo is UTC:
+        return instant.isoformat()  # converting to the zone it is in changes nothing
+    if instant.tzinfo is not None:
+        return instant.astimezone(UTC).isoformat()
+    return instant.isoformat()
 
 
 @frozen(kw_only=True)

@@ -63,10 +63,19 @@ class Context:
 
     def not_after_now(self, instant: object, what: str) -> datetime:
         """Check an instant is aware and not in the future (beyond clock skew)."""
-        moment = require_aware(instant, what)
-        if moment > self.now() + CLOCK_SKEW:
-            raise InvalidTimestamp(f"{what} {moment.isoformat()} is in the future")
-        return moment
+        return not_after(instant, what, self.horizon())
+
+    def horizon(self) -> datetime:
+        """The latest instant a request may carry: now, plus the clock skew allowed."""
+        return self.now() + CLOCK_SKEW
+
+
+def not_after(instant: object, what: str, horizon: datetime) -> datetime:
+    """Check an instant is aware and not after `horizon` (a batch reads the clock once)."""
+    moment = require_aware(instant, what)
+    if moment > horizon:
+        raise InvalidTimestamp(f"{what} {moment.isoformat()} is in the future")
+    return moment
 
 
 def retrying(command: Callable[[], T], attempts: int = ATTEMPTS) -> T:

@@ -15,7 +15,7 @@ from settlement_core.errors import (
     RunRevoked,
     ValidationError,
 )
-from settlement_core.ids import external_id
+from settlement_core.ids import external_id, external_ids
 from settlement_core.ledger import accounts as ledger_accounts
 from settlement_core.ledger import postings
 from settlement_core.lifecycle import RunStatus
@@ -28,10 +28,11 @@ from settlement_core.model import (
     RecordBillingItem,
     Statement,
 )
-from settlement_core.money import Money, bounded_minor, format_amount, from_minor, to_minor
+from settlement_core.model.commands import utc_text
+from settlement_core.money import Money, format_amount, from_minor, request_amount, to_minor
 from settlement_core.ports import UnitOfWork, metrics
-from settlement_core.services.context import ATTEMPTS, Context, retrying
-from settlement_core.services.statements import statement_for
+from settlement_core.services.context import ATTEMPTS, Context, not_after, retrying
+from settlement_core.services.statements import Periods, statement_for
 
 MAX_BATCH = 10_000
 
@@ -52,39 +53,45 @@ class ItemReceipt:
         return from_minor(self.amount_minor, self.currency)
 
 
-@frozen
 class _Valid:
-    cmd: RecordBillingItem
-    amount_minor: int
-    currency: str
-    fingerprint: str
+    """A command that passed validation, with what booking it needs."""
+
+    __slots__ = ("amount_minor", "cmd", "currency", "fingerprint")
+
+    def __init__(self, cmd: RecordBillingItem, amount_minor: int, currency: str, fingerprint: str):
+        self.cmd = cmd
+        self.amount_minor = amount_minor
+        self.currency = currency
+        self.fingerprint = fingerprint
 
 
-def _validate(ctx: Context, cmd: RecordBillingItem) -> _Valid:
+_ID_FIELDS = ("tenant_id", "shop_id", "key", "order_id")
+
+
+def _validate(cmd: RecordBillingItem, horizon: datetime) -> _Valid:
+    # Runs for every item of every batch: one check of the four ids together and one
+    # pass over the amount, which the fingerprint reuses.
     if not isinstance(cmd, RecordBillingItem):
         raise ValidationError(f"expected RecordBillingItem, got {type(cmd).__name__}")
-    external_id(cmd.tenant_id, "tenant_id")
-    external_id(cmd.shop_id, "shop_id")
-    external_id(cmd.key, "key")
-    external_id(cmd.order_id, "order_id")
+    external_ids((cmd.tenant_id, cmd.shop_id, cmd.key, cmd.order_id), _ID_FIELDS)
     if cmd.run_id is not None:
         external_id(cmd.run_id, "run_id")
-    if not isinstance(cmd.kind, ItemKind):
-        raise ValidationError(
-            f"kind must be one of {[k.value for k in ItemKind]}, got {cmd.kind!r}"
-        )
-    if not isinstance(cmd.basis, AmountBasis):
-        raise ValidationError(f"basis must be an AmountBasis, got {cmd.basis!r}")
-    if not isinstance(cmd.amount, Money):
-        raise InvalidAmount(f"amount must be Money, got {type(cmd.amount).__name__}")
-    minor = bounded_minor(cmd.amount, "amount")
-    ctx.not_after_now(cmd.occurred_at, "occurred_at")
-    if cmd.basis is AmountBasis.ORDER_TOTAL:
+    kind, basis, amount = cmd.kind, cmd.basis, cmd.amount
+    if not isinstance(kind, ItemKind):
+        raise ValidationError(f"kind must be one of {[k.value for k in ItemKind]}, got {kind!r}")
+    if not isinstance(basis, AmountBasis):
+        raise ValidationError(f"basis must be an AmountBasis, got {basis!r}")
+    if not isinstance(amount, Money):
+        raise InvalidAmount(f"amount must be Money, got {type(amount).__name__}")
+    minor, amount_text, currency = request_amount(amount, "amount")
+    occurred = not_after(cmd.occurred_at, "occurred_at", horizon)
+    if basis is AmountBasis.ORDER_TOTAL:
         if minor < 0:
-            raise InvalidAmount(f"an order total cannot be negative: {format_amount(cmd.amount)}")
+            raise InvalidAmount(f"an order total cannot be negative: {format_amount(amount)}")
     else:
-        _check_sign(cmd.kind, minor, cmd.amount)
-    return _Valid(cmd, minor, cmd.amount.currency.code, cmd.fingerprint())
+        _check_sign(kind, minor, amount)
+    fingerprint = cmd.fingerprint_with(amount_text, utc_text(occurred))
+    return _Valid(cmd, minor, currency, fingerprint)
 
 
 def _check_sign(kind: ItemKind, minor: int, amount: Money) -> None:
@@ -142,64 +149,71 @@ def _refuse_revoked(uow: UnitOfWork, tenant_id: str, run_id: str) -> None:
         raise RunRevoked(f"run {run_id!r} is {run.status.value}; it takes no more items")
 
 
-def _book(ctx: Context, uow: UnitOfWork, valid: _Valid, now: datetime) -> ItemReceipt:
+# An enum's `.value` is a property lookup: on the ingest path a dict answers quicker.
+_KIND_VALUES = {kind: kind.value for kind in ItemKind}
+
+
+def _book(
+    ctx: Context, uow: UnitOfWork, valid: _Valid, now: datetime, periods: Periods
+) -> ItemReceipt:
     cmd = valid.cmd
-    existing = uow.items.find_by_key(cmd.tenant_id, cmd.key)
+    tenant_id = cmd.tenant_id
+    existing = uow.items.find_by_key(tenant_id, cmd.key)
     if existing is not None:
         return _replay(existing, valid)
     if cmd.run_id is not None:
-        _refuse_revoked(uow, cmd.tenant_id, cmd.run_id)
-    account = _account(uow, cmd.tenant_id, cmd.shop_id)
-    delta = valid.amount_minor
+        _refuse_revoked(uow, tenant_id, cmd.run_id)
+    account = _account(uow, tenant_id, cmd.shop_id)
+    account_id, currency, delta = account.id, valid.currency, valid.amount_minor
+    order_total = None
     if cmd.basis is AmountBasis.ORDER_TOTAL:
-        booked = uow.items.booked_for_order(cmd.tenant_id, account.id, cmd.order_id, valid.currency)
-        delta = valid.amount_minor - booked
-    statement = statement_for(ctx, uow, account, valid.currency, cmd.occurred_at, now)
-    _check_debt_limit(uow, statement, account.id, delta)
+        order_total = delta
+        delta -= uow.items.booked_for_order(tenant_id, account_id, cmd.order_id, currency)
+    statement = statement_for(ctx, uow, account, currency, cmd.occurred_at, now, periods)
+    _check_debt_limit(uow, statement, account_id, delta)
+    ids = ctx.ids
     item = BillingItem(
-        id=ctx.ids.new_id(),
-        tenant_id=cmd.tenant_id,
+        id=ids.new_id(),
+        tenant_id=tenant_id,
         key=cmd.key,
-        account_id=account.id,
+        account_id=account_id,
         order_id=cmd.order_id,
         kind=cmd.kind,
         amount_minor=delta,
-        currency=valid.currency,
+        currency=currency,
         occurred_at=cmd.occurred_at,
         recorded_at=now,
         statement_id=statement.id,
         request_hash=valid.fingerprint,
         basis=cmd.basis,
-        order_total_minor=valid.amount_minor if cmd.basis is AmountBasis.ORDER_TOTAL else None,
+        order_total_minor=order_total,
         run_id=cmd.run_id,
     )
     statement.book(delta)
     item.events.append(
         BillingItemRecorded(
-            tenant_id=item.tenant_id,
+            tenant_id=tenant_id,
             at=now,
             item_id=item.id,
-            account_id=account.id,
+            account_id=account_id,
             statement_id=statement.id,
             order_id=item.order_id,
-            kind=item.kind.value,
+            kind=_KIND_VALUES[item.kind],
             amount_minor=delta,
-            currency=item.currency,
+            currency=currency,
         )
     )
     uow.items.add(item)
     if delta:
         uow.ledger.post(
-            postings.item_booked(
-                ctx.ids.new_id(), item.tenant_id, account.id, item.id, item.currency, delta, now
-            )
+            postings.item_booked(ids.new_id(), tenant_id, account_id, item.id, currency, delta, now)
         )
-    return ItemReceipt(item.id, statement.id, delta, item.currency, replayed=False)
+    return ItemReceipt(item.id, statement.id, delta, currency, replayed=False)
 
 
 def book_in(ctx: Context, uow: UnitOfWork, cmd: RecordBillingItem) -> ItemReceipt:
     """Validate and book one item inside a unit of work another command already holds."""
-    return _book(ctx, uow, _validate(ctx, cmd), ctx.now())
+    return _book(ctx, uow, _validate(cmd, ctx.horizon()), ctx.now(), Periods(ctx.calendar))
 
 
 def record_billing_item(ctx: Context, cmd: RecordBillingItem) -> ItemReceipt:
@@ -210,11 +224,11 @@ def record_billing_item(ctx: Context, cmd: RecordBillingItem) -> ItemReceipt:
     IdempotencyConflict. With `basis=ORDER_TOTAL` only the difference from what
     the order already booked is recorded (R-ING-3).
     """
-    valid = _validate(ctx, cmd)
+    valid = _validate(cmd, ctx.horizon())
 
     def attempt() -> ItemReceipt:
         with ctx.uow() as uow:
-            receipt = _book(ctx, uow, valid, ctx.now())
+            receipt = _book(ctx, uow, valid, ctx.now(), Periods(ctx.calendar))
             if not receipt.replayed:
                 uow.commit()
             return receipt
@@ -228,7 +242,8 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
     """Book a batch in one transaction: all items are stored, or none (same keys as one by one)."""
     if len(cmds) > MAX_BATCH:
         raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(cmds)}")
-    valid = [_validate(ctx, cmd) for cmd in cmds]
+    horizon = ctx.horizon()
+    valid = [_validate(cmd, horizon) for cmd in cmds]
 
     by_tenant: dict[str, list[_Valid]] = {}
     for v in valid:
@@ -239,7 +254,8 @@ def record_billing_items(ctx: Context, cmds: Sequence[RecordBillingItem]) -> lis
             now = ctx.now()
             for tenant_id, tenant_valid in by_tenant.items():
                 _read_ahead(uow, tenant_id, tenant_valid, now)
-            receipts = [_book(ctx, uow, v, now) for v in valid]
+            periods = Periods(ctx.calendar)
+            receipts = [_book(ctx, uow, v, now, periods) for v in valid]
             if any(not r.replayed for r in receipts):
                 uow.commit()
             return receipts

@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from attrs import frozen
 
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus, destination
 from settlement_core.model import Account, BillingItemsMoved, Statement, StatementOpened
-from settlement_core.ports import ClosedStatement, UnitOfWork
-from settlement_core.rules import Period, payout_date, resolve_zone
+from settlement_core.ports import BusinessCalendar, ClosedStatement, UnitOfWork
+from settlement_core.rules import Cycle, Period, payout_date, resolve_zone
 from settlement_core.services.context import Context, retrying
+
+_PERIODS_KEPT = 8
+
+
+class Periods:
+    """The periods and payout dates one command worked out, for the statements it opens next.
+
+    A batch opens statements for many accounts on the same cycles and days. The
+    periods of one cycle in one zone tile time, so a period found for one instant
+    answers for every instant it holds; a payout date depends on nothing but the
+    period's end, the zone, the delay and the calendar.
+    """
+
+    __slots__ = ("_calendar", "_due", "_natural")
+
+    def __init__(self, calendar: BusinessCalendar) -> None:
+        self._calendar = calendar
+        self._natural: dict[tuple[Cycle, ZoneInfo], list[Period]] = {}
+        self._due: dict[tuple[datetime, ZoneInfo, int], tuple[date, datetime]] = {}
+
+    def natural(self, cycle: Cycle, zone: ZoneInfo, instant: datetime) -> Period:
+        """The period of `cycle` in `zone` that holds `instant`."""
+        found = self._natural.setdefault((cycle, zone), [])
+        # A batch's items mostly fall in a few recent periods: the last ones found are
+        # kept (a few, so a batch spread over years costs no long scans).
+        for period in found:
+            if period.start <= instant < period.end:
+                return period
+        period = cycle.period_containing(instant, zone)
+        found.insert(0, period)
+        del found[_PERIODS_KEPT:]
+        return period
+
+    def due(self, period: Period, zone: ZoneInfo, delay_days: int) -> tuple[date, datetime]:
+        """The local payout date of a period and the instant it becomes payable."""
+        key = (period.end, zone, delay_days)
+        known = self._due.get(key)
+        if known is None:
+            pay_on = payout_date(period, zone, delay_days, self._calendar)
+            payable_at = datetime.combine(pay_on, time(0), tzinfo=zone).astimezone(UTC)
+            known = self._due[key] = (pay_on, payable_at)
+        return known
 
 
 def statement_for(
@@ -20,11 +63,13 @@ def statement_for(
     currency: str,
     occurred_at: datetime,
     now: datetime,
+    periods: Periods | None = None,
 ) -> Statement:
     """The open statement an item dated `occurred_at` goes on, opened if needed.
 
     An item whose period is already closed goes on the statement of the cycle
-    running now: late items and refunds net against the next cycle.
+    running now: late items and refunds net against the next cycle. `periods`
+    carries what earlier calls of the same command worked out.
     """
     instant = occurred_at
     found = uow.statements.find_covering(account.id, currency, instant)
@@ -33,7 +78,8 @@ def statement_for(
         found = uow.statements.find_covering(account.id, currency, instant)
     if found is not None:
         return found
-    return _open(ctx, uow, account, currency, instant, now)
+    memo = Periods(ctx.calendar) if periods is None else periods
+    return _open(ctx, uow, account, currency, instant, now, memo)
 
 
 def _open(
@@ -43,17 +89,17 @@ def _open(
     currency: str,
     instant: datetime,
     now: datetime,
+    periods: Periods,
 ) -> Statement:
     zone = resolve_zone(account.time_zone)
     rule = ctx.rules.rule(account.rule_id, instant)
-    natural = rule.cycle.period_containing(instant, zone)
+    natural = periods.natural(rule.cycle, zone, instant)
     # A rule change can alter the cycle; clipping to the neighbours keeps periods tiling.
     prev_end, next_start = uow.statements.neighbours(account.id, currency, instant)
     start = max(natural.start, prev_end) if prev_end else natural.start
     end = min(natural.end, next_start) if next_start else natural.end
-    period = Period(start, end)
-    pay_on = payout_date(period, zone, rule.delay_days, ctx.calendar)
-    payable_at = datetime.combine(pay_on, time(0), tzinfo=zone).astimezone(UTC)
+    period = natural if (start, end) == (natural.start, natural.end) else Period(start, end)
+    pay_on, payable_at = periods.due(period, zone, rule.delay_days)
     statement = Statement(
         id=ctx.ids.new_id(),
         tenant_id=account.tenant_id,
