@@ -138,13 +138,21 @@ def run_one(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
 
 
 def has_events(conn: Connection) -> bool:
-    """Whether any listener was ever added to the connection or its engine.
+    """Whether a cursor event of the connection has a listener now.
 
-    SQLAlchemy's own guard before it fires connection events: without a listener
-    a statement skips the dispatch machinery (a joined listener built per
-    connection, then an empty loop), several microseconds per statement.
+    Checked before firing: without a listener a statement skips the dispatch
+    machinery (a joined listener built per connection, then an empty loop),
+    several microseconds per statement. The engine's own dispatch answers
+    unless the connection itself was listened to: it lives as long as the
+    engine, and sees listeners on the engine and its class, added or removed.
     """
-    return conn._has_events or conn.engine._has_events
+    if conn._has_events:
+        dispatch: Any = conn.dispatch
+    elif conn.engine._has_events:  # any event, e.g. SQLite's BEGIN IMMEDIATE on "begin"
+        dispatch = conn.engine.dispatch
+    else:
+        return False
+    return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
 
 
 def _translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
