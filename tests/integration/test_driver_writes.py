@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
@@ -177,6 +177,38 @@ def test_a_duplicate_key_on_the_cursor_is_sqlalchemys_integrity_error(engine: En
         insert_rows(conn, tables.accounts, [mapping.account_row(_account(1))])
     with pytest.raises(IntegrityError), engine.begin() as conn:
         insert_rows(conn, tables.accounts, [mapping.account_row(_account(1))])
+
+
+def test_cursor_writes_fire_the_engine_events_once_listened(engine: Engine) -> None:
+    """A listener added while a connection is open sees its cursor writes, one row or many."""
+    rows = [mapping.account_row(_account(n)) for n in range(3)]
+    seen: list[tuple[str, str, Any, bool]] = []
+
+    def before(_c: Any, _cur: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
+        seen.append(("before", sql.split("(", 1)[0], params, many))
+
+    def after(_c: Any, _cur: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
+        seen.append(("after", sql.split("(", 1)[0], params, many))
+
+    with engine.begin() as conn:
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        try:
+            insert_rows(conn, tables.accounts, rows[:1])
+            insert_rows(conn, tables.accounts, rows[1:])
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+            event.remove(engine, "after_cursor_execute", after)
+    assert [(when, many) for when, _, _, many in seen] == [
+        ("before", False),
+        ("after", False),
+        ("before", True),
+        ("after", True),
+    ]
+    assert all("accounts" in sql for _, sql, _, _ in seen)
+    # One row goes as one parameter set, as Core sends it; many as a list of them.
+    assert rows[0]["id"] in seen[0][2]
+    assert [line[0] for line in seen[2][2]] == [rows[1]["id"], rows[2]["id"]]
 
 
 def _rule(**changes: Any) -> PayoutRule:

@@ -40,8 +40,8 @@ def insert_values(
     """INSERT `lines` (each the values of `columns`, in order) in the open transaction."""
     if not lines:
         return
-    sql, processors = _plan(conn.dialect, qualified_name(conn, table), table, columns)
-    run_many(conn, sql, converted(processors, lines))
+    plan = _plan(conn.dialect, _schema(conn, table), table, columns)
+    run_many(conn, plan.sql, plan.converted(lines))
 
 
 def converted(processors: Sequence[Processor], lines: Sequence[Iterable[Any]]) -> list[Any]:
@@ -88,21 +88,31 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[dict[st
 
 
 def run_many(conn: Connection, sql: str, values: Sequence[Any]) -> int:
-    """executemany on the driver's cursor; driver errors become SQLAlchemy's; rows changed."""
+    """executemany on the driver's cursor; driver errors become SQLAlchemy's; rows changed.
+
+    One row goes as a plain execute, as Core sends a one-row list: the drivers'
+    executemany costs more (psycopg enters pipeline mode, PyMySQL parses the
+    statement) for the same work.
+    """
+    if len(values) == 1:
+        return run_one(conn, sql, values[0])
     raw = conn.connection.driver_connection
     assert raw is not None
-    dbapi = conn.dialect.loaded_dbapi
-    dispatch = conn.dispatch
     cursor = raw.cursor()
     try:
-        # The engine's cursor events still fire, so a host's instrumentation (and
-        # the fault injection of the tests) sees these statements like any other.
-        dispatch.before_cursor_execute(conn, cursor, sql, values, None, True)
-        cursor.executemany(sql, values)
-        dispatch.after_cursor_execute(conn, cursor, sql, values, None, True)
+        if has_events(conn):
+            # The engine's cursor events still fire, so a host's instrumentation (and
+            # the fault injection of the tests) sees these statements like any other.
+            dispatch = conn.dispatch
+            dispatch.before_cursor_execute(conn, cursor, sql, values, None, True)
+            cursor.executemany(sql, values)
+            dispatch.after_cursor_execute(conn, cursor, sql, values, None, True)
+        else:
+            cursor.executemany(sql, values)
         return int(cursor.rowcount)
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    # Looked up only when something is raised: the except clause is evaluated lazily.
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
 
@@ -111,32 +121,65 @@ def run_one(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
     """One statement on the driver's cursor, errors and events as `run_many`; rows changed."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    dbapi = conn.dialect.loaded_dbapi
-    dispatch = conn.dispatch
     cursor = raw.cursor()
     try:
-        dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
-        cursor.execute(sql, parameters)
-        dispatch.after_cursor_execute(conn, cursor, sql, parameters, None, False)
+        if has_events(conn):
+            dispatch = conn.dispatch
+            dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
+            cursor.execute(sql, parameters)
+            dispatch.after_cursor_execute(conn, cursor, sql, parameters, None, False)
+        else:
+            cursor.execute(sql, parameters)
         return int(cursor.rowcount)
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
 
 
+def has_events(conn: Connection) -> bool:
+    """Whether a cursor event of the connection has a listener now.
+
+    Checked before firing: without a listener a statement skips the dispatch
+    machinery (a joined listener built per connection, then an empty loop),
+    several microseconds per statement. The engine's own dispatch answers
+    unless the connection itself was listened to: it lives as long as the
+    engine, and sees listeners on the engine and its class, added or removed.
+    """
+    if conn._has_events:
+        dispatch: Any = conn.dispatch
+    elif conn.engine._has_events:  # any event, e.g. SQLite's BEGIN IMMEDIATE on "begin"
+        dispatch = conn.engine.dispatch
+    else:
+        return False
+    return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
+
+
 def _translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    translate = conn.get_execution_options().get("schema_translate_map")
+    if not translate:
+        return ()
     return tuple(sorted(translate.items(), key=repr))
+
+
+def _schema(conn: Connection, table: Table) -> str | None:
+    # The schema a host (or a scratch schema) maps the table's schema to.
+    translate = conn.get_execution_options().get("schema_translate_map")
+    if not translate:
+        return table.schema
+    found: str | None = translate.get(table.schema, table.schema)
+    return found
 
 
 def qualified_name(conn: Connection, table: Table) -> str:
     """The table's quoted name, in the schema a host (or a scratch schema) maps it to."""
-    preparer = conn.dialect.identifier_preparer
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
-    schema = translate.get(table.schema, table.schema)
-    name = preparer.quote(table.name)
-    return name if schema is None else f"{preparer.quote_schema(schema)}.{name}"
+    return _quoted(conn.dialect, _schema(conn, table), table.name)
+
+
+def _quoted(dialect: Dialect, schema: str | None, name: str) -> str:
+    preparer = dialect.identifier_preparer
+    quoted = preparer.quote(name)
+    return quoted if schema is None else f"{preparer.quote_schema(schema)}.{quoted}"
 
 
 def processor(table: Table, column: str, dialect: Dialect) -> Processor:
@@ -228,15 +271,38 @@ def placeholder(dialect: Dialect) -> str:
     return "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
 
 
+@frozen
+class _Insert:
+    """An INSERT's SQL for one dialect and table, and the processors of its columns."""
+
+    sql: str
+    processors: tuple[Processor, ...]
+    converting: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor)
+
+    def converted(self, lines: Sequence[Iterable[Any]]) -> list[Any]:
+        """The lines as tuples ready for the driver (see `converted`)."""
+        if len(lines) > 2:
+            return converted(self.processors, lines)
+        # A line or two (a one-item command): row by row, only the converted
+        # columns touched, costs less than taking the lines apart column-wise.
+        values = []
+        for line in lines:
+            row = list(line)
+            for at, process in self.converting:
+                row[at] = process(row[at])
+            values.append(tuple(row))
+        return values
+
+
 @cache
-def _plan(
-    dialect: Dialect, name: str, table: Table, columns: tuple[str, ...]
-) -> tuple[str, tuple[Processor, ...]]:
+def _plan(dialect: Dialect, schema: str | None, table: Table, columns: tuple[str, ...]) -> _Insert:
     preparer = dialect.identifier_preparer
     marks = ", ".join([placeholder(dialect)] * len(columns))
     names = ", ".join(preparer.quote(column) for column in columns)
-    sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"
-    return sql, tuple(processor(table, column, dialect) for column in columns)
+    sql = f"INSERT INTO {_quoted(dialect, schema, table.name)} ({names}) VALUES ({marks})"
+    processors = tuple(processor(table, column, dialect) for column in columns)
+    converting = tuple((at, p) for at, p in enumerate(processors) if p is not None)
+    return _Insert(sql, processors, converting)
 
 
 @frozen
@@ -247,20 +313,25 @@ class _Compiled:
     positional: tuple[str, ...] | None  # parameter names in order, or None for named style
     defaults: dict[str, Any]
     processors: dict[str, Callable[[Any], Any]]
-
-    def _value(self, row: dict[str, Any], name: str) -> Any:
-        value = row[name] if name in row else self.defaults[name]
-        process = self.processors.get(name)
-        return value if process is None else process(value)
+    # (name, value bound in the statement, processor) in the order the driver takes them.
+    slots: tuple[tuple[str, Any, Processor], ...]
 
     def ordered(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """The row's parameters as a tuple, in the statement's order."""
         assert self.positional is not None
-        return tuple(self._value(row, name) for name in self.positional)
+        values = []
+        for name, default, process in self.slots:
+            value = row.get(name, default)
+            values.append(value if process is None else process(value))
+        return tuple(values)
 
     def named(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row's parameters by name."""
-        return {name: self._value(row, name) for name in self.defaults}
+        values = {}
+        for name, default, process in self.slots:
+            value = row.get(name, default)
+            values[name] = value if process is None else process(value)
+        return values
 
 
 @cache
@@ -278,4 +349,7 @@ def _compiled(
         if process is not None:
             processors[name] = process
     positional = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-    return _Compiled(compiled.string, positional, dict(compiled.params), processors)
+    defaults = dict(compiled.params)
+    order = positional if positional is not None else tuple(defaults)
+    slots = tuple((name, defaults[name], processors.get(name)) for name in order)
+    return _Compiled(compiled.string, positional, defaults, processors, slots)

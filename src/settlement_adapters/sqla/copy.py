@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
-from settlement_adapters.sqla.bulk import converted, processor, qualified_name
+from settlement_adapters.sqla.bulk import converted, has_events, processor, qualified_name
 
 # Below this many rows the COPY set-up costs about what executemany saves (measured
 # on a local server: even at 8 rows COPY takes no longer, at 64 it takes 0.4x).
@@ -42,17 +42,20 @@ def copy_values(
     raw = conn.connection.driver_connection
     assert raw is not None
     values = converted(processors, lines)
+    events = has_events(conn)
     dispatch = conn.dispatch
     try:
         with raw.cursor() as cursor:
             # The engine's cursor events fire as for an INSERT on the cursor (bulk.py),
             # so instrumentation and the fault injection of the tests see COPY too.
-            dispatch.before_cursor_execute(conn, cursor, command, values, None, True)
+            if events:
+                dispatch.before_cursor_execute(conn, cursor, command, values, None, True)
             with cursor.copy(command) as copy:
                 write = copy.write_row
                 for line in values:
                     write(line)
-            dispatch.after_cursor_execute(conn, cursor, command, values, None, True)
+            if events:
+                dispatch.after_cursor_execute(conn, cursor, command, values, None, True)
     except psycopg.Error as exc:
         # The same error class an INSERT would raise, so lost races stay retryable.
         raise DBAPIError.instance(command, None, exc, psycopg.Error) from exc

@@ -287,10 +287,7 @@ class SqlAlchemyUnitOfWork:
         One executemany where the driver counts the rows of one (not PyMySQL).
         """
         with self._translated():
-            conn = self.conn
-            if conn.dialect.supports_sane_multi_rowcount:
-                return execute_many(conn, statement, rows)
-            return sum(execute_many(conn, statement, [row]) for row in rows)
+            return _counted_many(self.conn, statement, rows)
 
     # tracking, used by the repositories
     def adopt(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
@@ -388,13 +385,17 @@ class SqlAlchemyUnitOfWork:
                 written = add_to_open(self.conn, table, added, deltas, StatementStatus.OPEN.value)
         else:
             stmt = _bump_statement(table.name, added, set_)
+            adds, sets = _bump_names(added), _bump_names(set_)
             rows = []
             for b in group:
                 row = {"b_id": b.entry[0].id, "b_version": b.entry[0].version}
-                row.update({f"b_{col}": b.deltas[col] for col in added})
-                row.update({f"b_{col}": b.changed[col] for col in set_})
+                for name, col in adds:
+                    row[name] = b.deltas[col]
+                for name, col in sets:
+                    row[name] = b.changed[col]
                 rows.append(row)
-            written = self.execute_many(stmt, rows)
+            # Already inside the flush's error translation: straight to the cursor.
+            written = _counted_many(self.conn, stmt, rows)
         if written != len(group):
             raise ConcurrencyConflict(
                 f"one of {len(group)} {table.name} was changed by another writer; retry the command"
@@ -503,6 +504,22 @@ def _changes(name: str, entry: list[Any]) -> Bump | None:
         entry[1] = after
         return None
     return Bump(entry, after, increments, changed)
+
+
+def _counted_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> int:
+    """A statement run for each row, rows changed in all (one executemany if it counts them).
+
+    PyMySQL counts no rows per statement of an executemany: there, one at a time.
+    """
+    if conn.dialect.supports_sane_multi_rowcount:
+        return execute_many(conn, statement, rows)
+    return sum(execute_many(conn, statement, [row]) for row in rows)
+
+
+@cache
+def _bump_names(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # (bind parameter, column) of a bump statement, named as `_bump_statement` binds them.
+    return tuple((f"b_{col}", col) for col in columns)
 
 
 # Built once: a statement object reused keeps its cache key, so SQLAlchemy neither
