@@ -98,6 +98,12 @@ class _Repository:
         build = type(self).build
         return [self.uow.adopt(self.table, row, build) for row in self.uow.execute(stmt, params)]
 
+    def _fetched(self, stmt: Select[Any], params: dict[str, Any]) -> list[Any]:
+        """The tracked objects of a built-once statement's rows, read on the driver's cursor."""
+        build = type(self).build
+        uow = self.uow
+        return [uow.adopt_row(self.table, row, build) for row in uow.fetch_all(stmt, params)]
+
     def _locked(self, stmt: Select[Any]) -> list[Any]:
         # Two workers running the same job take disjoint rows instead of waiting.
         if self.uow.locks_rows:
@@ -192,7 +198,8 @@ class SqlAccountRepository(_Repository):
         """Track these accounts, so that `get` finds them without a query each."""
         missing = [a for a in account_ids if self._tracked(a) is None]
         for chunk in _chunks(missing):
-            self._many(select(self.table).where(self.table.c.id.in_(chunk)))
+            length, params = _in_params(chunk)
+            self._fetched(_accounts_by_id(length), params)
 
     def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
         """The accounts of any of these shop ids, by shop id, in one query a chunk."""
@@ -522,41 +529,28 @@ class SqlStatementRepository(_Repository):
         self, account_ids: Sequence[str], as_of: datetime
     ) -> dict[str, list[Statement]]:
         """These accounts' closed statements payable at `as_of`, in one locking query."""
-        self.uow.flush()
-        c = self.table.c
+        uow = self.uow
+        uow.flush()
         found: dict[str, list[Statement]] = {}
-        statements = self._locked(
-            select(self.table)
-            .where(
-                c.account_id.in_(account_ids),
-                c.status == StatementStatus.CLOSED.value,
-                c.payable_at <= as_of,
-            )
-            .order_by(c.account_id, c.period_start, c.currency)
-        )
-        for statement in statements:
-            found.setdefault(statement.account_id, []).append(statement)
+        for chunk in _chunks(account_ids):
+            length, params = _in_params(chunk)
+            params["p_as_of"] = as_of
+            stmt = _statements_of(length, StatementStatus.CLOSED, uow.locks_rows)
+            for statement in self._fetched(stmt, params):
+                found.setdefault(statement.account_id, []).append(statement)
         # Paying an account reads it: read the batch's accounts in the same pass.
         self.uow.accounts.read_ahead(list(found))
         return found
 
     def carried_for_accounts(self, account_ids: Sequence[str]) -> dict[str, list[Statement]]:
         """These accounts' carried-forward statements, by period, locked; one query a chunk."""
-        self.uow.flush()
-        c = self.table.c
+        uow = self.uow
+        uow.flush()
         found: dict[str, list[Statement]] = {}
-        for at in range(0, len(account_ids), 500):
-            stmt = (
-                select(self.table)
-                .where(
-                    c.account_id.in_(account_ids[at : at + 500]),
-                    c.status == StatementStatus.CARRIED_FORWARD.value,
-                )
-                .order_by(c.account_id, c.period_start, c.currency)
-            )
-            if self.uow.locks_rows:
-                stmt = stmt.with_for_update()
-            for statement in self._many(stmt):
+        for chunk in _chunks(account_ids):
+            length, params = _in_params(chunk)
+            stmt = _statements_of(length, StatementStatus.CARRIED_FORWARD, uow.locks_rows)
+            for statement in self._fetched(stmt, params):
                 found.setdefault(statement.account_id, []).append(statement)
         return found
 
@@ -1038,11 +1032,11 @@ class SqlLedger:
 
     def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
         """The non-zero balances per currency of these ledger accounts, one query a chunk."""
-        b = tables.ledger_balances
         found: dict[str, dict[str, int]] = {account: {} for account in accounts}
         for chunk in _chunks(list(found)):
-            for row in self.uow.execute(select(b).where(b.c.account.in_(chunk))):
-                found[row.account][row.currency] = int(row.balance_minor)
+            length, params = _in_params(chunk)
+            for account, currency, amount in self.uow.fetch_values(_balances_of(length), params):
+                found[account][currency] = int(amount)
         for (name, currency), delta in self.uow.balance_deltas.items():
             mine = found.get(name)
             if mine is not None and delta:
@@ -1239,6 +1233,50 @@ def _close_statement() -> Any:
 
 def _chunks(values: Sequence[T], size: int = 500) -> list[Sequence[T]]:
     return [values[at : at + size] for at in range(0, len(values), size)]
+
+
+# An IN list of up to a chunk goes out padded to one of a few lengths, repeating its
+# last value (which finds nothing more): each length is then one statement built
+# once, read on the driver's cursor like the single-row lookups.
+_IN_LENGTHS = (1, 4, 16, 64, 256, 500)
+
+
+def _in_params(values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+    """The padded length for these values (at most a chunk), and them as p_in_0, p_in_1..."""
+    length = next(n for n in _IN_LENGTHS if n >= len(values))
+    padded = [*values, *([values[-1]] * (length - len(values)))]
+    return length, {f"p_in_{at}": value for at, value in enumerate(padded)}
+
+
+def _in_list(length: int) -> list[Any]:
+    return [bindparam(f"p_in_{at}") for at in range(length)]
+
+
+@cache
+def _accounts_by_id(length: int) -> Select[Any]:
+    return select(tables.accounts).where(tables.accounts.c.id.in_(_in_list(length)))
+
+
+@cache
+def _statements_of(length: int, status: StatementStatus, lock: bool) -> Select[Any]:
+    """Some accounts' statements in one status (payable by p_as_of when closed), by period."""
+    c = tables.statements.c
+    where = [c.account_id.in_(_in_list(length)), c.status == status.value]
+    if status is StatementStatus.CLOSED:
+        where.append(c.payable_at <= bindparam("p_as_of", type_=c.payable_at.type))
+    stmt = (
+        select(tables.statements).where(*where).order_by(c.account_id, c.period_start, c.currency)
+    )
+    if not lock:
+        return stmt
+    # Two workers paying out take disjoint accounts; carried statements are waited for.
+    return stmt.with_for_update(skip_locked=status is StatementStatus.CLOSED)
+
+
+@cache
+def _balances_of(length: int) -> Select[Any]:
+    b = tables.ledger_balances.c
+    return select(b.account, b.currency, b.balance_minor).where(b.account.in_(_in_list(length)))
 
 
 def _aware(value: datetime | None) -> datetime | None:
