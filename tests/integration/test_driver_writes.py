@@ -21,11 +21,11 @@ from settlement_adapters.sqla import mapping, tables
 from settlement_adapters.sqla.bulk import (
     _json,
     _naive_utc,
-    _sqlite_instant,
     converted,
     insert_rows,
     insert_values,
     processor,
+    sqlite_instant,
 )
 from settlement_adapters.sqla.copy import COPY_FROM
 from settlement_adapters.sqla.rule_column import rule_from_text, rule_text
@@ -60,18 +60,18 @@ aware = st.datetimes(
 
 @settings(max_examples=300)
 @given(aware)
-def test_sqlite_instants_are_the_text_sqlalchemy_writes(value: datetime) -> None:
+def testsqlite_instants_are_the_text_sqlalchemy_writes(value: datetime) -> None:
     """UtcDateTime's conversion then SQLite DATETIME's format, for any aware instant."""
     dialect = sqlite.dialect()
     process = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
     assert process is not None
-    assert _sqlite_instant(value) == process(value)
+    assert sqlite_instant(value) == process(value)
 
 
 def test_a_naive_instant_is_refused_like_the_column_type_does() -> None:
     """A naive datetime reaching the database layer is a bug upstream, never stored."""
     with pytest.raises(ValueError, match="naive"):
-        _sqlite_instant(datetime(2025, 3, 3))
+        sqlite_instant(datetime(2025, 3, 3))
 
 
 @settings(max_examples=200)
@@ -116,8 +116,8 @@ def test_json_columns_get_the_text_of_the_column_type(value: Any) -> None:
 def test_repeated_instants_convert_as_each_alone(values: list[datetime]) -> None:
     """A column converted once per distinct instant holds what one by one would."""
     lines = [(n, value, value.astimezone(timezone.min)) for n, value in enumerate(values)]
-    processors = (None, _sqlite_instant, _sqlite_instant)
-    expected = [(n, _sqlite_instant(v), _sqlite_instant(v)) for n, v in enumerate(values)]
+    processors = (None, sqlite_instant, sqlite_instant)
+    expected = [(n, sqlite_instant(v), sqlite_instant(v)) for n, v in enumerate(values)]
     assert converted(processors, lines) == expected
 
 
@@ -128,8 +128,8 @@ def test_ambiguous_local_instants_keep_their_own_utc_time() -> None:
     second = first.replace(fold=1)
     assert first == second and first.astimezone(UTC) != second.astimezone(UTC)
     lines = [(first,), (second,), (first,), (second,)]
-    expected = [(_sqlite_instant(value),) for (value,) in lines]
-    assert converted((_sqlite_instant,), lines) == expected
+    expected = [(sqlite_instant(value),) for (value,) in lines]
+    assert converted((sqlite_instant,), lines) == expected
     assert converted((_naive_utc,), lines) == [(_naive_utc(v),) for (v,) in lines]
 
 

@@ -20,7 +20,8 @@ from settlement_adapters.sqla import (
 )
 from settlement_adapters.sqla.reads import fetch_all, fetch_values
 from settlement_adapters.sqla.repositories import _covering, _matching, _neighbours
-from settlement_adapters.sqla.scratch import SERVER_URLS, scratch_schema
+from settlement_adapters.sqla.scratch import SERVER_URLS
+from settlement_adapters.testing import empty_store
 from settlement_core.errors import ConcurrencyConflict
 from settlement_core.model import ItemKind
 from settlement_core.ports import Clock, FxRates
@@ -157,14 +158,9 @@ def test_a_sqlite_transaction_holds_the_write_lock_from_begin(lite: tuple[Engine
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty schema on one SQL backend."""
-    if request.param == "sqlite":
-        lite = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        create_schema(lite)
-        yield lite
-        lite.dispose()
-        return
-    with scratch_schema(request.param) as scratch:
-        yield scratch.engine
+    with empty_store(request.param, tmp_path) as found:
+        assert found is not None
+        yield found
 
 
 def _filled(engine: Engine) -> None:

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from settlement_adapters.bootstrap import bootstrap, in_memory, joined
-from settlement_adapters.sqla import SqlAlchemyUnitOfWork, create_schema, make_engine, tables
-from settlement_adapters.sqla.scratch import scratch_schema
+from settlement_adapters.sqla import SqlAlchemyUnitOfWork, tables
+from settlement_adapters.testing import empty_store
 from settlement_core.model import ItemKind, OpenAccount
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
@@ -23,14 +23,9 @@ from settlement_core.testing.marketplace import TENANT, Marketplace, standard_ru
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty schema on one SQL backend."""
-    if request.param == "sqlite":
-        lite = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        create_schema(lite)
-        yield lite
-        lite.dispose()
-        return
-    with scratch_schema(request.param) as scratch:
-        yield scratch.engine
+    with empty_store(request.param, tmp_path) as found:
+        assert found is not None
+        yield found
 
 
 def _market(engine: Engine) -> Marketplace:

@@ -96,41 +96,31 @@ def run_many(conn: Connection, sql: str, values: Sequence[Any]) -> int:
     """
     if len(values) == 1:
         return run_one(conn, sql, values[0])
+    return _run(conn, sql, values, True)
+
+
+def run_one(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
+    """One statement on the driver's cursor, errors and events as `run_many`; rows changed."""
+    return _run(conn, sql, parameters, False)
+
+
+def _run(conn: Connection, sql: str, parameters: Any, many: bool) -> int:
     raw = conn.connection.driver_connection
     assert raw is not None
     cursor = raw.cursor()
+    run = cursor.executemany if many else cursor.execute
     try:
         if has_events(conn):
             # The engine's cursor events still fire, so a host's instrumentation (and
             # the fault injection of the tests) sees these statements like any other.
             dispatch = conn.dispatch
-            dispatch.before_cursor_execute(conn, cursor, sql, values, None, True)
-            cursor.executemany(sql, values)
-            dispatch.after_cursor_execute(conn, cursor, sql, values, None, True)
+            dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, many)
+            run(sql, parameters)
+            dispatch.after_cursor_execute(conn, cursor, sql, parameters, None, many)
         else:
-            cursor.executemany(sql, values)
+            run(sql, parameters)
         return int(cursor.rowcount)
     # Looked up only when something is raised: the except clause is evaluated lazily.
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
-    finally:
-        cursor.close()
-
-
-def run_one(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
-    """One statement on the driver's cursor, errors and events as `run_many`; rows changed."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        if has_events(conn):
-            dispatch = conn.dispatch
-            dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
-            cursor.execute(sql, parameters)
-            dispatch.after_cursor_execute(conn, cursor, sql, parameters, None, False)
-        else:
-            cursor.execute(sql, parameters)
-        return int(cursor.rowcount)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
@@ -190,33 +180,35 @@ def processor(table: Table, column: str, dialect: Dialect) -> Processor:
         # none of its own: the ingest path stores several instants and a payload
         # per item.
         if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
-            return _sqlite_instant
+            return sqlite_instant
         if kind.load_dialect_impl(dialect).bind_processor(dialect) is None:
             return _naive_utc if isinstance(kind, UtcDateTime) else _json
     process: Processor = kind.dialect_impl(dialect).bind_processor(dialect)
     return process
 
 
-def _sqlite_instant(value: datetime | None) -> str | None:
-    # UtcDateTime's conversion and then SQLite DATETIME's text format, in one step.
+def sqlite_instant(value: datetime | None) -> str | None:
+    """UtcDateTime's conversion and then SQLite DATETIME's text format, in one step."""
     if value is None:
         return None
+    value = _in_utc(value)
+    # "+00:00" cut off the text rather than a naive copy made first: one object less.
+    return value.isoformat(" ", "microseconds")[:-6]
+
+
+def _in_utc(value: datetime) -> datetime:
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             raise ValueError("naive datetime reached the database layer")
-        value = value.astimezone(UTC)
-    # "+00:00" cut off the text rather than a naive copy made first: one object less.
-    return value.isoformat(" ", "microseconds")[:-6]
+        return value.astimezone(UTC)
+    return value
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
     # UtcDateTime's conversion, without the type machinery around it.
     if value is None:
         return None
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
-            raise ValueError("naive datetime reached the database layer")
-        value = value.astimezone(UTC)
+    value = _in_utc(value)
     return value.replace(tzinfo=None)
 
 
@@ -263,7 +255,7 @@ def _json(value: Any) -> str | None:
 
 # Processors whose result depends only on the instant, so equal instants (in
 # fixed-offset zones, see `_mapped`) may share one conversion.
-_SAME_FOR_EQUAL: frozenset[Callable[[Any], Any]] = frozenset({_sqlite_instant, _naive_utc})
+_SAME_FOR_EQUAL: frozenset[Callable[[Any], Any]] = frozenset({sqlite_instant, _naive_utc})
 
 
 def placeholder(dialect: Dialect) -> str:

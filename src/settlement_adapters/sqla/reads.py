@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
+from settlement_adapters.sqla.bulk import sqlite_instant
 from settlement_adapters.sqla.types import UtcDateTime
 
 Processor = Callable[[Any], Any]
@@ -160,21 +161,9 @@ def _plan(
 def bind_processor(kind: Any, dialect: Dialect) -> Processor | None:
     """The bind processor a column type applies on this dialect, if any."""
     if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
-        return _sqlite_text
+        return sqlite_instant
     found: Processor | None = kind.dialect_impl(dialect).bind_processor(dialect)
     return found
-
-
-def _sqlite_text(value: datetime | None) -> str | None:
-    # UtcDateTime's conversion and then SQLite DATETIME's text format in one step,
-    # the text the writes store (see bulk.py), so comparisons in SQL stay exact.
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
-            raise ValueError("naive datetime reached the database layer")
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _result_processor(kind: Any, dialect: Dialect) -> Processor | None:
