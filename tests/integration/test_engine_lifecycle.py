@@ -107,6 +107,20 @@ def test_an_explicit_pre_ping_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
         engine.dispose()
 
 
+@pytest.mark.parametrize("options", [{}, {"pool_pre_ping": True}])
+def test_postgresql_statements_are_planned_each_time(options: dict[str, Any]) -> None:
+    """A statement run many times leaves no server-side prepared plan behind."""
+    engine = make_engine(SERVER_URLS["postgresql"], **options)
+    try:
+        with engine.connect() as conn:
+            for n in range(10):
+                conn.execute(text("SELECT :n + 1"), {"n": n})
+            held = conn.execute(text("SELECT count(*) FROM pg_prepared_statements"))
+            assert held.scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def lite(tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
     """A SQLite engine that fails at once on a lock instead of waiting ten seconds."""
