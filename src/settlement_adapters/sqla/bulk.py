@@ -79,12 +79,8 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[dict[st
     The statement is compiled once per (dialect, schema map); a parameter a row
     does not give takes the value bound in the statement itself.
     """
-    plan = _compiled(conn.dialect, _translation(conn), statement)
-    if plan.positional is None:
-        values: list[Any] = [plan.named(row) for row in rows]
-    else:
-        values = [plan.ordered(row) for row in rows]
-    return run_many(conn, plan.sql, values)
+    plan = _compiled(conn.dialect, schema_translation(conn), statement)
+    return run_many(conn, plan.sql, [plan.parameters(row) for row in rows])
 
 
 def run_many(conn: Connection, sql: str, values: Sequence[Any]) -> int:
@@ -145,7 +141,8 @@ def has_events(conn: Connection) -> bool:
     return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
 
 
-def _translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
+def schema_translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
+    """The connection's schema map as a hashable key for compiled-statement caches."""
     translate = conn.get_execution_options().get("schema_translate_map")
     if not translate:
         return ()
@@ -174,7 +171,11 @@ def _quoted(dialect: Dialect, schema: str | None, name: str) -> str:
 
 def processor(table: Table, column: str, dialect: Dialect) -> Processor:
     """The bind processor the column's type applies on this dialect, if any."""
-    kind = table.c[column].type
+    return bind_processor(table.c[column].type, dialect)
+
+
+def bind_processor(kind: Any, dialect: Dialect) -> Processor:
+    """The bind processor a column type applies on this dialect, if any."""
     if isinstance(kind, UtcDateTime | JsonText):
         # The column type's own conversion in one step where its storage type adds
         # none of its own: the ingest path stores several instants and a payload
@@ -298,15 +299,17 @@ def _plan(dialect: Dialect, schema: str | None, table: Table, columns: tuple[str
 
 
 @frozen
-class _Compiled:
+class CompiledStatement:
     """A statement's SQL for one dialect, its parameters in order, their processors."""
 
     sql: str
     positional: tuple[str, ...] | None  # parameter names in order, or None for named style
-    defaults: dict[str, Any]
-    processors: dict[str, Callable[[Any], Any]]
     # (name, value bound in the statement, processor) in the order the driver takes them.
     slots: tuple[tuple[str, Any, Processor], ...]
+
+    def parameters(self, row: dict[str, Any]) -> Any:
+        """The row's parameters as the driver takes them: a tuple in order, or by name."""
+        return self.named(row) if self.positional is None else self.ordered(row)
 
     def ordered(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """The row's parameters as a tuple, in the statement's order."""
@@ -326,22 +329,21 @@ class _Compiled:
         return values
 
 
-@cache
-def _compiled(
+def compile_statement(
     dialect: Dialect,
     translate: tuple[tuple[str | None, str | None], ...],
     statement: Executable,
-) -> _Compiled:
+) -> CompiledStatement:
+    """Compile a Core statement for one dialect and schema map, its binds' processors worked out."""
     compiled = statement.compile(  # type: ignore[attr-defined]
         dialect=dialect, schema_translate_map=dict(translate), render_schema_translate=True
     )
-    processors = {}
-    for name, bind in compiled.binds.items():
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            processors[name] = process
+    processors = {name: bind_processor(bind.type, dialect) for name, bind in compiled.binds.items()}
     positional = tuple(compiled.positiontup) if compiled.positiontup is not None else None
     defaults = dict(compiled.params)
     order = positional if positional is not None else tuple(defaults)
     slots = tuple((name, defaults[name], processors.get(name)) for name in order)
-    return _Compiled(compiled.string, positional, defaults, processors, slots)
+    return CompiledStatement(compiled.string, positional, slots)
+
+
+_compiled = cache(compile_statement)

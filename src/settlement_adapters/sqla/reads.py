@@ -23,7 +23,12 @@ from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
-from settlement_adapters.sqla.bulk import sqlite_instant
+from settlement_adapters.sqla.bulk import (
+    CompiledStatement,
+    compile_statement,
+    has_events,
+    schema_translation,
+)
 from settlement_adapters.sqla.types import UtcDateTime
 
 Processor = Callable[[Any], Any]
@@ -37,25 +42,16 @@ def fetch_all(
     conn: Connection, statement: Select[Any], params: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The rows of a built-once SELECT, as dicts by column key, values as Core reads them."""
-    plan = _plan(conn.dialect, _translation(conn), statement)
-    rows = _run(conn, plan, params)
-    names = plan.names
-    converting = plan.converting
-    found = []
-    for row in rows:
-        values = list(row)
-        for at, process in converting:
-            values[at] = process(values[at])
-        found.append(dict(zip(names, values, strict=True)))
-    return found
+    names = _plan(conn.dialect, schema_translation(conn), statement).names
+    return [dict(zip(names, row, strict=True)) for row in fetch_values(conn, statement, params)]
 
 
 def fetch_values(
     conn: Connection, statement: Select[Any], params: dict[str, Any]
 ) -> list[tuple[Any, ...]]:
     """The rows of a built-once SELECT as tuples, values as Core reads them."""
-    plan = _plan(conn.dialect, _translation(conn), statement)
-    rows = _run(conn, plan, params)
+    plan = _plan(conn.dialect, schema_translation(conn), statement)
+    rows = _run(conn, plan.statement.sql, plan.statement.parameters(params))
     converting = plan.converting
     if not converting:
         return [tuple(row) for row in rows]
@@ -70,60 +66,36 @@ def fetch_values(
 
 @frozen
 class _Plan:
-    """A SELECT's SQL for one dialect, how to bind its parameters and convert its columns."""
+    """A SELECT compiled for one dialect, and how to convert the columns it returns."""
 
-    sql: str
-    positional: tuple[str, ...] | None  # parameter names in order, or None for named style
-    defaults: dict[str, Any]  # values bound in the statement itself
-    binds: dict[str, Processor]
+    statement: CompiledStatement
     names: tuple[str, ...]
     converting: tuple[tuple[int, Processor], ...]
 
-    def parameters(self, given: dict[str, Any]) -> Any:
-        """The driver's parameters: a tuple in order, or a dict by name."""
-        binds = self.binds
-        if self.positional is None:
-            named = {**self.defaults, **given}
-            for name, process in binds.items():
-                named[name] = process(named[name])
-            return named
-        values = []
-        for name in self.positional:
-            value = given[name] if name in given else self.defaults[name]
-            convert = binds.get(name)
-            values.append(value if convert is None else convert(value))
-        return tuple(values)
 
-
-def _run(conn: Connection, plan: _Plan, params: dict[str, Any]) -> Sequence[Any]:
-    parameters = plan.parameters(params)
+def _run(conn: Connection, sql: str, parameters: Any) -> Sequence[Any]:
     raw = conn.connection.driver_connection
     assert raw is not None
     dbapi = conn.dialect.loaded_dbapi
-    dispatch = conn.dispatch
     cursor = raw.cursor()
     try:
         # The engine's cursor events still fire, so a host's instrumentation sees
         # these reads like any other statement.
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(conn, cursor, plan.sql, parameters, None, False)
-        cursor.execute(plan.sql, parameters)
+        events = has_events(conn)
+        if events:
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
+        cursor.execute(sql, parameters)
         rows: Sequence[Any] = cursor.fetchall()
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, plan.sql, parameters, None, False)
+        if events:
+            conn.dispatch.after_cursor_execute(conn, cursor, sql, parameters, None, False)
         return rows
     except dbapi.Error as exc:
         if conn.dialect.is_disconnect(exc, raw, cursor):
             # As Core does: a dead connection is not handed back to the pool.
             conn.invalidate(exc)
-        raise DBAPIError.instance(plan.sql, parameters, exc, dbapi.Error) from exc
+        raise DBAPIError.instance(sql, parameters, exc, dbapi.Error) from exc
     finally:
         cursor.close()
-
-
-def _translation(conn: Connection) -> tuple[tuple[str | None, str | None], ...]:
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
-    return tuple(sorted(translate.items(), key=repr))
 
 
 @lru_cache(maxsize=_PLANS)
@@ -132,15 +104,6 @@ def _plan(
     translate: tuple[tuple[str | None, str | None], ...],
     statement: Select[Any],
 ) -> _Plan:
-    compiled = statement.compile(
-        dialect=dialect, schema_translate_map=dict(translate), render_schema_translate=True
-    )
-    binds: dict[str, Processor] = {}
-    for name, bind in compiled.binds.items():
-        process = bind_processor(bind.type, dialect)
-        if process is not None:
-            binds[name] = process
-    positional = tuple(compiled.positiontup) if compiled.positiontup is not None else None
     names: list[str] = []
     converting = []
     for at, column in enumerate(statement.selected_columns):
@@ -148,22 +111,8 @@ def _plan(
         process = _result_processor(column.type, dialect)
         if process is not None:
             converting.append((at, process))
-    return _Plan(
-        compiled.string,
-        positional,
-        dict(compiled.params),
-        binds,
-        tuple(names),
-        tuple(converting),
-    )
-
-
-def bind_processor(kind: Any, dialect: Dialect) -> Processor | None:
-    """The bind processor a column type applies on this dialect, if any."""
-    if isinstance(kind, UtcDateTime) and dialect.name == "sqlite":
-        return sqlite_instant
-    found: Processor | None = kind.dialect_impl(dialect).bind_processor(dialect)
-    return found
+    compiled = compile_statement(dialect, translate, statement)
+    return _Plan(compiled, tuple(names), tuple(converting))
 
 
 def _result_processor(kind: Any, dialect: Dialect) -> Processor | None:
