@@ -1193,16 +1193,17 @@ class SqlOutbox:
         self.uow.sent.extend(message_ids)
 
 
+OUTBOX_COLUMNS = ("id", "tenant_id", "name", "payload", "created_at", "sent")
+
+
+def outbox_values(message: OutboxMessage) -> tuple[Any, ...]:
+    """An outbox message's column values, in the order of OUTBOX_COLUMNS (not yet sent)."""
+    return (message.id, message.tenant_id, message.name, message.payload, message.created_at, False)
+
+
 def outbox_row(message: OutboxMessage) -> dict[str, Any]:
     """Columns of an outbox message."""
-    return {
-        "id": message.id,
-        "tenant_id": message.tenant_id,
-        "name": message.name,
-        "payload": dict(message.payload),
-        "created_at": message.created_at,
-        "sent": False,
-    }
+    return dict(zip(OUTBOX_COLUMNS, outbox_values(message), strict=True))
 
 
 @frozen

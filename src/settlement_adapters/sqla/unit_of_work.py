@@ -10,7 +10,7 @@ cannot make everybody else's ingest retry (R-ING-4).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from types import TracebackType
@@ -27,6 +27,7 @@ from settlement_adapters.sqla.copy import COPY_FROM, copy_values
 from settlement_adapters.sqla.increments import add_to_open, upsert_sums
 from settlement_adapters.sqla.reads import fetch_all, fetch_values
 from settlement_adapters.sqla.repositories import (
+    OUTBOX_COLUMNS,
     SeriesWindow,
     SqlAccountRepository,
     SqlBillingItemRepository,
@@ -43,6 +44,7 @@ from settlement_adapters.sqla.repositories import (
     SqlPayoutRepository,
     SqlReleaseSummaryRepository,
     SqlStatementRepository,
+    outbox_values,
 )
 from settlement_adapters.sqla.runs import SqlRunRepository, run_row
 from settlement_core.errors import ConcurrencyConflict, ValidationError
@@ -79,7 +81,6 @@ ARRAYS_FROM = 4
 BALANCE = "balance_minor"
 _TRANSACTION_COLUMNS = ("id", "tenant_id", "kind", "reference", "occurred_at", "reverses")
 _ENTRY_COLUMNS = ("transaction_id", "account", "currency", "amount_minor")
-_OUTBOX_COLUMNS = ("id", "tenant_id", "name", "payload", "created_at", "sent")
 
 
 @attrs.frozen
@@ -292,16 +293,10 @@ class SqlAlchemyUnitOfWork:
     # tracking, used by the repositories
     def adopt(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
         """The tracked object for a loaded row (one object per row per unit of work)."""
-        key = (table.name, row.id)
-        found = self.tracked.get(key)
-        if found is not None:
-            return found[0]
-        obj = build(row._mapping)
-        self.tracked[key] = [obj, ROW_OF[table.name](obj)]
-        return obj
+        return self.adopt_row(table, row._mapping, build)
 
-    def adopt_row(self, table: Table, row: dict[str, Any], build: Callable[[Any], Any]) -> Any:
-        """The tracked object for a row read as a dict (see `adopt`)."""
+    def adopt_row(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
+        """The tracked object for a row read as a mapping of column values (see `adopt`)."""
         key = (table.name, row["id"])
         found = self.tracked.get(key)
         if found is not None:
@@ -366,7 +361,7 @@ class SqlAlchemyUnitOfWork:
         self._insert_values(table, tuple(rows[0]), [row.values() for row in rows])
 
     def _insert_values(
-        self, table: Table, columns: tuple[str, ...], lines: list[Iterable[Any]]
+        self, table: Table, columns: tuple[str, ...], lines: Sequence[Iterable[Any]]
     ) -> None:
         """INSERT with executemany, or COPY for a large batch on PostgreSQL."""
         if len(lines) >= COPY_FROM and self.dialect == "postgresql":
@@ -445,11 +440,8 @@ class SqlAlchemyUnitOfWork:
             events.extend(self.recorded)
             messages = [to_message(event, self.ids.new_id()) for event in events]
             if messages:
-                self._insert_values(
-                    tables.outbox,
-                    _OUTBOX_COLUMNS,
-                    [(m.id, m.tenant_id, m.name, m.payload, m.created_at, False) for m in messages],
-                )
+                lines = [outbox_values(m) for m in messages]
+                self._insert_values(tables.outbox, OUTBOX_COLUMNS, lines)
             if self.sent:
                 self.conn.execute(
                     update(tables.outbox)
