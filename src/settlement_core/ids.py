@@ -99,12 +99,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _as_uuid7(value: int) -> str:
-    # 74 ordered bits after the time: 12 go to rand_a, 62 to rand_b, around the fixed
-    # version and variant bits, so string order equals numeric order.
-    return _time_head(value >> 74) + _random_tail(value)
-
-
 def _time_head(millis: int) -> str:
     """The first 48 bits (the millisecond) as the id's leading "xxxxxxxx-xxxx-"."""
     text = (millis & ((1 << 48) - 1)).to_bytes(6, "big").hex()
@@ -116,6 +110,8 @@ _VERSION_AND_VARIANT = 0x7 << 76 | 0b10 << 62
 
 def _random_tail(value: int) -> str:
     """The version, rand_a, variant and rand_b of the id as "7xxx-xxxx-xxxxxxxxxxxx"."""
+    # 74 ordered bits after the time: 12 go to rand_a, 62 to rand_b, around the fixed
+    # version and variant bits, so string order equals numeric order.
     rand_a = value >> 62 & 0xFFF
     rand_b = value & ((1 << 62) - 1)
     text = (rand_a << 64 | rand_b | _VERSION_AND_VARIANT).to_bytes(10, "big").hex()
