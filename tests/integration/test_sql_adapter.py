@@ -63,6 +63,28 @@ class TestHostTransaction:
         assert _count(engine, tables.billing_items) == 1
 
 
+class TestCloseLeavesItemRows:
+    """Closing a statement derives its items' status instead of rewriting their rows."""
+
+    def test_close_writes_no_item_row_and_payment_moves_them(self, engine: Engine) -> None:
+        """Rows stay pending through the close, read as statemented, and turn paid when paid."""
+        market = _market(engine)
+        market.shop("s1")
+        receipt = market.order("s1", "10.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        i = tables.billing_items.c
+        stored = select(i.status, i.version).where(i.id == receipt.item_id)
+        with engine.connect() as conn:
+            assert tuple(conn.execute(stored).one()) == ("pending", 1)
+        [item] = market.app.get_items(TENANT, [receipt.item_id])
+        assert item.status.value == "statemented"
+        market.app.mark_payout_submitted(TENANT, payout_id)
+        market.app.record_payout_paid(TENANT, payout_id)
+        with engine.connect() as conn:
+            assert tuple(conn.execute(stored).one()) == ("paid", 2)
+
+
 class TestInjectedFailures:
     """A failure in the middle of a unit of work leaves no partial rows."""
 

@@ -45,6 +45,7 @@ from settlement_core.model import (
     ReleaseSummary,
     SettlementMode,
     Statement,
+    status_on,
 )
 from settlement_core.money import Money, amount_str, money
 from settlement_core.rules import Cycle, CycleKind, PayoutRule, Period
@@ -183,7 +184,9 @@ def item_from(r: Row) -> BillingItem:
         basis=AmountBasis(r["basis"]),
         order_total_minor=r["order_total_minor"],
         run_id=r["run_id"],
-        status=BillingItemStatus(r["status"]),
+        # Read with its statement's status (see repositories.ITEM_READ): a close
+        # leaves the rows pending.
+        status=status_on(BillingItemStatus(r["status"]), StatementStatus(r["statement_status"])),
         version=r["version"],
     )
 

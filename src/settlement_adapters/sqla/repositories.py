@@ -21,6 +21,8 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    not_,
+    or_,
     select,
     update,
 )
@@ -44,6 +46,7 @@ from settlement_core.lifecycle import (
     sources,
 )
 from settlement_core.model import (
+    CLOSE_TRIGGER,
     Account,
     BillingItem,
     ChannelEvent,
@@ -126,7 +129,7 @@ class _Repository:
         self.uow.flush()
         if after is not None:
             where = [*where, self.table.c.id > after]
-        stmt = select(self.table).where(*where).order_by(self.table.c.id).limit(limit + 1)
+        stmt = _read(self.table).where(*where).order_by(self.table.c.id).limit(limit + 1)
         rows = self._many(stmt)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -237,7 +240,7 @@ class SqlBillingItemRepository(_Repository):
         """The existing items among `item_ids`, in the order asked."""
         self.uow.flush()
         c = self.table.c
-        rows = self._many(select(self.table).where(c.tenant_id == tenant_id, c.id.in_(item_ids)))
+        rows = self._many(_read(self.table).where(c.tenant_id == tenant_id, c.id.in_(item_ids)))
         by_id = {item.id: item for item in rows}
         return [by_id[i] for i in item_ids if i in by_id]
 
@@ -311,26 +314,44 @@ class SqlBillingItemRepository(_Repository):
         return totals
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
-        """One UPDATE moving every item of these statements that allows the trigger."""
+        """Move these statements' items: one UPDATE, or none at all for the close.
+
+        Closing writes no item row: an item reads as statemented once its
+        statement is closed (`status_on`), so a close costs a count of index
+        entries, not a rewrite of every item row and its status indexes. A later
+        trigger finds such an item still stored as pending.
+        """
         if not statement_ids:
             return 0
         self.uow.flush()
         allowed = sources(BillingItemStatus, trigger)
         dest = destination(BillingItemStatus, trigger)
         c = self.table.c
-        result = self.uow.execute(
-            update(self.table)
-            .where(c.statement_id.in_(statement_ids), c.status.in_([s.value for s in allowed]))
-            .values(status=dest.value, version=c.version + 1)
-        )
+        if trigger == CLOSE_TRIGGER:
+            moved = self.uow.execute(
+                select(func.count()).where(
+                    c.statement_id.in_(statement_ids), c.status.in_([s.value for s in allowed])
+                )
+            ).scalar_one()
+        else:
+            stored = {s.value for s in allowed}
+            if STATEMENTED in allowed:
+                # Items of these statements (never open ones) that are stored as pending.
+                stored.add(BillingItemStatus.PENDING.value)
+            moved = self.uow.execute(
+                update(self.table)
+                .where(c.statement_id.in_(statement_ids), c.status.in_(sorted(stored)))
+                .values(status=dest.value, version=c.version + 1)
+            ).rowcount
         chosen = set(statement_ids)
         for (name, _), entry in self.uow.tracked.items():
             item = entry[0]
             if name == self.table.name and item.statement_id in chosen and item.status in allowed:
                 item.status = dest
-                item.version += 1
+                if trigger != CLOSE_TRIGGER:
+                    item.version += 1
                 entry[1] = mapping.item_row(item)
-        return int(result.rowcount)
+        return int(moved)
 
     def query(self, where: ItemFilter, after: str | None, limit: int) -> Page[BillingItem]:
         """Items matching a filter, in id order after a cursor."""
@@ -339,11 +360,12 @@ class SqlBillingItemRepository(_Repository):
             self.table,
             tenant_id=where.tenant_id,
             account_id=where.account_id,
-            status=where.status.value if where.status else None,
             statement_id=where.statement_id,
             order_id=where.order_id,
             currency=where.currency,
         )
+        if where.status is not None:
+            conditions.append(_item_status_is(where.status))
         conditions += _range(c.recorded_at, where.recorded_from, where.recorded_to)
         conditions += _range(c.occurred_at, where.occurred_from, where.occurred_to)
         conditions += _range(c.amount_minor, where.amount_min_minor, where.amount_max_minor)
@@ -1290,8 +1312,13 @@ def _aware(value: datetime | None) -> datetime | None:
 # Statements built once and reused with new parameters: building a select and its
 # cache key costs several times what executing a cached one does.
 @cache
+def _read(table: Table) -> Select[Any]:
+    """What reading a table's aggregates selects: an item brings its statement's status."""
+    return ITEM_READ if table is tables.billing_items else select(table)
+
+
 def _matching(table: Table, columns: tuple[str, ...], lock: bool) -> Select[Any]:
-    stmt = select(table).where(*(table.c[name] == bindparam(f"p_{name}") for name in columns))
+    stmt = _read(table).where(*(table.c[name] == bindparam(f"p_{name}") for name in columns))
     return stmt.with_for_update() if lock else stmt
 
 
@@ -1299,7 +1326,7 @@ def _matching(table: Table, columns: tuple[str, ...], lock: bool) -> Select[Any]
 def _matching_any(table: Table, columns: tuple[str, ...], any_of: str) -> Select[Any]:
     # The list goes in as one expanding parameter: one cached statement for any length.
     where = [table.c[name] == bindparam(f"p_{name}") for name in columns]
-    return select(table).where(*where, table.c[any_of].in_(bindparam("p_any", expanding=True)))
+    return _read(table).where(*where, table.c[any_of].in_(bindparam("p_any", expanding=True)))
 
 
 @cache
@@ -1374,3 +1401,27 @@ def _series_reads() -> tuple[Select[Any], Select[Any], Select[Any]]:
         .group_by(c.account_id, c.currency)
     )
     return overlapping, ends_before, starts_after
+
+
+# Items are read with their statement's status, from which a pending item's
+# "statemented" is derived (see `SqlBillingItemRepository.move_by_statements`).
+ITEM_READ = select(
+    tables.billing_items, tables.statements.c.status.label("statement_status")
+).join_from(
+    tables.billing_items,
+    tables.statements,
+    tables.statements.c.id == tables.billing_items.c.statement_id,
+)
+STATEMENTED = BillingItemStatus.STATEMENTED
+
+
+def _item_status_is(status: BillingItemStatus) -> ColumnElement[bool]:
+    """The filter matching items whose status, as `status_on` derives it, is `status`."""
+    i, s = tables.billing_items.c, tables.statements.c
+    still_open = s.status == StatementStatus.OPEN.value
+    pending = i.status == BillingItemStatus.PENDING.value
+    if status is BillingItemStatus.PENDING:
+        return and_(pending, still_open)
+    if status is STATEMENTED:
+        return or_(i.status == status.value, and_(pending, not_(still_open)))
+    return i.status == status.value

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from settlement_adapters.sqla import mapping, tables
-from settlement_adapters.sqla.repositories import _Repository
+from settlement_adapters.sqla.repositories import ITEM_READ, _Repository
 from settlement_core.lifecycle import GATED_RUNS, RunStatus, StatementStatus
 from settlement_core.model import BillingItem, Run
 
@@ -97,8 +97,8 @@ class SqlRunRepository(_Repository):
         if after is not None:
             where.append(i.id > after)
         stmt = (
-            select(tables.billing_items, a.shop_id.label("account_shop_id"))
-            .join_from(tables.billing_items, tables.accounts, a.id == i.account_id)
+            ITEM_READ.add_columns(a.shop_id.label("account_shop_id"))
+            .join(tables.accounts, a.id == i.account_id)
             .where(*where)
             .order_by(i.id)
             .limit(limit)

@@ -3,10 +3,12 @@
 from settlement_core.model.account import DEFAULT_CHANNEL, Account, SettlementMode
 from settlement_core.model.base import Aggregate
 from settlement_core.model.billing_item import (
+    CLOSE_TRIGGER,
     RECEIVABLE_KINDS,
     AmountBasis,
     BillingItem,
     ItemKind,
+    status_on,
 )
 from settlement_core.model.channel_event import AnswerSource, ChannelEvent
 from settlement_core.model.charge import Charge, ChargeKind
@@ -93,6 +95,8 @@ __all__ = [
     "SettlementMode",
     "AccountSettlementModeChanged",
     "RECEIVABLE_KINDS",
+    "CLOSE_TRIGGER",
+    "status_on",
     "Collection",
     "CollectionBilled",
     "CollectionReceived",

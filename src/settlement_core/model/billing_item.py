@@ -7,7 +7,7 @@ from datetime import datetime
 
 from attrs import define, field
 
-from settlement_core.lifecycle import BillingItemStatus
+from settlement_core.lifecycle import BillingItemStatus, StatementStatus, destination
 from settlement_core.model.base import Aggregate
 from settlement_core.model.events import Event
 from settlement_core.money import Money, from_minor
@@ -65,3 +65,18 @@ class BillingItem(Aggregate):
     def amount(self) -> Money:
         """The booked amount as Money."""
         return from_minor(self.amount_minor, self.currency)
+
+
+# Closing a statement moves its items through this trigger. A store may leave the
+# rows as they were and derive the move from the statement instead (see
+# `status_on`): rewriting every item row made the close cost a full pass of
+# writes over the items table.
+CLOSE_TRIGGER = "statement"
+STATEMENTED = destination(BillingItemStatus, CLOSE_TRIGGER)
+
+
+def status_on(stored: BillingItemStatus, statement: StatementStatus) -> BillingItemStatus:
+    """An item's status, given its stored one and its statement's (closed implies statemented)."""
+    if stored is BillingItemStatus.PENDING and statement is not StatementStatus.OPEN:
+        return STATEMENTED
+    return stored

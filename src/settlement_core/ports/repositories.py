@@ -107,7 +107,12 @@ class BillingItemRepository(Protocol):
         ...
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
-        """Apply a lifecycle trigger to every item of these statements that allows it."""
+        """Apply a lifecycle trigger to every item of these statements that allows it.
+
+        Returns how many items moved. For `CLOSE_TRIGGER` a store may write no
+        item row and read the move off the statement instead (`status_on`); every
+        item it returns afterwards shows the moved status either way.
+        """
         ...
 
     def query(self, where: ItemFilter, after: str | None, limit: int) -> Page[BillingItem]:

@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 from attrs import frozen
 
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus, destination
-from settlement_core.model import Account, BillingItemsMoved, Statement, StatementOpened
+from settlement_core.model import (
+    CLOSE_TRIGGER,
+    Account,
+    BillingItemsMoved,
+    Statement,
+    StatementOpened,
+)
 from settlement_core.ports import BusinessCalendar, ClosedStatement, UnitOfWork
 from settlement_core.rules import Cycle, Period, payout_date, resolve_zone
 from settlement_core.services.context import Context, retrying
@@ -162,7 +168,7 @@ def close_cycles(ctx: Context, as_of: datetime) -> CloseReport:
                     s.tenant_id, s.id, source, dest, s.total_minor, s.recount_minor, now
                 ):
                     uow.record(event)
-            move_statement_items(uow, [(s.tenant_id, s.id) for s in done], "statement", now)
+            move_statement_items(uow, [(s.tenant_id, s.id) for s in done], CLOSE_TRIGGER, now)
             uow.commit()
             return done
 

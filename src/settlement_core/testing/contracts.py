@@ -548,6 +548,29 @@ class QueryContract(_Suite):
         assert len(market.app.query_items(pending).items) == 2
         assert market.app.query_items(ItemFilter(tenant_id="tenant-b")).items == []
 
+    def test_status_filter_follows_the_cycle(self, market: Marketplace) -> None:
+        """Items of a closed statement filter as statemented, then as paid; open ones as pending."""
+        market.shop("s1")
+        first = market.order("s1", "10.00")
+        market.advance(days=1)
+        _, [payout_id] = market.run_jobs()
+        second = market.order("s1", "2.00")
+
+        def ids(status: BillingItemStatus, statement_id: str | None = None) -> list[str]:
+            where = ItemFilter(tenant_id=TENANT, status=status, statement_id=statement_id)
+            return [i.id for i in market.app.query_items(where).items]
+
+        assert ids(BillingItemStatus.PENDING) == [second.item_id]
+        assert ids(BillingItemStatus.STATEMENTED) == [first.item_id]
+        assert ids(BillingItemStatus.STATEMENTED, statement_id=second.statement_id) == []
+        market.app.mark_payout_submitted(TENANT, payout_id)
+        market.app.record_payout_paid(TENANT, payout_id)
+        assert ids(BillingItemStatus.STATEMENTED) == []
+        assert ids(BillingItemStatus.PAID) == [first.item_id]
+        assert ids(BillingItemStatus.PENDING) == [second.item_id]
+        [item] = market.app.get_items(TENANT, [second.item_id])
+        assert item.status is BillingItemStatus.PENDING
+
     def test_items_by_time_ranges(self, market: Marketplace) -> None:
         """Occurred and recorded ranges are inclusive and combine with the tenant."""
         market.shop("s1")
