@@ -209,9 +209,10 @@ class SqlAccountRepository(_Repository):
         known = self.uow.new_accounts_by_shop
         found = {s: known[(tenant_id, s)] for s in shop_ids if (tenant_id, s) in known}
         missing = [s for s in dict.fromkeys(shop_ids) if s not in found]
-        stmt = _matching_any(self.table, ("tenant_id",), "shop_id")
         for chunk in _chunks(missing):
-            for account in self._many(stmt, {"p_tenant_id": tenant_id, "p_any": chunk}):
+            length, params = _in_params(chunk)
+            params["p_tenant_id"] = tenant_id
+            for account in self._fetched(_tenant_any(self.table, "shop_id", length), params):
                 found[account.shop_id] = account
                 known[(tenant_id, account.shop_id)] = account
         return found
@@ -258,9 +259,10 @@ class SqlBillingItemRepository(_Repository):
         """The items recorded under any of these keys, by key, in a few queries."""
         found: dict[str, BillingItem] = {}
         unique = list(dict.fromkeys(keys))
-        stmt = _matching_any(self.table, ("tenant_id",), "item_key")
         for chunk in _chunks(unique):
-            for item in self._many(stmt, {"p_tenant_id": tenant_id, "p_any": chunk}):
+            length, params = _in_params(chunk)
+            params["p_tenant_id"] = tenant_id
+            for item in self._fetched(_tenant_any(self.table, "item_key", length), params):
                 found[item.key] = item
         # Later single lookups of these keys need no query: absent stays absent
         # within this transaction, or the insert fails on the unique key.
@@ -450,16 +452,17 @@ class SqlStatementRepository(_Repository):
             by_account.setdefault(account_id, set()).add(currency)
         before: dict[tuple[str, str], datetime | None] = {}
         after: dict[tuple[str, str], datetime | None] = {}
-        overlapping, ends_before, starts_after = _series_reads()
         for chunk in _chunks(list(by_account)):
-            params = {"accounts": chunk, "start": start, "end": end}
-            for statement in self._many(overlapping, params):
+            length, params = _in_params(chunk)
+            params["p_start"], params["p_end"] = start, end
+            overlapping, ends_before, starts_after = _series_reads(length)
+            for statement in self._fetched(overlapping, params):
                 known = uow.new_statements_by_series[(statement.account_id, statement.currency)]
                 if not any(s is statement for s in known):
                     known.append(statement)
-            for account_id, currency, value in uow.execute(ends_before, params):
+            for account_id, currency, value in uow.fetch_values(ends_before, params):
                 before[(account_id, currency)] = _aware(value)
-            for account_id, currency, value in uow.execute(starts_after, params):
+            for account_id, currency, value in uow.fetch_values(starts_after, params):
                 after[(account_id, currency)] = _aware(value)
         for key in wanted:
             uow.series_windows[key] = SeriesWindow(start, end, before.get(key), after.get(key))
@@ -1323,10 +1326,12 @@ def _matching(table: Table, columns: tuple[str, ...], lock: bool) -> Select[Any]
 
 
 @cache
-def _matching_any(table: Table, columns: tuple[str, ...], any_of: str) -> Select[Any]:
-    # The list goes in as one expanding parameter: one cached statement for any length.
-    where = [table.c[name] == bindparam(f"p_{name}") for name in columns]
-    return _read(table).where(*where, table.c[any_of].in_(bindparam("p_any", expanding=True)))
+def _tenant_any(table: Table, any_of: str, length: int) -> Select[Any]:
+    """A tenant's rows whose `any_of` is one of a padded IN list (see `_in_params`)."""
+    c = table.c
+    return _read(table).where(
+        c.tenant_id == bindparam("p_tenant_id"), c[any_of].in_(_in_list(length))
+    )
 
 
 @cache
@@ -1383,21 +1388,21 @@ def _neighbours() -> Select[Any]:
 
 
 @cache
-def _series_reads() -> tuple[Select[Any], Select[Any], Select[Any]]:
+def _series_reads(length: int) -> tuple[Select[Any], Select[Any], Select[Any]]:
     """Statements of some accounts overlapping [start, end], and the nearest bounds outside."""
     c = tables.statements.c
-    mine = c.account_id.in_(bindparam("accounts", expanding=True))
-    overlapping = select(tables.statements).where(
-        mine, c.period_end > bindparam("start"), c.period_start <= bindparam("end")
-    )
+    mine = c.account_id.in_(_in_list(length))
+    start = bindparam("p_start", type_=c.period_end.type)
+    end = bindparam("p_end", type_=c.period_start.type)
+    overlapping = select(tables.statements).where(mine, c.period_end > start, c.period_start <= end)
     ends_before = (
         select(c.account_id, c.currency, func.max(c.period_end))
-        .where(mine, c.period_end <= bindparam("start"))
+        .where(mine, c.period_end <= start)
         .group_by(c.account_id, c.currency)
     )
     starts_after = (
         select(c.account_id, c.currency, func.min(c.period_start))
-        .where(mine, c.period_start > bindparam("end"))
+        .where(mine, c.period_start > end)
         .group_by(c.account_id, c.currency)
     )
     return overlapping, ends_before, starts_after
