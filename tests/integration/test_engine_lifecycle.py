@@ -222,6 +222,13 @@ def test_driver_reads_give_what_core_reads_give(engine: Engine) -> None:
     assert checked > 30
 
 
+def test_lookups_are_statements_built_once() -> None:
+    """Driver reads cache their plans by statement identity: a lookup must reuse its statement."""
+    for table in (tables.accounts, tables.statements, tables.billing_items):
+        assert _matching(table, ("id",), False) is _matching(table, ("id",), False)
+        assert _read(table) is _read(table)
+
+
 def test_driver_reads_refuse_a_naive_instant(engine: Engine) -> None:
     """A naive datetime is refused on the way in, as the column type refuses it in Core."""
     with engine.connect() as conn, pytest.raises(ValueError, match="naive"):

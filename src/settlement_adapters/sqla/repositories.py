@@ -1312,14 +1312,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-# Statements built once and reused with new parameters: building a select and its
-# cache key costs several times what executing a cached one does.
 @cache
 def _read(table: Table) -> Select[Any]:
     """What reading a table's aggregates selects: an item brings its statement's status."""
     return ITEM_READ if table is tables.billing_items else select(table)
 
 
+# Statements built once and reused with new parameters: building a select and its
+# cache key costs several times what executing a cached one does.
+@cache
 def _matching(table: Table, columns: tuple[str, ...], lock: bool) -> Select[Any]:
     stmt = _read(table).where(*(table.c[name] == bindparam(f"p_{name}") for name in columns))
     return stmt.with_for_update() if lock else stmt
