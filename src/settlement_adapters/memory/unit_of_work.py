@@ -7,12 +7,14 @@ from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from settlement_adapters.memory.codec import Row
+from settlement_adapters.memory.codec import Row, RowTable
 from settlement_adapters.memory.copies import clone, same
 from settlement_adapters.memory.database import (
     ITEM_STATUS,
     ITEM_VERSION,
     ITEMS,
+    STATEMENT_STATUS,
+    STATEMENT_STATUSES,
     MemoryDatabase,
     T,
 )
@@ -55,6 +57,9 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.ports import OutboxMessage
+
+# A committed table: objects by id, or rows (see RowTable).
+Committed = dict[str, T] | RowTable[T]
 
 # Per table, in staging order: the objects to write, and the ids of those that are new.
 Changed = list[tuple[str, list[Any], Container[str]]]
@@ -144,24 +149,33 @@ class MemoryUnitOfWork:
         self.rollback()
 
     # staging helpers used by the repositories
-    def load(self, table: str, committed: dict[str, T], obj_id: str, tenant_id: str | None) -> T:
+    def load(self, table: str, committed: Committed[T], obj_id: str, tenant_id: str | None) -> T:
         """The unit of work's copy of a committed object, or NotFound."""
         found = self.peek(table, committed, obj_id)
         if found is None or (tenant_id is not None and found.tenant_id != tenant_id):
             raise NotFound(f"{table[:-1]} {obj_id!r} not found")
         return found
 
-    def peek(self, table: str, committed: dict[str, T], obj_id: str) -> T | None:
+    def peek(self, table: str, committed: Committed[T], obj_id: str) -> T | None:
         """Like `load`, but None when missing."""
         staged = self.staged[table]
         if obj_id in staged:
             return staged[obj_id]  # type: ignore[no-any-return]
-        original = committed.get(obj_id)
-        if original is None:
-            return None
-        mine = clone(original)
+        mine: T
+        original: Any
+        if type(committed) is RowTable:
+            # A row is its own snapshot, and the object built from it is ours alone.
+            original = committed.rows.get(obj_id)
+            if original is None:
+                return None
+            mine = committed.codec.object(original)
+        else:
+            found = committed.get(obj_id)
+            if found is None:
+                return None
+            # Committed objects are replaced on write, never changed, so this is a snapshot.
+            mine, original = clone(found), found
         staged[obj_id] = mine
-        # Committed objects are replaced on write, never changed, so this is a snapshot.
         self.originals[(table, obj_id)] = original
         return mine
 
@@ -247,7 +261,14 @@ class MemoryUnitOfWork:
         originals = self.originals
         for table, staged in self.staged.items():
             new = self.new.get(table, ())
-            unchanged = _unchanged_item if table == "items" else same
+            committed = getattr(db, table)
+            unchanged: Callable[[Any, Any], bool] = (
+                _unchanged_item
+                if table == "items"
+                else committed.unchanged
+                if type(committed) is RowTable
+                else same
+            )
             written = []
             for obj_id, obj in staged.items():
                 if obj_id in new:
@@ -280,13 +301,15 @@ class MemoryUnitOfWork:
             if table == "items":
                 _check_items(db, written, new)
                 continue
-            committed: dict[str, Any] = getattr(db, table)
+            committed: Committed[Any] = getattr(db, table)
             index, key_of = unique.get(table, (None, None))
-            version_at = ITEM_VERSION if table == "items" else None
             for obj in written:
                 if obj.id not in new:
-                    stored = committed[obj.id]
-                    version = stored.version if version_at is None else stored[version_at]
+                    version = (
+                        committed.rows[obj.id][committed.version_at]
+                        if type(committed) is RowTable
+                        else committed[obj.id].version
+                    )
                     if version != obj.version:
                         raise ConcurrencyConflict(
                             f"{table} {obj.id} was changed by another writer; retry the command"
@@ -404,15 +427,22 @@ def _write_items(db: MemoryDatabase, written: list[BillingItem], new: Container[
     db.index_items([item for item in written if item.id in new])
 
 
+def _write_statement(db: MemoryDatabase, statement: Statement, is_new: bool) -> None:
+    table = db.statements
+    old = None if is_new else STATEMENT_STATUSES[table.rows[statement.id][STATEMENT_STATUS]]
+    table.put(statement)  # a row: the object stays the caller's
+    db.index_statement(statement, old)
+
+
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
+    if table == "statements":
+        _write_statement(db, obj, is_new)
+        return
     committed: dict[str, Any] = getattr(db, table)
-    old = None if is_new else committed[obj.id]
     # Aggregates may be returned to callers, so the database keeps its own copy.
     stored = clone(obj)
     committed[obj.id] = stored
-    if table == "statements":
-        db.index_statement(stored, old)
-    elif table == "accounts" and is_new:
+    if table == "accounts" and is_new:
         db.index_account(stored)
     elif table == "payouts" and is_new:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id
