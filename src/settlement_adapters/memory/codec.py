@@ -154,10 +154,6 @@ class RowTable(Generic[A]):
         """Store an object (or its row, already encoded) under its id."""
         self.rows[obj.id] = self.codec.row(obj) if row is None else row  # type: ignore[attr-defined]
 
-    def unchanged(self, original: Row, obj: A) -> bool:
-        """Whether an object still holds what the row it was read from holds."""
-        return self.codec.row(obj) == original
-
 
 class PairIndex(Generic[K, V]):
     """A map from (first, second) to a value, kept as a dict of dicts.

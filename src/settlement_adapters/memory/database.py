@@ -210,8 +210,13 @@ class MemoryDatabase:
         """
         self.transactions.extend(rows)
         by_reference, balances = self.transaction_by_reference, self.balances
+        by_kind: dict[str, dict[str, str]] = {}
         for row in rows:
-            by_reference.put(row[2], row[3], row[0])
+            # (kind, reference) -> id, with one index per kind looked up once a commit
+            inner = by_kind.get(row[2])
+            if inner is None:
+                inner = by_kind[row[2]] = by_reference.inner(row[2])
+            inner[row[3]] = row[0]
         for key, minor in deltas.items():
             balances[key] += minor
         known = self.currencies_by_account

@@ -235,21 +235,23 @@ class MemoryBillingItemRepository(_Repository):
 
     def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
         """Sums of these statements' items, from the items themselves."""
-        staged = self.uow.staged[self.table]
-        rows = self.uow.db.items
+        uow, at = self.uow, ITEM_AMOUNT
+        staged, rows, by_statement = uow.staged[self.table], uow.db.items, uow.db.items_by_statement
         totals = {}
+        # A staged bulk move changes the status only, so the rows' amounts hold.
         for statement_id in statement_ids:
-            total = 0
-            for item_id in self._ids_of_statement(statement_id):
-                item = staged.get(item_id)
-                if item is not None:
-                    total += item.amount_minor
-                    continue
-                # A staged bulk move changes the status only, so the row's amount holds.
-                row = rows.get(item_id)
-                if row is not None:
-                    total += row[ITEM_AMOUNT]
-            totals[statement_id] = total
+            committed = by_statement.get(statement_id, ())
+            if staged:
+                total = sum(
+                    rows[i][at] if (item := staged.get(i)) is None else item.amount_minor
+                    for i in committed
+                )
+            else:  # a close holds no item copies: the rows alone, one lookup each
+                total = sum([rows[i][at] for i in committed])
+            # Items this unit of work added are not in the committed index.
+            totals[statement_id] = total + sum(
+                i.amount_minor for i in uow.new_items_of(statement_id)
+            )
         return totals
 
     def totals_of_kinds(

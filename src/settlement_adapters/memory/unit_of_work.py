@@ -134,6 +134,7 @@ class MemoryUnitOfWork:
         # item id -> (row read, row with a staged status), for items moved in bulk
         # item id -> (row read, staged status), for items moved in bulk without a copy
         self.moved_items: dict[str, tuple[Row, str]] = {}
+        self.encoded: dict[str, Row] = {}  # id -> row of a changed object kept as rows
 
     def __enter__(self) -> Self:
         """Begin (staging starts empty)."""
@@ -259,16 +260,16 @@ class MemoryUnitOfWork:
     def _changed(self, db: MemoryDatabase) -> Changed:
         changed: Changed = []
         originals = self.originals
+        self.encoded = {}
         for table, staged in self.staged.items():
             new = self.new.get(table, ())
             committed = getattr(db, table)
-            unchanged: Callable[[Any, Any], bool] = (
-                _unchanged_item
-                if table == "items"
-                else committed.unchanged
-                if type(committed) is RowTable
-                else same
-            )
+            if type(committed) is RowTable:
+                written = self._changed_rows(table, committed, staged, new)
+                if written:
+                    changed.append((table, written, new))
+                continue
+            unchanged = _unchanged_item if table == "items" else same
             written = []
             for obj_id, obj in staged.items():
                 if obj_id in new:
@@ -281,6 +282,23 @@ class MemoryUnitOfWork:
             if written:
                 changed.append((table, written, new))
         return changed
+
+    def _changed_rows(
+        self, table: str, committed: RowTable[Any], staged: dict[str, Any], new: Container[str]
+    ) -> list[Any]:
+        # The row each changed object is compared by is kept for the write (see _write_rows).
+        originals, encode, encoded = self.originals, committed.codec.row, self.encoded
+        written = []
+        for obj_id, obj in staged.items():
+            original = None if obj_id in new else originals.get((table, obj_id))
+            if original is None:
+                written.append(obj)
+                continue
+            row = encode(obj)
+            if obj.events or row != original:
+                written.append(obj)
+                encoded[obj_id] = row
+        return written
 
     def _check(self, db: MemoryDatabase, changed: Changed) -> None:
         unique: dict[str, tuple[Container[Any], Callable[[Any], Any]]] = {
@@ -333,8 +351,9 @@ class MemoryUnitOfWork:
             if seal.transaction_id in db.seals or seal.seq != tip + 1:
                 raise ConcurrencyConflict("another sealer extended the chain; seal again")
             tips[seal.tenant_id] = seal.seq
+        posted = db.transaction_by_reference
         for kind, reference in self.new_transactions:
-            if (kind, reference) in db.transaction_by_reference:
+            if posted.has(kind, reference):
                 raise ConcurrencyConflict(f"{kind} for {reference} was already posted")
 
     def _apply(self, db: MemoryDatabase, changed: Changed) -> None:
@@ -347,6 +366,8 @@ class MemoryUnitOfWork:
                 obj.version += 1
             if table == "items":
                 _write_items(db, written, new)
+            elif table == "statements":
+                _write_statements(db, written, new, self.encoded)
             else:
                 for obj in written:
                     _write(db, table, obj, obj.id in new)
@@ -427,17 +448,26 @@ def _write_items(db: MemoryDatabase, written: list[BillingItem], new: Container[
     db.index_items([item for item in written if item.id in new])
 
 
-def _write_statement(db: MemoryDatabase, statement: Statement, is_new: bool) -> None:
+def _write_statements(
+    db: MemoryDatabase, written: list[Statement], new: Container[str], encoded: dict[str, Row]
+) -> None:
+    # Rows: the objects stay the callers'. A row encoded for the comparison in _changed
+    # is reused, with the version the commit just gave the object.
     table = db.statements
-    old = None if is_new else STATEMENT_STATUSES[table.rows[statement.id][STATEMENT_STATUS]]
-    table.put(statement)  # a row: the object stays the caller's
-    db.index_statement(statement, old)
+    rows, at, encode = table.rows, table.version_at, table.codec.row
+    for statement in written:
+        row = encoded.get(statement.id)
+        row = encode(statement) if row is None else (*row[:at], statement.version, *row[at + 1 :])
+        old = (
+            None
+            if statement.id in new
+            else STATEMENT_STATUSES[rows[statement.id][STATEMENT_STATUS]]
+        )
+        rows[statement.id] = row
+        db.index_statement(statement, old)
 
 
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
-    if table == "statements":
-        _write_statement(db, obj, is_new)
-        return
     committed: dict[str, Any] = getattr(db, table)
     # Aggregates may be returned to callers, so the database keeps its own copy.
     stored = clone(obj)
