@@ -77,7 +77,9 @@ class MemoryDatabase:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.accounts: dict[str, Account] = {}
+        # Accounts are rows as well: one per shop, each read (and copied) by every batch
+        # that books on it.
+        self.accounts: RowTable[Account] = RowTable(RowCodec(Account))
         self.account_by_shop: dict[tuple[str, str], str] = {}
         # Items are kept as rows (see codec.py): there are millions of them.
         self.items: dict[str, Row] = {}
@@ -167,11 +169,15 @@ class MemoryDatabase:
                     del by_account[key]
         else:
             return
-        self.statements_by_status[statement.status].add(statement.id)
-        if statement.status in BY_ACCOUNT:
-            key = (statement.account_id, statement.status)
-            by_account.setdefault(key, set()).add(statement.id)
-        if statement.status is StatementStatus.OPEN:
+        status = statement.status
+        self.statements_by_status[status].add(statement.id)
+        if status in BY_ACCOUNT:
+            key = (statement.account_id, status)
+            of_account = by_account.get(key)
+            if of_account is None:
+                of_account = by_account[key] = set()
+            of_account.add(statement.id)
+        if status is StatementStatus.OPEN:
             heapq.heappush(self.open_queue, (statement.period.end, statement.id))
 
     def index_account(self, account: Account) -> None:

@@ -399,6 +399,7 @@ class MemoryStatementRepository(_Repository):
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
         """Open statements whose period ended by `as_of`, oldest first."""
         open_ = StatementStatus.OPEN
+        open_value = open_.value
         db = self.uow.db
         staged = self.uow.staged[self.table]
         due: list[tuple[datetime, str]] = []  # (period end, id)
@@ -410,7 +411,7 @@ class MemoryStatementRepository(_Repository):
             seen: set[str] = set()
             while queue and len(due) < limit and queue[0][0] <= as_of:
                 entry = heapq.heappop(queue)
-                if entry[1] in seen or rows[entry[1]][STATEMENT_STATUS] != open_.value:
+                if entry[1] in seen or rows[entry[1]][STATEMENT_STATUS] != open_value:
                     continue  # closed since it was queued (or queued twice): drop the entry
                 seen.add(entry[1])
                 taken.append(entry)
@@ -463,9 +464,11 @@ class MemoryStatementRepository(_Repository):
         def payable(s: Statement) -> bool:
             return s.status is closed and s.payable_at <= as_of
 
+        closed_value = closed.value
+
         def payable_row(row: tuple[Any, ...]) -> bool:
             return bool(
-                row[STATEMENT_STATUS] == closed.value and row[STATEMENT_PAYABLE_AT] <= as_of
+                row[STATEMENT_STATUS] == closed_value and row[STATEMENT_PAYABLE_AT] <= as_of
             )
 
         found: list[str] = []

@@ -370,7 +370,7 @@ class MemoryUnitOfWork:
                 _write_statements(db, written, new, self.encoded)
             else:
                 for obj in written:
-                    _write(db, table, obj, obj.id in new)
+                    _write(db, table, obj, obj.id in new, self.encoded)
         events.extend(self.recorded)
         db.index_transactions(self.transactions, self.balance_deltas, self.delta_currencies)
         for key, (_, value) in self.staged_checkpoints.items():
@@ -467,11 +467,17 @@ def _write_statements(
         db.index_statement(statement, old)
 
 
-def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
-    committed: dict[str, Any] = getattr(db, table)
-    # Aggregates may be returned to callers, so the database keeps its own copy.
-    stored = clone(obj)
-    committed[obj.id] = stored
+def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool, encoded: dict[str, Row]) -> None:
+    committed: Committed[Any] = getattr(db, table)
+    if isinstance(committed, RowTable):
+        # The row encoded for the change check, with the version the commit just gave.
+        row, at = encoded.get(obj.id), committed.version_at
+        committed.put(obj, None if row is None else (*row[:at], obj.version, *row[at + 1 :]))
+        stored = obj  # read below for the indexes only
+    else:
+        # Aggregates may be returned to callers, so the database keeps its own copy.
+        stored = clone(obj)
+        committed[obj.id] = stored
     if table == "accounts" and is_new:
         db.index_account(stored)
     elif table == "payouts" and is_new:
