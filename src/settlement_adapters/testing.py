@@ -254,7 +254,11 @@ class Tamper:
     def add_to_statement_total(self, statement_id: str, delta: int) -> None:
         """The running total drifts from its items."""
         if self.engine is None:
-            self.db.statements[statement_id].total_minor += delta
+            statements = self.db.statements  # rows: the changed copy is written back
+            with self.db.lock:
+                statement = statements[statement_id]
+                statement.total_minor += delta
+                statements.put(statement)
         else:
             from settlement_adapters.sqla import tables
 

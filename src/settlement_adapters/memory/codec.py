@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import enum
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 A = TypeVar("A")
+K = TypeVar("K")
+V = TypeVar("V")
 
 Row = tuple[Any, ...]
 
@@ -29,10 +31,42 @@ def _enum_of(hint: Any) -> type[enum.Enum] | None:
     return None
 
 
-class RowCodec(Generic[A]):
-    """Turns one attrs aggregate type into rows and back; `events` is not stored."""
+class Interned(Generic[V]):
+    """Equal immutable values under one small int, so a row holds the int, not an object.
 
-    def __init__(self, cls: type[A]) -> None:
+    A statement's period and rule are attrs objects: kept in its row they would
+    keep the row tracked by the collector. Each value is kept once (the first
+    object seen with it) and found again by identity, or by value when an equal
+    object comes along.
+    """
+
+    __slots__ = ("_by_id", "_by_value", "values")
+
+    def __init__(self) -> None:
+        self.values: list[V] = []
+        self._by_id: dict[int, int] = {}  # ids of the kept objects only: they never die
+        self._by_value: dict[V, int] = {}
+
+    def code(self, value: V) -> int:
+        """The code of a value, given one on first use (call under the owner's lock)."""
+        code = self._by_id.get(id(value))
+        if code is None:
+            code = self._by_value.get(value)
+            if code is None:
+                code = len(self.values)
+                self.values.append(value)
+                self._by_value[value] = code
+                self._by_id[id(value)] = code
+        return code
+
+
+class RowCodec(Generic[A]):
+    """Turns one attrs aggregate type into rows and back; `events` is not stored.
+
+    Fields named in `interned` are stored as codes of that table (see Interned).
+    """
+
+    def __init__(self, cls: type[A], interned: Mapping[str, Interned[Any]] | None = None) -> None:
         hints = typing.get_type_hints(cls)
         fields = attrs.fields(cls)  # type: ignore[arg-type]
         names = tuple(f.name for f in fields if f.name != "events")
@@ -43,6 +77,12 @@ class RowCodec(Generic[A]):
         namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
         encode, decode = [], []
         for at, name in enumerate(names):
+            table = (interned or {}).get(name)
+            if table is not None:
+                namespace[f"_c{at}"], namespace[f"_t{at}"] = table.code, table.values
+                encode.append(f"_c{at}(obj.{name})")
+                decode.append(f"    obj.{name} = _t{at}[row[{at}]]")
+                continue
             kind = _enum_of(hints[name])
             if kind is None:
                 encode.append(f"obj.{name}")
@@ -75,8 +115,44 @@ class RowCodec(Generic[A]):
         return self.names.index(name)
 
 
-K = TypeVar("K")
-V = TypeVar("V")
+class RowTable(Generic[A]):
+    """A table of one aggregate type kept as rows; every read builds a fresh object.
+
+    Reads hand out objects of their own, so a unit of work needs no copy of its
+    own, and what the table holds stays untracked by the collector.
+    """
+
+    __slots__ = ("codec", "rows", "version_at")
+
+    def __init__(self, codec: RowCodec[A]) -> None:
+        self.codec = codec
+        self.rows: dict[str, Row] = {}
+        self.version_at = codec.at("version")
+
+    def __contains__(self, obj_id: object) -> bool:
+        """Whether a row has this id."""
+        return obj_id in self.rows
+
+    def __len__(self) -> int:
+        """How many rows there are."""
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[str]:
+        """The ids of the rows."""
+        return iter(self.rows)
+
+    def get(self, obj_id: str) -> A | None:
+        """A fresh object of the row with this id, or None."""
+        row = self.rows.get(obj_id)
+        return None if row is None else self.codec.object(row)
+
+    def __getitem__(self, obj_id: str) -> A:
+        """A fresh object of the row with this id (KeyError if none)."""
+        return self.codec.object(self.rows[obj_id])
+
+    def put(self, obj: A, row: Row | None = None) -> None:
+        """Store an object (or its row, already encoded) under its id."""
+        self.rows[obj.id] = self.codec.row(obj) if row is None else row  # type: ignore[attr-defined]
 
 
 class PairIndex(Generic[K, V]):

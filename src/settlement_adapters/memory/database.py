@@ -13,9 +13,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from settlement_adapters.memory.codec import PairIndex, Row, RowCodec
+from settlement_adapters.memory.codec import Interned, PairIndex, Row, RowCodec, RowTable
 from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow
 from settlement_core.ledger import Seal
 from settlement_core.lifecycle import StatementStatus
@@ -44,6 +44,13 @@ ITEM_RUN = ITEMS.at("run_id")
 ITEM_STATUS = ITEMS.at("status")
 ITEM_VERSION = ITEMS.at("version")
 
+# Where a statement row holds these (each database has a codec of its own, for its
+# interned periods and rules, but they all lay a statement out alike).
+_STATEMENT_LAYOUT = RowCodec(Statement)
+STATEMENT_STATUS = _STATEMENT_LAYOUT.at("status")
+STATEMENT_PAYABLE_AT = _STATEMENT_LAYOUT.at("payable_at")
+STATEMENT_STATUSES = {status.value: status for status in StatementStatus}
+
 # The statuses whose statements are indexed per account (payouts read them account by account).
 BY_ACCOUNT = frozenset({StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD})
 
@@ -70,7 +77,9 @@ class MemoryDatabase:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.accounts: dict[str, Account] = {}
+        # Accounts are rows as well: one per shop, each read (and copied) by every batch
+        # that books on it.
+        self.accounts: RowTable[Account] = RowTable(RowCodec(Account))
         self.account_by_shop: dict[tuple[str, str], str] = {}
         # Items are kept as rows (see codec.py): there are millions of them.
         self.items: dict[str, Row] = {}
@@ -82,7 +91,10 @@ class MemoryDatabase:
         self.items_by_run: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
         # (tenant, account, currency), order -> minor units booked
         self.booked_by_order: PairIndex[tuple[str, str, str], int] = PairIndex()
-        self.statements: dict[str, Statement] = {}
+        # Statements are rows too (a period and a rule are codes: see Interned): there is
+        # one per account and cycle, and every job reads and writes them in thousands.
+        interned: dict[str, Interned[Any]] = {"period": Interned(), "rule": Interned()}
+        self.statements: RowTable[Statement] = RowTable(RowCodec(Statement, interned))
         # (account, currency) -> (period starts, statement ids), in period order: tuples, so the
         # collector does not walk them and a reader gets both halves of one version at once
         self.statement_series: dict[tuple[str, str], tuple[tuple[datetime, ...], tuple[str, ...]]]
@@ -132,8 +144,8 @@ class MemoryDatabase:
         """The journal, looked up by transaction id."""
         return self.transactions
 
-    def index_statement(self, statement: Statement, old: Statement | None) -> None:
-        """Keep the statement indexes in step with a written statement."""
+    def index_statement(self, statement: Statement, old: StatementStatus | None) -> None:
+        """Keep the statement indexes in step with a written statement (`old`: status before)."""
         by_account = self.statements_by_account_status
         if old is None:
             series = (statement.account_id, statement.currency)
@@ -143,13 +155,13 @@ class MemoryDatabase:
                 (*starts[:at], statement.period.start, *starts[at:]),
                 (*ids[:at], statement.id, *ids[at:]),
             )
-        elif old.status is not statement.status:
-            if old.status is StatementStatus.OPEN:
+        elif old is not statement.status:
+            if old is StatementStatus.OPEN:
                 self.items_by_statement[statement.id] = tuple(
                     self.items_by_statement.get(statement.id, ())
                 )
-            self.statements_by_status[old.status].discard(statement.id)
-            key = (old.account_id, old.status)
+            self.statements_by_status[old].discard(statement.id)
+            key = (statement.account_id, old)
             before = by_account.get(key)
             if before is not None:
                 before.discard(statement.id)
@@ -157,11 +169,15 @@ class MemoryDatabase:
                     del by_account[key]
         else:
             return
-        self.statements_by_status[statement.status].add(statement.id)
-        if statement.status in BY_ACCOUNT:
-            key = (statement.account_id, statement.status)
-            by_account.setdefault(key, set()).add(statement.id)
-        if statement.status is StatementStatus.OPEN:
+        status = statement.status
+        self.statements_by_status[status].add(statement.id)
+        if status in BY_ACCOUNT:
+            key = (statement.account_id, status)
+            of_account = by_account.get(key)
+            if of_account is None:
+                of_account = by_account[key] = set()
+            of_account.add(statement.id)
+        if status is StatementStatus.OPEN:
             heapq.heappush(self.open_queue, (statement.period.end, statement.id))
 
     def index_account(self, account: Account) -> None:
@@ -200,8 +216,13 @@ class MemoryDatabase:
         """
         self.transactions.extend(rows)
         by_reference, balances = self.transaction_by_reference, self.balances
+        by_kind: dict[str, dict[str, str]] = {}
         for row in rows:
-            by_reference.put(row[2], row[3], row[0])
+            # (kind, reference) -> id, with one index per kind looked up once a commit
+            inner = by_kind.get(row[2])
+            if inner is None:
+                inner = by_kind[row[2]] = by_reference.inner(row[2])
+            inner[row[3]] = row[0]
         for key, minor in deltas.items():
             balances[key] += minor
         known = self.currencies_by_account

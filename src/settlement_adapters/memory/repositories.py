@@ -12,6 +12,8 @@ from settlement_adapters.memory.database import (
     BY_ACCOUNT,
     ITEM_AMOUNT,
     ITEM_KIND,
+    STATEMENT_PAYABLE_AT,
+    STATEMENT_STATUS,
     T,
 )
 from settlement_adapters.memory.rows import (
@@ -233,21 +235,23 @@ class MemoryBillingItemRepository(_Repository):
 
     def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
         """Sums of these statements' items, from the items themselves."""
-        staged = self.uow.staged[self.table]
-        rows = self.uow.db.items
+        uow, at = self.uow, ITEM_AMOUNT
+        staged, rows, by_statement = uow.staged[self.table], uow.db.items, uow.db.items_by_statement
         totals = {}
+        # A staged bulk move changes the status only, so the rows' amounts hold.
         for statement_id in statement_ids:
-            total = 0
-            for item_id in self._ids_of_statement(statement_id):
-                item = staged.get(item_id)
-                if item is not None:
-                    total += item.amount_minor
-                    continue
-                # A staged bulk move changes the status only, so the row's amount holds.
-                row = rows.get(item_id)
-                if row is not None:
-                    total += row[ITEM_AMOUNT]
-            totals[statement_id] = total
+            committed = by_statement.get(statement_id, ())
+            if staged:
+                total = sum(
+                    rows[i][at] if (item := staged.get(i)) is None else item.amount_minor
+                    for i in committed
+                )
+            else:  # a close holds no item copies: the rows alone, one lookup each
+                total = sum([rows[i][at] for i in committed])
+            # Items this unit of work added are not in the committed index.
+            totals[statement_id] = total + sum(
+                i.amount_minor for i in uow.new_items_of(statement_id)
+            )
         return totals
 
     def totals_of_kinds(
@@ -395,29 +399,29 @@ class MemoryStatementRepository(_Repository):
     def due_to_close(self, as_of: datetime, limit: int) -> list[Statement]:
         """Open statements whose period ended by `as_of`, oldest first."""
         open_ = StatementStatus.OPEN
+        open_value = open_.value
         db = self.uow.db
         staged = self.uow.staged[self.table]
-        due: list[Statement] = []
+        due: list[tuple[datetime, str]] = []  # (period end, id)
         # The heap yields open statements by (period end, id): only the due ones are read,
         # not every open statement once per batch.
         with db.lock:
-            queue = db.open_queue
+            queue, rows = db.open_queue, db.statements.rows
             taken: list[tuple[datetime, str]] = []
             seen: set[str] = set()
             while queue and len(due) < limit and queue[0][0] <= as_of:
                 entry = heapq.heappop(queue)
-                statement = db.statements[entry[1]]
-                if entry[1] in seen or statement.status is not open_:
+                if entry[1] in seen or rows[entry[1]][STATEMENT_STATUS] != open_value:
                     continue  # closed since it was queued (or queued twice): drop the entry
                 seen.add(entry[1])
                 taken.append(entry)
                 if entry[1] not in staged:
-                    due.append(statement)
+                    due.append(entry)
             for entry in taken:
                 heapq.heappush(queue, entry)
-        due.extend(s for s in staged.values() if s.status is open_ and s.period.end <= as_of)
-        due.sort(key=lambda s: (s.period.end, s.id))
-        return [self._own(s) for s in due[:limit]]
+        due.extend((s.period.end, s.id) for s in staged.values() if s.status is open_)
+        due = sorted(entry for entry in due if entry[0] <= as_of)[:limit]
+        return [self.get_own(statement_id) for _, statement_id in due]
 
     def close_due(self, as_of: datetime, limit: int, at: datetime) -> list[ClosedStatement]:
         """Recount and close the statements due_to_close names, through the lifecycle."""
@@ -444,9 +448,12 @@ class MemoryStatementRepository(_Repository):
             )
         return closed
 
-    def _own(self, statement: Statement) -> Statement:
-        found = self.uow.peek(self.table, self.uow.db.statements, statement.id)
-        return statement if found is None else found
+    def get_own(self, statement_id: str) -> Statement:
+        """This unit of work's copy of a statement known to exist."""
+        found = self.uow.peek(self.table, self.uow.db.statements, statement_id)
+        if found is None:
+            raise NotFound(f"statement {statement_id!r} not found")
+        return found
 
     def accounts_with_payable(self, as_of: datetime, after: str | None, limit: int) -> list[str]:
         """Accounts holding closed statements payable at `as_of`, in id order."""
@@ -457,18 +464,26 @@ class MemoryStatementRepository(_Repository):
         def payable(s: Statement) -> bool:
             return s.status is closed and s.payable_at <= as_of
 
+        closed_value = closed.value
+
+        def payable_row(row: tuple[Any, ...]) -> bool:
+            return bool(
+                row[STATEMENT_STATUS] == closed_value and row[STATEMENT_PAYABLE_AT] <= as_of
+            )
+
         found: list[str] = []
         # Accounts are walked in id order from the cursor, so a whole payout run reads each
         # account once instead of every closed statement once per batch.
         with db.lock:
             ids = db.account_ids
             at = 0 if after is None else bisect.bisect_right(ids, after)
-            by_account = db.statements_by_account_status
+            by_account, rows = db.statements_by_account_status, db.statements.rows
             while at < len(ids) and len(found) < limit:
                 account_id = ids[at]
                 at += 1
                 for sid in by_account.get((account_id, closed), ()):
-                    if payable(staged.get(sid) or db.statements[sid]):
+                    mine = staged.get(sid)
+                    if payable(mine) if mine is not None else payable_row(rows[sid]):
                         found.append(account_id)
                         break
         extra = {
@@ -515,13 +530,25 @@ class MemoryStatementRepository(_Repository):
             if s.account_id in wanted:
                 staged_ids.setdefault(s.account_id, []).append(s.id)
         by_account = self.uow.db.statements_by_account_status
+        staged, rows = self.uow.staged[self.table], self.uow.db.statements.rows
+        value = status.value
         result: dict[str, list[Statement]] = {}
         for account_id in account_ids:
             ids = set(by_account.get((account_id, status), ()))
             ids.update(staged_ids.get(account_id, ()))
+            # Rows are tested before a copy is taken: only the statements returned are copied.
+            chosen = [
+                sid
+                for sid in ids
+                if sid in staged
+                or (
+                    rows[sid][STATEMENT_STATUS] == value
+                    and (as_of is None or rows[sid][STATEMENT_PAYABLE_AT] <= as_of)
+                )
+            ]
             found = [
-                self._own(s)
-                for s in self._all(ids)
+                s
+                for s in map(self.get_own, chosen)
                 if s.status is status and (as_of is None or s.payable_at <= as_of)
             ]
             if found:

@@ -7,12 +7,14 @@ from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from settlement_adapters.memory.codec import Row
+from settlement_adapters.memory.codec import Row, RowTable
 from settlement_adapters.memory.copies import clone, same
 from settlement_adapters.memory.database import (
     ITEM_STATUS,
     ITEM_VERSION,
     ITEMS,
+    STATEMENT_STATUS,
+    STATEMENT_STATUSES,
     MemoryDatabase,
     T,
 )
@@ -55,6 +57,9 @@ from settlement_core.model import (
     Statement,
 )
 from settlement_core.ports import OutboxMessage
+
+# A committed table: objects by id, or rows (see RowTable).
+Committed = dict[str, T] | RowTable[T]
 
 # Per table, in staging order: the objects to write, and the ids of those that are new.
 Changed = list[tuple[str, list[Any], Container[str]]]
@@ -129,6 +134,7 @@ class MemoryUnitOfWork:
         # item id -> (row read, row with a staged status), for items moved in bulk
         # item id -> (row read, staged status), for items moved in bulk without a copy
         self.moved_items: dict[str, tuple[Row, str]] = {}
+        self.encoded: dict[str, Row] = {}  # id -> row of a changed object kept as rows
 
     def __enter__(self) -> Self:
         """Begin (staging starts empty)."""
@@ -144,24 +150,33 @@ class MemoryUnitOfWork:
         self.rollback()
 
     # staging helpers used by the repositories
-    def load(self, table: str, committed: dict[str, T], obj_id: str, tenant_id: str | None) -> T:
+    def load(self, table: str, committed: Committed[T], obj_id: str, tenant_id: str | None) -> T:
         """The unit of work's copy of a committed object, or NotFound."""
         found = self.peek(table, committed, obj_id)
         if found is None or (tenant_id is not None and found.tenant_id != tenant_id):
             raise NotFound(f"{table[:-1]} {obj_id!r} not found")
         return found
 
-    def peek(self, table: str, committed: dict[str, T], obj_id: str) -> T | None:
+    def peek(self, table: str, committed: Committed[T], obj_id: str) -> T | None:
         """Like `load`, but None when missing."""
         staged = self.staged[table]
         if obj_id in staged:
             return staged[obj_id]  # type: ignore[no-any-return]
-        original = committed.get(obj_id)
-        if original is None:
-            return None
-        mine = clone(original)
+        mine: T
+        original: Any
+        if type(committed) is RowTable:
+            # A row is its own snapshot, and the object built from it is ours alone.
+            original = committed.rows.get(obj_id)
+            if original is None:
+                return None
+            mine = committed.codec.object(original)
+        else:
+            found = committed.get(obj_id)
+            if found is None:
+                return None
+            # Committed objects are replaced on write, never changed, so this is a snapshot.
+            mine, original = clone(found), found
         staged[obj_id] = mine
-        # Committed objects are replaced on write, never changed, so this is a snapshot.
         self.originals[(table, obj_id)] = original
         return mine
 
@@ -245,8 +260,15 @@ class MemoryUnitOfWork:
     def _changed(self, db: MemoryDatabase) -> Changed:
         changed: Changed = []
         originals = self.originals
+        self.encoded = {}
         for table, staged in self.staged.items():
             new = self.new.get(table, ())
+            committed = getattr(db, table)
+            if type(committed) is RowTable:
+                written = self._changed_rows(table, committed, staged, new)
+                if written:
+                    changed.append((table, written, new))
+                continue
             unchanged = _unchanged_item if table == "items" else same
             written = []
             for obj_id, obj in staged.items():
@@ -260,6 +282,23 @@ class MemoryUnitOfWork:
             if written:
                 changed.append((table, written, new))
         return changed
+
+    def _changed_rows(
+        self, table: str, committed: RowTable[Any], staged: dict[str, Any], new: Container[str]
+    ) -> list[Any]:
+        # The row each changed object is compared by is kept for the write (see _write_rows).
+        originals, encode, encoded = self.originals, committed.codec.row, self.encoded
+        written = []
+        for obj_id, obj in staged.items():
+            original = None if obj_id in new else originals.get((table, obj_id))
+            if original is None:
+                written.append(obj)
+                continue
+            row = encode(obj)
+            if obj.events or row != original:
+                written.append(obj)
+                encoded[obj_id] = row
+        return written
 
     def _check(self, db: MemoryDatabase, changed: Changed) -> None:
         unique: dict[str, tuple[Container[Any], Callable[[Any], Any]]] = {
@@ -280,13 +319,15 @@ class MemoryUnitOfWork:
             if table == "items":
                 _check_items(db, written, new)
                 continue
-            committed: dict[str, Any] = getattr(db, table)
+            committed: Committed[Any] = getattr(db, table)
             index, key_of = unique.get(table, (None, None))
-            version_at = ITEM_VERSION if table == "items" else None
             for obj in written:
                 if obj.id not in new:
-                    stored = committed[obj.id]
-                    version = stored.version if version_at is None else stored[version_at]
+                    version = (
+                        committed.rows[obj.id][committed.version_at]
+                        if type(committed) is RowTable
+                        else committed[obj.id].version
+                    )
                     if version != obj.version:
                         raise ConcurrencyConflict(
                             f"{table} {obj.id} was changed by another writer; retry the command"
@@ -310,8 +351,9 @@ class MemoryUnitOfWork:
             if seal.transaction_id in db.seals or seal.seq != tip + 1:
                 raise ConcurrencyConflict("another sealer extended the chain; seal again")
             tips[seal.tenant_id] = seal.seq
+        posted = db.transaction_by_reference
         for kind, reference in self.new_transactions:
-            if (kind, reference) in db.transaction_by_reference:
+            if posted.has(kind, reference):
                 raise ConcurrencyConflict(f"{kind} for {reference} was already posted")
 
     def _apply(self, db: MemoryDatabase, changed: Changed) -> None:
@@ -324,9 +366,11 @@ class MemoryUnitOfWork:
                 obj.version += 1
             if table == "items":
                 _write_items(db, written, new)
+            elif table == "statements":
+                _write_statements(db, written, new, self.encoded)
             else:
                 for obj in written:
-                    _write(db, table, obj, obj.id in new)
+                    _write(db, table, obj, obj.id in new, self.encoded)
         events.extend(self.recorded)
         db.index_transactions(self.transactions, self.balance_deltas, self.delta_currencies)
         for key, (_, value) in self.staged_checkpoints.items():
@@ -404,15 +448,37 @@ def _write_items(db: MemoryDatabase, written: list[BillingItem], new: Container[
     db.index_items([item for item in written if item.id in new])
 
 
-def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool) -> None:
-    committed: dict[str, Any] = getattr(db, table)
-    old = None if is_new else committed[obj.id]
-    # Aggregates may be returned to callers, so the database keeps its own copy.
-    stored = clone(obj)
-    committed[obj.id] = stored
-    if table == "statements":
-        db.index_statement(stored, old)
-    elif table == "accounts" and is_new:
+def _write_statements(
+    db: MemoryDatabase, written: list[Statement], new: Container[str], encoded: dict[str, Row]
+) -> None:
+    # Rows: the objects stay the callers'. A row encoded for the comparison in _changed
+    # is reused, with the version the commit just gave the object.
+    table = db.statements
+    rows, at, encode = table.rows, table.version_at, table.codec.row
+    for statement in written:
+        row = encoded.get(statement.id)
+        row = encode(statement) if row is None else (*row[:at], statement.version, *row[at + 1 :])
+        old = (
+            None
+            if statement.id in new
+            else STATEMENT_STATUSES[rows[statement.id][STATEMENT_STATUS]]
+        )
+        rows[statement.id] = row
+        db.index_statement(statement, old)
+
+
+def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool, encoded: dict[str, Row]) -> None:
+    committed: Committed[Any] = getattr(db, table)
+    if isinstance(committed, RowTable):
+        # The row encoded for the change check, with the version the commit just gave.
+        row, at = encoded.get(obj.id), committed.version_at
+        committed.put(obj, None if row is None else (*row[:at], obj.version, *row[at + 1 :]))
+        stored = obj  # read below for the indexes only
+    else:
+        # Aggregates may be returned to callers, so the database keeps its own copy.
+        stored = clone(obj)
+        committed[obj.id] = stored
+    if table == "accounts" and is_new:
         db.index_account(stored)
     elif table == "payouts" and is_new:
         db.payout_by_key[(stored.tenant_id, stored.key)] = stored.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from attrs import frozen
 
@@ -95,9 +95,12 @@ class AccountDue:
     total_minor: int
 
 
-@frozen
-class ClosedStatement:
-    """A statement a bulk close moved through "close": what the close's events need."""
+class ClosedStatement(NamedTuple):
+    """A statement a bulk close moved through "close": what the close's events need.
+
+    A tuple of plain values: a close makes one per statement, and the garbage
+    collector stops tracking such a tuple at its first look.
+    """
 
     id: str
     tenant_id: str
