@@ -337,7 +337,7 @@ class SqlBillingItemRepository(_Repository):
             ).scalar_one()
         else:
             stored = {s.value for s in allowed}
-            if STATEMENTED in allowed:
+            if BillingItemStatus.STATEMENTED in allowed:
                 # Items of these statements (never open ones) that are stored as pending.
                 stored.add(BillingItemStatus.PENDING.value)
             moved = self.uow.execute(
@@ -1418,7 +1418,6 @@ ITEM_READ = select(
     tables.statements,
     tables.statements.c.id == tables.billing_items.c.statement_id,
 )
-STATEMENTED = BillingItemStatus.STATEMENTED
 
 
 def _item_status_is(status: BillingItemStatus) -> ColumnElement[bool]:
@@ -1428,6 +1427,6 @@ def _item_status_is(status: BillingItemStatus) -> ColumnElement[bool]:
     pending = i.status == BillingItemStatus.PENDING.value
     if status is BillingItemStatus.PENDING:
         return and_(pending, still_open)
-    if status is STATEMENTED:
+    if status is BillingItemStatus.STATEMENTED:
         return or_(i.status == status.value, and_(pending, not_(still_open)))
     return i.status == status.value
