@@ -1,4 +1,4 @@
-"""The in-memory adapter's own storage: rows, bulk moves, chunked journal and outbox, job indexes.
+"""The in-memory adapter's own storage: rows, the close, bulk moves, journal, outbox, indexes.
 
 The contract suites hold the memory adapter to the same results as the SQL one;
 these tests pin what only the memory adapter does to be cheap at scale, where a
@@ -20,6 +20,7 @@ from settlement_core.ledger import Entry
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus
 from settlement_core.model import BillingItem, ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import from_minor
+from settlement_core.ports import ItemFilter
 from settlement_core.rules import Cycle, PayoutRule, RuleEngine
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.fakes import ManualClock
@@ -92,49 +93,87 @@ def test_an_item_row_is_untracked_by_the_collector_and_gives_back_the_item() -> 
     assert back.events == [] and back.events is not item.events
 
 
+def test_a_close_writes_no_item_row_yet_its_items_read_as_statemented(db: MemoryDatabase) -> None:
+    statement_id = _statement_of(db, 0, 0)
+    item_ids = list(db.items_by_statement[statement_id])
+    rows = {i: db.items[i] for i in item_ids}
+    with MemoryUnitOfWork(db) as uow:
+        statement = uow.statements.get_own(statement_id)
+        # Before its statement closes, the trigger finds the items but they read as pending.
+        assert uow.items.get(TENANT, item_ids[0]).status is BillingItemStatus.PENDING
+        statement.close(NOW, statement.total_minor)
+        assert uow.items.move_by_statements([statement_id], "statement") == len(item_ids)
+        seen = [uow.items.get(TENANT, i) for i in item_ids]
+        assert {i.status for i in seen} == {BillingItemStatus.STATEMENTED}
+    with MemoryUnitOfWork(db) as uow:  # rolled back: the statement is open again
+        assert all(uow.items.get(TENANT, i).status is BillingItemStatus.PENDING for i in item_ids)
+    _app(db).close_cycles(NOW)
+    assert all(db.items[i] is row for i, row in rows.items())  # not one item row written
+    with MemoryUnitOfWork(db) as uow:
+        found = uow.items.query(
+            ItemFilter(
+                tenant_id=TENANT, status=BillingItemStatus.STATEMENTED, statement_id=statement_id
+            ),
+            None,
+            100,
+        )
+        assert sorted(i.id for i in found.items) == sorted(item_ids)
+        # Read for update and left alone: nothing to write, so no new version.
+        uow.items.get(TENANT, item_ids[0])
+        uow.commit()
+    assert db.items[item_ids[0]] is rows[item_ids[0]]
+
+
 def test_a_bulk_move_is_seen_by_its_unit_of_work_and_dropped_on_rollback(
     db: MemoryDatabase,
 ) -> None:
+    _app(db).close_cycles(NOW)
     statement = _statement_of(db, 0, 0)
     item_ids = list(db.items_by_statement[statement])
     with MemoryUnitOfWork(db) as uow:
-        assert uow.items.move_by_statements([statement], "statement") == len(item_ids)
+        # Stored as pending, read as statemented: "pay" moves them all.
+        assert uow.items.move_by_statements([statement], "pay") == len(item_ids)
         moved = [uow.items.get(TENANT, i).status for i in item_ids]
-        assert moved == [BillingItemStatus.STATEMENTED] * len(item_ids)
+        assert moved == [BillingItemStatus.PAID] * len(item_ids)
         # Moved once: the same trigger finds nothing left to move.
-        assert uow.items.move_by_statements([statement], "statement") == 0
+        assert uow.items.move_by_statements([statement], "pay") == 0
     with MemoryUnitOfWork(db) as uow:
-        assert all(uow.items.get(TENANT, i).status is BillingItemStatus.PENDING for i in item_ids)
+        assert all(
+            uow.items.get(TENANT, i).status is BillingItemStatus.STATEMENTED for i in item_ids
+        )
 
 
 def test_a_bulk_move_is_written_once_with_the_next_version(db: MemoryDatabase) -> None:
+    _app(db).close_cycles(NOW)
     statement = _statement_of(db, 1, 0)
     first, *rest = db.items_by_statement[statement]
     with MemoryUnitOfWork(db) as uow:
-        uow.items.move_by_statements([statement], "statement")
+        uow.items.move_by_statements([statement], "pay")
         # Read for update after the move: the copy carries the move and is written once.
-        assert uow.items.get(TENANT, first).status is BillingItemStatus.STATEMENTED
+        assert uow.items.get(TENANT, first).status is BillingItemStatus.PAID
         uow.commit()
     with MemoryUnitOfWork(db) as uow:
         for item_id in (first, *rest):
             item = uow.items.get(TENANT, item_id)
-            assert (item.status, item.version) == (BillingItemStatus.STATEMENTED, 2)
+            assert (item.status, item.version) == (BillingItemStatus.PAID, 2)
 
 
 def test_a_bulk_move_loses_to_a_writer_that_changed_an_item_first(db: MemoryDatabase) -> None:
+    _app(db).close_cycles(NOW)
     statement = _statement_of(db, 2, 1)
     item_id = db.items_by_statement[statement][0]
     mover = MemoryUnitOfWork(db)
-    mover.items.move_by_statements([statement], "statement")
+    mover.items.move_by_statements([statement], "pay")
     with MemoryUnitOfWork(db) as other:
-        other.items.get(TENANT, item_id).status = BillingItemStatus.STATEMENTED
+        other.items.get(TENANT, item_id).status = BillingItemStatus.FAILED
         other.commit()
     with pytest.raises(ConcurrencyConflict):
         mover.commit()
     mover.rollback()
     with MemoryUnitOfWork(db) as uow:
         moved = [uow.items.get(TENANT, i) for i in db.items_by_statement[statement]]
-    assert [i.status for i in moved].count(BillingItemStatus.STATEMENTED) == 1
+    assert [i.status for i in moved].count(BillingItemStatus.FAILED) == 1
+    assert [i.status for i in moved].count(BillingItemStatus.PAID) == 0
 
 
 def test_a_journal_transaction_handed_out_by_id_keeps_the_changes_made_to_it(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from settlement_adapters.memory.codec import Interned, PairIndex, Row, RowCodec, RowTable
 from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow
 from settlement_core.ledger import Seal
-from settlement_core.lifecycle import StatementStatus
+from settlement_core.lifecycle import BillingItemStatus, StatementStatus
 from settlement_core.model import (
     Account,
     BillingItem,
@@ -33,6 +33,7 @@ from settlement_core.model import (
     ReleaseSummary,
     Run,
     Statement,
+    status_on,
 )
 from settlement_core.ports import OutboxMessage
 
@@ -42,6 +43,11 @@ ITEM_KIND = ITEMS.at("kind")
 ITEM_AMOUNT = ITEMS.at("amount_minor")
 ITEM_RUN = ITEMS.at("run_id")
 ITEM_STATUS = ITEMS.at("status")
+ITEM_STATEMENT = ITEMS.at("statement_id")
+# `status_on` on rows (the one status it derives, and when): see MemoryUnitOfWork.as_read.
+ITEM_PENDING = BillingItemStatus.PENDING.value
+ITEM_STATEMENTED = status_on(BillingItemStatus.PENDING, StatementStatus.CLOSED).value
+STATEMENT_OPEN = StatementStatus.OPEN.value
 ITEM_VERSION = ITEMS.at("version")
 
 # Where a statement row holds these (each database has a codec of its own, for its

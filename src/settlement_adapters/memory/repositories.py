@@ -12,6 +12,8 @@ from settlement_adapters.memory.database import (
     BY_ACCOUNT,
     ITEM_AMOUNT,
     ITEM_KIND,
+    ITEM_PENDING,
+    ITEM_STATEMENTED,
     STATEMENT_PAYABLE_AT,
     STATEMENT_STATUS,
     T,
@@ -42,6 +44,7 @@ from settlement_core.lifecycle import (
     sources,
 )
 from settlement_core.model import (
+    CLOSE_TRIGGER,
     Account,
     BillingItem,
     ChannelEvent,
@@ -265,15 +268,28 @@ class MemoryBillingItemRepository(_Repository):
         }
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
-        """Apply a trigger to every item of these statements that allows it."""
+        """Apply a trigger to every item of these statements that allows it.
+
+        The close writes no item row, as on SQL: an item stored as pending reads
+        as statemented once its statement is closed (`status_on`, see
+        `MemoryUnitOfWork.as_read`), so the close only counts the items it moves.
+        Copies this unit of work holds are moved, so they read alike.
+        """
         uow = self.uow
         # The machine is asked once per source state, not once per item.
         moves = {s: next_state(s, trigger) for s in sources(BillingItemStatus, trigger)}
         by_value = {source.value: dest.value for source, dest in moves.items()}
         staged = uow.staged[self.table]
+        closing = trigger == CLOSE_TRIGGER
         moved = 0
         # One event per bulk move is recorded by the caller, not one per item.
         for statement_id in statement_ids:
+            # Rows stored as pending under a statement no longer open are statemented.
+            derived = (
+                {}
+                if closing or uow.statement_is_open(statement_id)
+                else {ITEM_PENDING: by_value.get(ITEM_STATEMENTED)}
+            )
             for item_id in self._ids_of_statement(statement_id):
                 item = staged.get(item_id)
                 if item is not None:
@@ -281,11 +297,14 @@ class MemoryBillingItemRepository(_Repository):
                         item.status = moves[item.status]
                         moved += 1
                     continue
-                # Items not copied into the unit of work are moved as rows.
+                # Items not copied into the unit of work are moved as rows, or counted.
                 seen = uow.item_status(item_id)
-                dest = None if seen is None else by_value.get(seen[1])
-                if seen is not None and dest is not None:
-                    uow.move_item(item_id, seen[0], dest)
+                if seen is None:
+                    continue
+                dest = by_value.get(seen[1]) or derived.get(seen[1])
+                if dest is not None:
+                    if not closing:
+                        uow.move_item(item_id, seen[0], dest)
                     moved += 1
         return moved
 

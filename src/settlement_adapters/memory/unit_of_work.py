@@ -10,9 +10,13 @@ from typing import Any, Self
 from settlement_adapters.memory.codec import Row, RowTable
 from settlement_adapters.memory.copies import clone, same
 from settlement_adapters.memory.database import (
+    ITEM_PENDING,
+    ITEM_STATEMENT,
+    ITEM_STATEMENTED,
     ITEM_STATUS,
     ITEM_VERSION,
     ITEMS,
+    STATEMENT_OPEN,
     STATEMENT_STATUS,
     STATEMENT_STATUSES,
     MemoryDatabase,
@@ -40,6 +44,7 @@ from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import Seal
+from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import (
     Account,
     BillingItem,
@@ -131,7 +136,6 @@ class MemoryUnitOfWork:
             list
         )
         self.new_transactions: dict[tuple[str, str], TransactionRow] = {}
-        # item id -> (row read, row with a staged status), for items moved in bulk
         # item id -> (row read, staged status), for items moved in bulk without a copy
         self.moved_items: dict[str, tuple[Row, str]] = {}
         self.encoded: dict[str, Row] = {}  # id -> row of a changed object kept as rows
@@ -187,9 +191,11 @@ class MemoryUnitOfWork:
             return staged[item_id]  # type: ignore[no-any-return]
         moved = self.moved_items.pop(item_id, None)
         if moved is None:
-            original = row = self.db.items.get(item_id)
-            if row is None:
+            found = self.db.items.get(item_id)
+            if found is None:
                 return None
+            # Compared with the derived status, so an item only read is not written.
+            original = row = self.as_read(found)
         else:
             original = moved[0]
             row = _with_status(original, moved[1])
@@ -200,7 +206,27 @@ class MemoryUnitOfWork:
     def item_row(self, item_id: str) -> Row | None:
         """The row of an item this unit of work holds no copy of, with any staged move."""
         moved = self.moved_items.get(item_id)
-        return self.db.items.get(item_id) if moved is None else _with_status(*moved)
+        if moved is not None:
+            return _with_status(*moved)
+        row = self.db.items.get(item_id)
+        return None if row is None else self.as_read(row)
+
+    def as_read(self, row: Row) -> Row:
+        """A stored item row with its status as `status_on` derives it from the statement."""
+        # The close leaves item rows alone (see move_by_statements): an item stored as
+        # pending reads as statemented once its statement, as this unit of work sees it,
+        # is no longer open.
+        if row[ITEM_STATUS] != ITEM_PENDING or self.statement_is_open(row[ITEM_STATEMENT]):
+            return row
+        return _with_status(row, ITEM_STATEMENTED)
+
+    def statement_is_open(self, statement_id: str) -> bool:
+        """Whether a statement is open, as this unit of work sees it."""
+        staged: Statement | None = self.staged["statements"].get(statement_id)
+        if staged is not None:
+            return staged.status is StatementStatus.OPEN
+        row = self.db.statements.rows.get(statement_id)
+        return row is None or row[STATEMENT_STATUS] == STATEMENT_OPEN
 
     def item_view(self, item_id: str) -> BillingItem | None:
         """An item as this unit of work sees it, for reading (no copy is staged)."""
@@ -211,7 +237,10 @@ class MemoryUnitOfWork:
         return None if row is None else ITEMS.object(row)
 
     def item_status(self, item_id: str) -> tuple[Row, str] | None:
-        """The row read and the status seen of an item this unit of work holds no copy of."""
+        """The row read and the status stored (or staged) of an item this unit holds no copy of.
+
+        Stored, not derived: the caller knows the statement (see `as_read`).
+        """
         moved = self.moved_items.get(item_id)
         if moved is not None:
             return moved
