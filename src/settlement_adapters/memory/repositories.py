@@ -14,6 +14,7 @@ from settlement_adapters.memory.database import (
     ITEM_KIND,
     ITEM_PENDING,
     ITEM_STATEMENTED,
+    ITEM_STATUS,
     STATEMENT_PAYABLE_AT,
     STATEMENT_STATUS,
     T,
@@ -281,6 +282,17 @@ class MemoryBillingItemRepository(_Repository):
         by_value = {source.value: dest.value for source, dest in moves.items()}
         staged = uow.staged[self.table]
         closing = trigger == CLOSE_TRIGGER
+        if closing and not staged and not uow.moved_items:
+            # A close job's unit of work holds no item: a count over the stored rows.
+            rows, at = uow.db.items, ITEM_STATUS
+            return sum(
+                [
+                    1
+                    for s in statement_ids
+                    for i in self._ids_of_statement(s)
+                    if rows[i][at] in by_value
+                ]
+            )
         moved = 0
         # One event per bulk move is recorded by the caller, not one per item.
         for statement_id in statement_ids:
