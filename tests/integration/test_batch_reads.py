@@ -1,4 +1,4 @@
-"""The payout job's batch reads: IN lists padded to a few lengths, exactly the rows asked for."""
+"""Batch reads: IN lists padded to a few lengths, one array on PostgreSQL; the rows asked for."""
 
 from __future__ import annotations
 
@@ -9,21 +9,21 @@ import pytest
 from sqlalchemy import Engine
 
 from settlement_adapters.bootstrap import bootstrap
-from settlement_adapters.sqla import SqlAlchemyUnitOfWork, create_schema, make_engine
-from settlement_adapters.sqla.repositories import _in_params
+from settlement_adapters.sqla import SqlAlchemyUnitOfWork
+from settlement_adapters.sqla.repositories import ANY_ARRAY, _in_chunks, _in_params
+from settlement_adapters.testing import empty_store
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.marketplace import Marketplace
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """An empty SQLite schema."""
-    lite = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_schema(lite)
-    yield lite
-    lite.dispose()
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty store of each SQL backend."""
+    with empty_store(request.param, tmp_path) as found:
+        assert found is not None
+        yield found
 
 
 def _market(engine: Engine) -> Marketplace:
@@ -33,7 +33,7 @@ def _market(engine: Engine) -> Marketplace:
     return Marketplace(build)
 
 
-@pytest.mark.parametrize("count", [1, 3, 4, 5, 17])
+@pytest.mark.parametrize("count", [1, 3, 4, 5, 17, 501])
 def test_padded_in_lists_read_exactly_the_values_asked_for(engine: Engine, count: int) -> None:
     """A batch read of some accounts tracks those accounts and no other."""
     market = _market(engine)
@@ -52,3 +52,15 @@ def test_padding_repeats_the_last_value_up_to_a_fixed_length() -> None:
     assert [params[f"p_in_{at}"] for at in range(5)] == ["a", "b", "c", "d", "e"]
     assert {params[f"p_in_{at}"] for at in range(5, 16)} == {"e"}
     assert _in_params(["x"] * 500)[0] == 500
+
+
+def test_postgresql_takes_a_batch_as_one_array() -> None:
+    """One parameter per chunk, whatever its length, and chunks far larger than IN lists."""
+    values = [f"v{n}" for n in range(10_001)]
+    chunks = _in_chunks(values, "postgresql")
+    assert [(length, len(params["p_in"])) for length, params in chunks] == [
+        (ANY_ARRAY, 10_000),
+        (ANY_ARRAY, 1),
+    ]
+    assert [v for _, params in chunks for v in params["p_in"]] == values
+    assert [length for length, _ in _in_chunks(values[:1_001], "sqlite")] == [500, 500, 1]

@@ -1,9 +1,11 @@
-"""Statement totals and ledger balances written for many rows at once, on every backend.
+"""Statement totals, ledger balances and guarded changes written for many rows at once.
 
 PostgreSQL and MySQL apply a batch's statement increments in one statement
 (and PostgreSQL its balances too), SQLite row by row (see `increments.py`);
 every path must add exactly, create missing balances, and refuse an increment
-to a statement closed underneath.
+to a statement closed underneath. Changes under a version or status check go
+the same way (`versioned.py`): every value written as the per-row statement
+writes it, each version up by one, and a row changed underneath is not written.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from settlement_adapters.sqla.unit_of_work import ARRAYS_FROM, SqlAlchemyUnitOfW
 from settlement_adapters.testing import empty_store
 from settlement_core.errors import ConcurrencyConflict
 from settlement_core.ledger import Entry, JournalTransaction
+from settlement_core.lifecycle import StatementStatus
 from settlement_core.model import Account, Statement
 from settlement_core.rules import PayoutRule, Period
 
@@ -139,3 +142,80 @@ def test_balances_are_created_then_added_to(engine: Engine) -> None:
     expected = {("platform:clearing", "EUR"): -290 * parties}
     expected |= {(f"party:{n}:pending", "EUR"): 290 for n in range(parties)}
     assert _balances(engine) == expected
+
+
+def _statement_rows(engine: Engine) -> list[dict[str, object]]:
+    c = tables.statements.c
+    columns = (c.status, c.closed_at, c.recount_minor, c.payout_id, c.version)
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns).order_by(c.id)).all()
+    return [dict(row._mapping) for row in rows]
+
+
+@pytest.mark.parametrize("count", [1, COUNT])
+def test_changes_of_many_statements_are_each_written_and_versioned(
+    engine: Engine, count: int
+) -> None:
+    """Closed then paid in two commits: every row holds its own values, version up by one each."""
+    chosen = _statements()[:count]
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for n, statement in enumerate(chosen):
+            uow.statements.get(TENANT, statement.id).close(START + timedelta(hours=n), n)
+        uow.commit()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for n, statement in enumerate(chosen):
+            uow.statements.get(TENANT, statement.id).pay_out(START, f"payout-{n}", None)
+        uow.commit()
+    rows = _statement_rows(engine)
+    for n, row in enumerate(rows[:count]):
+        assert row == {
+            "status": StatementStatus.PAID_OUT.value,
+            "closed_at": START + timedelta(hours=n),
+            "recount_minor": n,
+            "payout_id": f"payout-{n}",
+            "version": 2,
+        }
+    assert all(row["status"] == StatementStatus.OPEN.value for row in rows[count:])
+
+
+def test_a_statement_changed_underneath_refuses_the_whole_change(engine: Engine) -> None:
+    """One row whose version moved since it was read: a conflict, and no row written."""
+    before = _statement_rows(engine)
+    moved = _statements()[COUNT // 2].id
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for statement in _statements():
+            uow.statements.get(TENANT, statement.id).close(START, 0)
+        c = tables.statements.c
+        uow.execute(update(tables.statements).where(c.id == moved).values(version=c.version + 1))
+        with pytest.raises(ConcurrencyConflict):
+            uow.commit()
+    assert _statement_rows(engine) == before
+
+
+def test_a_guarded_write_counts_only_the_rows_whose_guard_held(engine: Engine) -> None:
+    """The close's status guard: a row not in the status given stays as it was."""
+    ids = [s.id for s in _statements()]
+    at = START + timedelta(days=9)
+    # The last line expects a status its row is not in; every column a null or a value.
+    lines = [(i, "open", "closed", at, None) for i in ids[:-1]] + [(ids[-1], "closed", "x", at, 1)]
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        sets = ("status", "closed_at", "recount_minor")
+        assert uow.write_guarded(tables.statements, "status", (), sets, lines) == COUNT - 1
+        uow.commit()
+    rows = _statement_rows(engine)
+    assert rows[-1] == {
+        "status": "open",
+        "closed_at": None,
+        "recount_minor": None,
+        "payout_id": None,
+        "version": 0,
+    }
+    assert rows[:-1] == [
+        {
+            "status": "closed",
+            "closed_at": at,
+            "recount_minor": None,
+            "payout_id": None,
+            "version": 1,
+        }
+    ] * (COUNT - 1)

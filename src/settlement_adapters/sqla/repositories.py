@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import frozen
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Select,
     Table,
     and_,
+    any_,
     bindparam,
     func,
     insert,
@@ -200,8 +202,7 @@ class SqlAccountRepository(_Repository):
     def read_ahead(self, account_ids: Sequence[str]) -> None:
         """Track these accounts, so that `get` finds them without a query each."""
         missing = [a for a in account_ids if self._tracked(a) is None]
-        for chunk in _chunks(missing):
-            length, params = _in_params(chunk)
+        for length, params in _in_chunks(missing, self.uow.dialect):
             self._fetched(_accounts_by_id(length), params)
 
     def find_by_shops(self, tenant_id: str, shop_ids: Sequence[str]) -> dict[str, Account]:
@@ -209,8 +210,7 @@ class SqlAccountRepository(_Repository):
         known = self.uow.new_accounts_by_shop
         found = {s: known[(tenant_id, s)] for s in shop_ids if (tenant_id, s) in known}
         missing = [s for s in dict.fromkeys(shop_ids) if s not in found]
-        for chunk in _chunks(missing):
-            length, params = _in_params(chunk)
+        for length, params in _in_chunks(missing, self.uow.dialect):
             params["p_tenant_id"] = tenant_id
             for account in self._fetched(_tenant_any(self.table, "shop_id", length), params):
                 found[account.shop_id] = account
@@ -259,8 +259,7 @@ class SqlBillingItemRepository(_Repository):
         """The items recorded under any of these keys, by key, in a few queries."""
         found: dict[str, BillingItem] = {}
         unique = list(dict.fromkeys(keys))
-        for chunk in _chunks(unique):
-            length, params = _in_params(chunk)
+        for length, params in _in_chunks(unique, self.uow.dialect):
             params["p_tenant_id"] = tenant_id
             for item in self._fetched(_tenant_any(self.table, "item_key", length), params):
                 found[item.key] = item
@@ -452,8 +451,7 @@ class SqlStatementRepository(_Repository):
             by_account.setdefault(account_id, set()).add(currency)
         before: dict[tuple[str, str], datetime | None] = {}
         after: dict[tuple[str, str], datetime | None] = {}
-        for chunk in _chunks(list(by_account)):
-            length, params = _in_params(chunk)
+        for length, params in _in_chunks(list(by_account), self.uow.dialect):
             params["p_start"], params["p_end"] = start, end
             overlapping, ends_before, starts_after = _series_reads(length)
             for statement in self._fetched(overlapping, params):
@@ -502,19 +500,15 @@ class SqlStatementRepository(_Repository):
         if not picked:
             return []
         recounts = uow.items.recount([row.id for row in picked])
-        rows = [
-            {
-                "b_id": row.id,
-                "b_source": row.status,
-                "b_closed_at": at,
-                "b_recount": recounts[row.id],
-            }
+        # Each row closes only from the status it was picked in.
+        lines = [
+            (row.id, row.status, dest.value, at, recounts[row.id])
             for row in sorted(picked, key=lambda r: str(r.id))
         ]
-        written = uow.execute_many(_close_statement(), rows)
-        if written != len(rows):
+        written = uow.write_guarded(self.table, "status", (), _CLOSE_SETS, lines)
+        if written != len(lines):
             raise ConcurrencyConflict(
-                f"one of {len(rows)} statements was closed by another writer; retry the command"
+                f"one of {len(lines)} statements was closed by another writer; retry the command"
             )
         closed = [
             ClosedStatement(
@@ -557,8 +551,7 @@ class SqlStatementRepository(_Repository):
         uow = self.uow
         uow.flush()
         found: dict[str, list[Statement]] = {}
-        for chunk in _chunks(account_ids):
-            length, params = _in_params(chunk)
+        for length, params in _in_chunks(account_ids, self.uow.dialect):
             params["p_as_of"] = as_of
             stmt = _statements_of(length, StatementStatus.CLOSED, uow.locks_rows)
             for statement in self._fetched(stmt, params):
@@ -572,8 +565,7 @@ class SqlStatementRepository(_Repository):
         uow = self.uow
         uow.flush()
         found: dict[str, list[Statement]] = {}
-        for chunk in _chunks(account_ids):
-            length, params = _in_params(chunk)
+        for length, params in _in_chunks(account_ids, self.uow.dialect):
             stmt = _statements_of(length, StatementStatus.CARRIED_FORWARD, uow.locks_rows)
             for statement in self._fetched(stmt, params):
                 found.setdefault(statement.account_id, []).append(statement)
@@ -1058,8 +1050,7 @@ class SqlLedger:
     def balances_of(self, accounts: Sequence[str]) -> dict[str, dict[str, int]]:
         """The non-zero balances per currency of these ledger accounts, one query a chunk."""
         found: dict[str, dict[str, int]] = {account: {} for account in accounts}
-        for chunk in _chunks(list(found)):
-            length, params = _in_params(chunk)
+        for length, params in _in_chunks(list(found), self.uow.dialect):
             for account, currency, amount in self.uow.fetch_values(_balances_of(length), params):
                 found[account][currency] = int(amount)
         for (name, currency), delta in self.uow.balance_deltas.items():
@@ -1241,20 +1232,8 @@ class SeriesWindow:
     after: datetime | None  # earliest period start after `end`
 
 
-@cache
-def _close_statement() -> Any:
-    # Built once, so SQLAlchemy keeps one compiled form for every batch.
-    c = tables.statements.c
-    return (
-        update(tables.statements)
-        .where(c.id == bindparam("b_id"), c.status == bindparam("b_source"))
-        .values(
-            status=destination(StatementStatus, "close").value,
-            closed_at=bindparam("b_closed_at", type_=c.closed_at.type),
-            recount_minor=bindparam("b_recount", type_=c.recount_minor.type),
-            version=c.version + 1,
-        )
-    )
+# What closing a statement writes (see `SqlStatementRepository.close_due`).
+_CLOSE_SETS = ("status", "closed_at", "recount_minor")
 
 
 def _chunks(values: Sequence[T], size: int = 500) -> list[Sequence[T]]:
@@ -1263,31 +1242,45 @@ def _chunks(values: Sequence[T], size: int = 500) -> list[Sequence[T]]:
 
 # An IN list of up to a chunk goes out padded to one of a few lengths, repeating its
 # last value (which finds nothing more): each length is then one statement built
-# once, read on the driver's cursor like the single-row lookups.
+# once, read on the driver's cursor like the single-row lookups. PostgreSQL takes
+# the values as one array instead (length ANY_ARRAY): psycopg re-parses a query of
+# more than 50 parameters on every execute, and the server plans a long IN list
+# on every execute too.
 _IN_LENGTHS = (1, 4, 16, 64, 256, 500)
+ANY_ARRAY = 0
+_ARRAY_CHUNK = 10_000  # a whole batch: an array is one parameter however long
+
+
+def _in_chunks(values: Sequence[Any], dialect: str) -> list[tuple[int, dict[str, Any]]]:
+    """Per chunk of `values`: the statement length to use, and the chunk's parameters."""
+    if dialect == "postgresql":
+        return [(ANY_ARRAY, {"p_in": list(chunk)}) for chunk in _chunks(values, _ARRAY_CHUNK)]
+    return [_in_params(chunk) for chunk in _chunks(values)]
 
 
 def _in_params(values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
-    """The padded length for these values (at most a chunk), and them as p_in_0, p_in_1..."""
     length = next(n for n in _IN_LENGTHS if n >= len(values))
     padded = [*values, *([values[-1]] * (length - len(values)))]
     return length, {f"p_in_{at}": value for at, value in enumerate(padded)}
 
 
-def _in_list(length: int) -> list[Any]:
-    return [bindparam(f"p_in_{at}") for at in range(length)]
+def _one_of(column: ColumnElement[Any], length: int) -> ColumnElement[bool]:
+    """`column` is one of the values `_in_chunks` gave for this length."""
+    if length == ANY_ARRAY:
+        return column == any_(bindparam("p_in", type_=ARRAY(column.type)))
+    return column.in_([bindparam(f"p_in_{at}") for at in range(length)])
 
 
 @cache
 def _accounts_by_id(length: int) -> Select[Any]:
-    return select(tables.accounts).where(tables.accounts.c.id.in_(_in_list(length)))
+    return select(tables.accounts).where(_one_of(tables.accounts.c.id, length))
 
 
 @cache
 def _statements_of(length: int, status: StatementStatus, lock: bool) -> Select[Any]:
     """Some accounts' statements in one status (payable by p_as_of when closed), by period."""
     c = tables.statements.c
-    where = [c.account_id.in_(_in_list(length)), c.status == status.value]
+    where = [_one_of(c.account_id, length), c.status == status.value]
     if status is StatementStatus.CLOSED:
         where.append(c.payable_at <= bindparam("p_as_of", type_=c.payable_at.type))
     stmt = (
@@ -1302,7 +1295,7 @@ def _statements_of(length: int, status: StatementStatus, lock: bool) -> Select[A
 @cache
 def _balances_of(length: int) -> Select[Any]:
     b = tables.ledger_balances.c
-    return select(b.account, b.currency, b.balance_minor).where(b.account.in_(_in_list(length)))
+    return select(b.account, b.currency, b.balance_minor).where(_one_of(b.account, length))
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -1328,11 +1321,9 @@ def _matching(table: Table, columns: tuple[str, ...], lock: bool) -> Select[Any]
 
 @cache
 def _tenant_any(table: Table, any_of: str, length: int) -> Select[Any]:
-    """A tenant's rows whose `any_of` is one of a padded IN list (see `_in_params`)."""
+    """A tenant's rows whose `any_of` is one of a padded IN list (see `_in_chunks`)."""
     c = table.c
-    return _read(table).where(
-        c.tenant_id == bindparam("p_tenant_id"), c[any_of].in_(_in_list(length))
-    )
+    return _read(table).where(c.tenant_id == bindparam("p_tenant_id"), _one_of(c[any_of], length))
 
 
 @cache
@@ -1392,7 +1383,7 @@ def _neighbours() -> Select[Any]:
 def _series_reads(length: int) -> tuple[Select[Any], Select[Any], Select[Any]]:
     """Statements of some accounts overlapping [start, end], and the nearest bounds outside."""
     c = tables.statements.c
-    mine = c.account_id.in_(_in_list(length))
+    mine = _one_of(c.account_id, length)
     start = bindparam("p_start", type_=c.period_end.type)
     end = bindparam("p_end", type_=c.period_start.type)
     overlapping = select(tables.statements).where(mine, c.period_end > start, c.period_start <= end)

@@ -47,6 +47,7 @@ from settlement_adapters.sqla.repositories import (
     outbox_values,
 )
 from settlement_adapters.sqla.runs import SqlRunRepository, run_row
+from settlement_adapters.sqla.versioned import update_guarded
 from settlement_core.errors import ConcurrencyConflict, ValidationError
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import JournalTransaction, Seal
@@ -75,8 +76,9 @@ ROW_OF: dict[str, ToRow] = {table.name: to_row for table, to_row in WRITERS}
 TABLE_OF: dict[str, Table] = {table.name: table for table, _ in WRITERS}
 # Columns written as increments rather than overwritten (see the module docstring).
 INCREMENTS: dict[str, tuple[str, ...]] = {tables.statements.name: ("total_minor", "item_count")}
-# From this many rows on, PostgreSQL and MySQL apply increments in one statement
-# (increments.py); below it the per-row statements cost no more.
+# From this many rows on, PostgreSQL and MySQL apply increments and version-checked
+# changes in one statement (increments.py, versioned.py); below it the per-row
+# statements cost no more.
 ARRAYS_FROM = 4
 BALANCE = "balance_minor"
 _TRANSACTION_COLUMNS = ("id", "tenant_id", "kind", "reference", "occurred_at", "reverses")
@@ -282,14 +284,6 @@ class SqlAlchemyUnitOfWork:
         with self._translated():
             return fetch_values(self.conn, statement, params)
 
-    def execute_many(self, statement: Any, rows: list[dict[str, Any]]) -> int:
-        """Run a guarded UPDATE for many rows on the driver's cursor; rows it changed in all.
-
-        One executemany where the driver counts the rows of one (not PyMySQL).
-        """
-        with self._translated():
-            return _counted_many(self.conn, statement, rows)
-
     # tracking, used by the repositories
     def adopt(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
         """The tracked object for a loaded row (one object per row per unit of work)."""
@@ -374,21 +368,26 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         # Sorted by id, so two transactions writing the same rows lock them in one order.
         group.sort(key=lambda b: b.entry[0].id)
-        if not set_ and len(group) >= ARRAYS_FROM and self.locks_rows:
+        if set_:
+            # A change of any other column is checked against the version it was read at.
+            lines = [
+                (
+                    b.entry[0].id,
+                    b.entry[0].version,
+                    *(b.deltas[col] for col in added),
+                    *(b.changed[col] for col in set_),
+                )
+                for b in group
+            ]
+            written = self.write_guarded(table, "version", added, set_, lines)
+        elif len(group) >= ARRAYS_FROM and self.locks_rows:
             deltas = [(b.entry[0].id, *(b.deltas[col] for col in added)) for b in group]
             with self._translated():
                 written = add_to_open(self.conn, table, added, deltas, StatementStatus.OPEN.value)
         else:
-            stmt = _bump_statement(table.name, added, set_)
-            adds, sets = _bump_names(added), _bump_names(set_)
-            rows = []
-            for b in group:
-                row = {"b_id": b.entry[0].id, "b_version": b.entry[0].version}
-                for name, col in adds:
-                    row[name] = b.deltas[col]
-                for name, col in sets:
-                    row[name] = b.changed[col]
-                rows.append(row)
+            stmt = _increments_statement(table.name, added)
+            adds = _bump_names(added)
+            rows = [{"b_id": b.entry[0].id, **{n: b.deltas[c] for n, c in adds}} for b in group]
             # Already inside the flush's error translation: straight to the cursor.
             written = _counted_many(self.conn, stmt, rows)
         if written != len(group):
@@ -400,6 +399,28 @@ class SqlAlchemyUnitOfWork:
                 b.entry[0].version += 1
                 b.after["version"] = b.entry[0].version
             b.entry[1] = b.after
+
+    def write_guarded(
+        self,
+        table: Table,
+        guard: str,
+        added: tuple[str, ...],
+        set_: tuple[str, ...],
+        lines: Sequence[tuple[Any, ...]],
+    ) -> int:
+        """Apply lines (id, `guard`'s value, deltas of `added`, values of `set_`); rows changed.
+
+        A row changes only while its `guard` column holds the value given, and
+        its version goes up by one: one statement for all on PostgreSQL and
+        MySQL from a few rows on (versioned.py), else one per row.
+        """
+        with self._translated():
+            if len(lines) >= ARRAYS_FROM and self.locks_rows:
+                return update_guarded(self.conn, table, guard, added, set_, lines)
+            stmt = _guarded_statement(table.name, guard, added, set_)
+            names = ("b_id", "b_guard", *(n for n, _ in _bump_names((*added, *set_))))
+            rows = [dict(zip(names, line, strict=True)) for line in lines]
+            return _counted_many(self.conn, stmt, rows)
 
     def _write_postings(self) -> None:
         staged = self.staged_transactions
@@ -517,19 +538,23 @@ def _bump_names(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 # Built once: a statement object reused keeps its cache key, so SQLAlchemy neither
 # rebuilds nor re-keys it on every command.
 @cache
-def _bump_statement(name: str, added: tuple[str, ...], set_: tuple[str, ...]) -> Any:
+def _guarded_statement(name: str, guard: str, added: tuple[str, ...], set_: tuple[str, ...]) -> Any:
     table = TABLE_OF[name]
     values: dict[str, Any] = {
         col: table.c[col] + bindparam(f"b_{col}", type_=table.c[col].type) for col in added
     }
     values.update({col: bindparam(f"b_{col}", type_=table.c[col].type) for col in set_})
-    if set_:
-        # A change of any other column is checked against the version it was read at.
-        values["version"] = table.c.version + 1
-        guard = table.c.version == bindparam("b_version")
-    else:
-        # Increments alone: only while the statement is still open (a close wins).
-        guard = table.c.status == StatementStatus.OPEN.value
+    values["version"] = table.c.version + 1
+    guarded = table.c[guard] == bindparam("b_guard", type_=table.c[guard].type)
+    return update(table).where(table.c.id == bindparam("b_id"), guarded).values(values)
+
+
+@cache
+def _increments_statement(name: str, added: tuple[str, ...]) -> Any:
+    # Increments alone: only while the statement is still open (a close wins).
+    table = TABLE_OF[name]
+    values = {col: table.c[col] + bindparam(f"b_{col}", type_=table.c[col].type) for col in added}
+    guard = table.c.status == StatementStatus.OPEN.value
     return update(table).where(table.c.id == bindparam("b_id"), guard).values(values)
 
 
