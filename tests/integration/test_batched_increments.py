@@ -219,3 +219,18 @@ def test_a_guarded_write_counts_only_the_rows_whose_guard_held(engine: Engine) -
             "version": 1,
         }
     ] * (COUNT - 1)
+
+
+def test_a_change_with_increments_adds_them_and_sets_the_rest(engine: Engine) -> None:
+    """Booked and closed in one unit of work: totals added, status set, one version step."""
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for n, statement in enumerate(_statements()):
+            loaded = uow.statements.get(TENANT, statement.id)
+            loaded.book(11)
+            loaded.close(START, 1_000 * n + 11)
+        uow.commit()
+    assert _totals(engine) == [(1_000 * n + 11, n + 1) for n in range(COUNT)]
+    rows = _statement_rows(engine)
+    assert [(row["status"], row["recount_minor"], row["version"]) for row in rows] == [
+        ("closed", 1_000 * n + 11, 1) for n in range(COUNT)
+    ]
