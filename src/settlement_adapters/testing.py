@@ -49,11 +49,12 @@ def workers(short: tuple[int, ...], long: tuple[int, ...]) -> tuple[int, ...]:
 
 
 @contextlib.contextmanager
-def empty_store(backend: str, folder: Path) -> Iterator[Engine | None]:
+def empty_store(backend: str, folder: Path, tables: bool = True) -> Iterator[Engine | None]:
     """An empty store of one backend, dropped on exit (None for the memory adapter).
 
     SQLite is a file in `folder`; PostgreSQL a scratch schema and MariaDB
-    (`mysql`) a scratch database.
+    (`mysql`) a scratch database. With `tables=False` it holds no table yet
+    (for migrations).
     """
     if backend == "memory":
         yield None
@@ -63,13 +64,14 @@ def empty_store(backend: str, folder: Path) -> Iterator[Engine | None]:
 
     if backend == "sqlite":
         engine = make_engine(f"sqlite:///{folder / 'settlement.db'}")
-        create_schema(engine)
+        if tables:
+            create_schema(engine)
         try:
             yield engine
         finally:
             engine.dispose()
         return
-    with scratch_schema(backend) as scratch:
+    with scratch_schema(backend, tables=tables) as scratch:
         yield scratch.engine
 
 

@@ -30,8 +30,8 @@ from settlement_adapters.sqla.migrate import (
     target_schema,
     upgrade,
 )
-from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_adapters.sqla.types import JsonText
+from settlement_adapters.testing import empty_store
 
 TABLES = set(metadata.tables)
 HEAD = "0010"  # the newest shipped revision
@@ -40,13 +40,9 @@ HEAD = "0010"  # the newest shipped revision
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty schema, without a single table, on one SQL backend."""
-    if request.param == "sqlite":
-        lite = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        yield lite
-        lite.dispose()
-        return
-    with scratch_schema(request.param, tables=False) as scratch:
-        yield scratch.engine
+    with empty_store(request.param, tmp_path, tables=False) as found:
+        assert found is not None
+        yield found
 
 
 def _tables(engine: Engine) -> set[str]:

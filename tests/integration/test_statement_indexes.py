@@ -17,7 +17,7 @@ from sqlalchemy import Engine, event, text
 from settlement_adapters.bootstrap import bootstrap
 from settlement_adapters.sqla import create_schema, make_engine
 from settlement_adapters.sqla.migrate import target_schema, upgrade
-from settlement_adapters.sqla.scratch import scratch_schema
+from settlement_adapters.testing import empty_store
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
 from settlement_core.services.settlement import Settlement
@@ -27,15 +27,11 @@ DUE = "ix_settlement_statements_due"
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def bare(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of one SQL backend, without a table."""
-    if request.param == "sqlite":
-        lite = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        yield lite
-        lite.dispose()
-        return
-    with scratch_schema(request.param, tables=False) as scratch:
-        yield scratch.engine
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty schema, without a single table, on one SQL backend."""
+    with empty_store(request.param, tmp_path, tables=False) as found:
+        assert found is not None
+        yield found
 
 
 def _definition(engine: Engine) -> str:
@@ -57,14 +53,14 @@ def _definition(engine: Engine) -> str:
 
 
 @pytest.mark.parametrize("build", ["migrations", "create_schema"])
-def test_the_due_index_holds_open_statements_only(bare: Engine, build: str) -> None:
+def test_the_due_index_holds_open_statements_only(engine: Engine, build: str) -> None:
     """Migrated or created from tables.py: partial on SQLite and PostgreSQL, full on MariaDB."""
     if build == "migrations":
-        upgrade(bare)
+        upgrade(engine)
     else:
-        create_schema(bare)
-    found = _definition(bare)
-    if bare.dialect.name == "mysql":
+        create_schema(engine)
+    found = _definition(engine)
+    if engine.dialect.name == "mysql":
         assert found == "status,period_end,id"
     else:
         assert "WHERE" in found.upper()

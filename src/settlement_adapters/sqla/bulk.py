@@ -60,6 +60,21 @@ def converted(processors: Sequence[Processor], lines: Sequence[Iterable[Any]]) -
     return list(zip(*columns, strict=True))
 
 
+def converted_rows(
+    converting: Sequence[tuple[int, Callable[[Any], Any]]], rows: Iterable[Iterable[Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows as tuples, row by row, each (position, processor) applied."""
+    if not converting:
+        return [tuple(row) for row in rows]
+    found = []
+    for row in rows:
+        values = list(row)
+        for at, process in converting:
+            values[at] = process(values[at])
+        found.append(tuple(values))
+    return found
+
+
 def _mapped(process: Callable[[Any], Any], column: tuple[Any, ...]) -> Iterable[Any]:
     if process in _SAME_FOR_EQUAL and len(column) > 1:
         distinct = dict.fromkeys(column)
@@ -278,13 +293,7 @@ class _Insert:
             return converted(self.processors, lines)
         # A line or two (a one-item command): row by row, only the converted
         # columns touched, costs less than taking the lines apart column-wise.
-        values = []
-        for line in lines:
-            row = list(line)
-            for at, process in self.converting:
-                row[at] = process(row[at])
-            values.append(tuple(row))
-        return values
+        return converted_rows(self.converting, lines)
 
 
 @cache

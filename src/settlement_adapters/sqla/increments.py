@@ -70,7 +70,8 @@ def upsert_sums(
     run_one(conn, sql, [list(values) for values in zip(*rows, strict=True)])
 
 
-def _array(dialect: Dialect, table: Table, column: str) -> str:
+def array_parameter(dialect: Dialect, table: Table, column: str) -> str:
+    """A parameter marker cast to an array of the column's type (PostgreSQL)."""
     return f"%s::{table.c[column].type.compile(dialect=dialect)}[]"
 
 
@@ -81,11 +82,11 @@ def _open_statements(
     quote = dialect.identifier_preparer.quote
     # "C" collation: the code-point order the per-row statements are sorted in.
     lock = (
-        f"SELECT id FROM {name} WHERE id = ANY({_array(dialect, table, 'id')})"
+        f"SELECT id FROM {name} WHERE id = ANY({array_parameter(dialect, table, 'id')})"
         f' AND status = %s ORDER BY id COLLATE "C" FOR UPDATE'
     )
     sets = ", ".join(f"{quote(c)} = t.{quote(c)} + v.{quote(c)}" for c in columns)
-    arrays = ", ".join(_array(dialect, table, c) for c in ("id", *columns))
+    arrays = ", ".join(array_parameter(dialect, table, c) for c in ("id", *columns))
     names = ", ".join(quote(c) for c in ("id", *columns))
     update = (
         f"UPDATE {name} AS t SET {sets} FROM unnest({arrays}) AS v({names})"
@@ -98,7 +99,7 @@ def _open_statements(
 def _upsert(dialect: Dialect, name: str, table: Table, keys: tuple[str, str], column: str) -> str:
     quote = dialect.identifier_preparer.quote
     listed = ", ".join(quote(c) for c in (*keys, column))
-    arrays = ", ".join(_array(dialect, table, c) for c in (*keys, column))
+    arrays = ", ".join(array_parameter(dialect, table, c) for c in (*keys, column))
     conflict = ", ".join(quote(c) for c in keys)
     target = quote(column)
     # Inserted in the order given (sorted by the caller): rows are locked in that order.

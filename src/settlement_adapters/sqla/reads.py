@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from settlement_adapters.sqla.bulk import (
     CompiledStatement,
     compile_statement,
+    converted_rows,
     has_events,
     schema_translation,
 )
@@ -52,16 +53,7 @@ def fetch_values(
     """The rows of a built-once SELECT as tuples, values as Core reads them."""
     plan = _plan(conn.dialect, schema_translation(conn), statement)
     rows = _run(conn, plan.statement.sql, plan.statement.parameters(params))
-    converting = plan.converting
-    if not converting:
-        return [tuple(row) for row in rows]
-    found = []
-    for row in rows:
-        values = list(row)
-        for at, process in converting:
-            values[at] = process(values[at])
-        found.append(tuple(values))
-    return found
+    return converted_rows(plan.converting, rows)
 
 
 @frozen

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
-from settlement_adapters.sqla.bulk import processor, qualified_name, run_one
+from settlement_adapters.sqla.bulk import converted_rows, processor, qualified_name, run_one
+from settlement_adapters.sqla.increments import array_parameter
 
 
 def update_guarded(
@@ -52,21 +53,9 @@ def update_guarded(
 def _converted(
     dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
+    # Each value column (after the id) through its column's bind processor.
     processors = [(at, processor(table, col, dialect)) for at, col in enumerate(columns, 1)]
-    converting = [(at, process) for at, process in processors if process is not None]
-    if not converting:
-        return [tuple(row) for row in rows]
-    lines = []
-    for row in rows:
-        line = list(row)
-        for at, process in converting:
-            line[at] = process(line[at])
-        lines.append(tuple(line))
-    return lines
-
-
-def _array(dialect: Dialect, table: Table, column: str) -> str:
-    return f"%s::{table.c[column].type.compile(dialect=dialect)}[]"
+    return converted_rows([(at, p) for at, p in processors if p is not None], rows)
 
 
 @cache
@@ -81,7 +70,7 @@ def _arrays(
     quote = dialect.identifier_preparer.quote
     # "C" collation: the code-point order the per-row statements are sorted in.
     lock = (
-        f"SELECT id FROM {name} WHERE id = ANY({_array(dialect, table, 'id')})"
+        f"SELECT id FROM {name} WHERE id = ANY({array_parameter(dialect, table, 'id')})"
         ' ORDER BY id COLLATE "C" FOR UPDATE'
     )
     # The arrays' columns are named by position: the guard may be a column set too.
@@ -89,7 +78,7 @@ def _arrays(
     sets = [f"{quote(c)} = t.{quote(c)} + v.v{at}" for at, c in enumerate(added, 2)]
     sets += [f"{quote(c)} = v.v{at}" for at, c in enumerate(set_, 2 + len(added))]
     sets.append("version = t.version + 1")
-    arrays = ", ".join(_array(dialect, table, c) for c in columns)
+    arrays = ", ".join(array_parameter(dialect, table, c) for c in columns)
     names = ", ".join(f"v{at}" for at in range(len(columns)))
     update = (
         f"UPDATE {name} AS t SET {', '.join(sets)} FROM unnest({arrays}) AS v({names})"
