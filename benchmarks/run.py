@@ -116,6 +116,7 @@ class Run:
         with scenarios.library_store(backend, self.workdir, label, self.options.job_batch) as store:
             scenarios.open_accounts(store.app, data)
             ingest = scenarios.batch_ingest(store.app, data, self.batch, traced)
+            scenarios.refresh_statistics(store)
             if store.path is None:
                 close = scenarios.close_and_pay(store.app, traced)
         if store.path is not None:

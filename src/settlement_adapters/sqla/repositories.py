@@ -1287,6 +1287,21 @@ def _one_of(column: ColumnElement[Any], length: int) -> ColumnElement[bool]:
     return column.in_([bindparam(f"p_in_{at}") for at in range(length)])
 
 
+def _within_array(column: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`column` lies between the least and the greatest of the p_in array, in its collation.
+
+    Redundant with `column = ANY(p_in)`, and there for the planner: statistics
+    taken while every statement was open say none is closed, and PostgreSQL then
+    scans every closed statement on the (status, account, payable) index for a
+    batch's accounts. With the bounds the same index scans only the batch's range.
+    """
+    array = bindparam("p_in", type_=ARRAY(column.type))
+    values = func.unnest(array).table_valued("v").render_derived()
+    least = select(func.min(values.c.v)).scalar_subquery()
+    greatest = select(func.max(values.c.v)).scalar_subquery()
+    return column.between(least, greatest)
+
+
 @cache
 def _accounts_by_id(length: int) -> Select[Any]:
     return select(tables.accounts).where(_one_of(tables.accounts.c.id, length))
@@ -1297,6 +1312,8 @@ def _statements_of(length: int, status: StatementStatus, lock: bool) -> Select[A
     """Some accounts' statements in one status (payable by p_as_of when closed), by period."""
     c = tables.statements.c
     where = [_one_of(c.account_id, length), c.status == status.value]
+    if length == ANY_ARRAY:
+        where.append(_within_array(c.account_id))
     if status is StatementStatus.CLOSED:
         where.append(c.payable_at <= bindparam("p_as_of", type_=c.payable_at.type))
     stmt = (
