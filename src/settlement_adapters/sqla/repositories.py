@@ -288,33 +288,23 @@ class SqlBillingItemRepository(_Repository):
     def recount(self, statement_ids: Sequence[str]) -> dict[str, int]:
         """Sums of these statements' items in one GROUP BY, from the items themselves."""
         self.uow.flush()
-        c = self.table.c
-        totals = dict.fromkeys(statement_ids, 0)
-        rows = self.uow.execute(
-            select(c.statement_id, func.sum(c.amount_minor))
-            .where(c.statement_id.in_(statement_ids))
-            .group_by(c.statement_id)
-        )
-        for statement_id, total in rows:
-            totals[statement_id] = int(total)
-        return totals
+        return self._sums(statement_ids, frozenset())
 
     def totals_of_kinds(
         self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]
     ) -> dict[str, int]:
         """Sums of these statements' items of the given kinds, in one GROUP BY."""
-        totals = dict.fromkeys(statement_ids, 0)
         if not statement_ids or not kinds:
-            return totals
+            return dict.fromkeys(statement_ids, 0)
         self.uow.flush()
-        c = self.table.c
-        rows = self.uow.execute(
-            select(c.statement_id, func.sum(c.amount_minor))
-            .where(c.statement_id.in_(statement_ids), c.kind.in_(sorted(k.value for k in kinds)))
-            .group_by(c.statement_id)
-        )
-        for statement_id, total in rows:
-            totals[statement_id] = int(total)
+        return self._sums(statement_ids, kinds)
+
+    def _sums(self, statement_ids: Sequence[str], kinds: frozenset[ItemKind]) -> dict[str, int]:
+        """Per statement, the sum of its items (of `kinds`, or all): a GROUP BY a chunk."""
+        totals = dict.fromkeys(statement_ids, 0)
+        for length, params in _in_chunks(list(totals), self.uow.dialect):
+            for statement_id, total in self.uow.fetch_values(_sums_of(length, kinds), params):
+                totals[statement_id] = int(total)
         return totals
 
     def move_by_statements(self, statement_ids: Sequence[str], trigger: str) -> int:
@@ -332,11 +322,9 @@ class SqlBillingItemRepository(_Repository):
         dest = destination(BillingItemStatus, trigger)
         c = self.table.c
         if trigger == CLOSE_TRIGGER:
-            moved = self.uow.execute(
-                select(func.count()).where(
-                    c.statement_id.in_(statement_ids), c.status.in_([s.value for s in allowed])
-                )
-            ).scalar_one()
+            moved = 0
+            for length, params in _in_chunks(list(dict.fromkeys(statement_ids)), self.uow.dialect):
+                moved += self.uow.fetch_values(_count_of(length, frozenset(allowed)), params)[0][0]
         else:
             stored = {s.value for s in allowed}
             if BillingItemStatus.STATEMENTED in allowed:
@@ -1300,6 +1288,24 @@ def _within_array(column: ColumnElement[Any]) -> ColumnElement[bool]:
     least = select(func.min(values.c.v)).scalar_subquery()
     greatest = select(func.max(values.c.v)).scalar_subquery()
     return column.between(least, greatest)
+
+
+@cache
+def _sums_of(length: int, kinds: frozenset[ItemKind]) -> Select[Any]:
+    """Some statements' item sums (of these kinds, or of all) by statement."""
+    c = tables.billing_items.c
+    where = [_one_of(c.statement_id, length)]
+    if kinds:
+        where.append(_status_in(c.kind, kinds))
+    return select(c.statement_id, func.sum(c.amount_minor)).where(*where).group_by(c.statement_id)
+
+
+@cache
+def _count_of(length: int, statuses: frozenset[BillingItemStatus]) -> Select[Any]:
+    """How many items of some statements are in these statuses."""
+    c = tables.billing_items.c
+    where = [_one_of(c.statement_id, length), _status_in(c.status, statuses)]
+    return select(func.count()).where(*where)
 
 
 @cache
