@@ -1,8 +1,10 @@
-"""The statements' due index: open statements only where the engine has partial indexes.
+"""The indexes the close reads: the statements' due index, the items' statement index.
 
 A closed statement leaves the due index, so the payout job's status change
 writes nothing in it (migration 0010). The index serves the close only if the
 close's query names the status as a literal; SQLite's plan shows whether it does.
+The items' statement index carries the amount (migration 0011), so the close's
+recount reads that index alone.
 """
 
 from __future__ import annotations
@@ -67,15 +69,16 @@ def test_the_due_index_holds_open_statements_only(engine: Engine, build: str) ->
         assert "'open'" in found
 
 
-def test_the_close_reads_due_statements_through_the_due_index(tmp_path: Path) -> None:
-    """SQLite plans the close's own query on the partial index, not on a scan."""
+def _close_plans(tmp_path: Path, *markers: str) -> list[str]:
+    """SQLite's plans of the jobs' queries whose SQL holds every marker, run on one order."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     create_schema(engine)
     queries: list[tuple[str, Any]] = []
 
     @event.listens_for(engine, "before_cursor_execute")
     def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if "ORDER BY settlement_statements.period_end, settlement_statements.id" in sql:
+        if all(marker in sql for marker in markers):
             queries.append((sql, params))
 
     def build(rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
@@ -87,9 +90,29 @@ def test_the_close_reads_due_statements_through_the_due_index(tmp_path: Path) ->
     market.advance(days=3)
     assert market.run_jobs()[0] == 1
     event.remove(engine, "before_cursor_execute", seen)
-    assert queries, "the close read no due statements"
     with engine.connect() as conn:
-        for sql, params in queries:
-            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
-            assert DUE in " ".join(str(step) for step in plan), plan
+        plans = [
+            " ".join(str(step) for step in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", p))
+            for sql, p in queries
+        ]
     engine.dispose()
+    return plans
+
+
+def test_the_close_reads_due_statements_through_the_due_index(tmp_path: Path) -> None:
+    """SQLite plans the close's own query on the partial index, not on a scan."""
+    plans = _close_plans(
+        tmp_path, "ORDER BY settlement_statements.period_end, settlement_statements.id"
+    )
+    assert plans, "the close read no due statements"
+    for plan in plans:
+        assert DUE in plan, plan
+
+
+def test_the_close_recounts_from_the_statement_index_alone(tmp_path: Path) -> None:
+    """The recount's GROUP BY and the count of pending items read no item row."""
+    sums = _close_plans(tmp_path, "sum(settlement_billing_items.amount_minor)", "GROUP BY")
+    counts = _close_plans(tmp_path / "again", "count(*)", "FROM settlement_billing_items")
+    assert sums and counts
+    for plan in [*sums, *counts]:
+        assert "COVERING INDEX ix_settlement_billing_items_statement" in plan, plan
