@@ -21,8 +21,8 @@ from settlement_adapters.sqla.migrate import target_schema
 from settlement_adapters.sqla.scratch import scratch_schema
 from settlement_core.model import ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import from_minor
-from settlement_core.rules import Cycle, PayoutRule, RuleEngine
 from settlement_core.testing.fakes import ManualClock, StaticFxRates
+from settlement_core.testing.marketplace import standard_rules
 
 ACCOUNTS = 2_000
 BATCH = 100
@@ -36,13 +36,6 @@ def engine() -> Iterator[Engine]:
         yield scratch.engine
 
 
-def _daily() -> RuleEngine:
-    rules = RuleEngine(default_rule_id="daily")
-    rules.define(PayoutRule(rule_id="daily", cycle=Cycle.daily()))
-    rules.validate()
-    return rules
-
-
 def _scanned(plan: dict[str, Any], table: str) -> int:
     """Rows the plan's scans of `table` read: the ones they returned and the ones filtered out."""
     own = 0
@@ -54,7 +47,7 @@ def _scanned(plan: dict[str, Any], table: str) -> int:
 def test_a_batch_reads_its_own_statements_after_the_close(engine: Engine) -> None:
     """With statistics from before the close, a batch's read scans about its own statements."""
     clock = ManualClock(DAY0 + timedelta(hours=12))
-    app = bootstrap(engine, _daily(), clock=clock, fx=StaticFxRates({}), batch_size=BATCH)
+    app = bootstrap(engine, standard_rules(), clock=clock, fx=StaticFxRates({}), batch_size=BATCH)
     shops = [f"shop-{n:05d}" for n in range(ACCOUNTS)]
     for shop in shops:
         app.get_or_create_account(OpenAccount(tenant_id="t", shop_id=shop))

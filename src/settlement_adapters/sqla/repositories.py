@@ -1228,7 +1228,7 @@ _CLOSE_SETS = ("status", "closed_at", "recount_minor")
 
 
 def _status_in(column: ColumnElement[str], statuses: Iterable[StrEnum]) -> ColumnElement[bool]:
-    """`column` holds one of these statuses, written as literals in the SQL.
+    """`column` holds one of these enum values (statuses, item kinds), as literals in the SQL.
 
     A partial index (the due statements', WHERE status = 'open') serves a query
     only if the planner sees the index's condition in the query's: with a bound
