@@ -211,6 +211,14 @@ def _date(value: object) -> object:
     return value.date() if isinstance(value, datetime) else value
 
 
+def raw_pragmas(foreign_keys: bool = False) -> list[str]:
+    """The library's SQLite settings, for raw connections (bare tables have no foreign keys)."""
+    from settlement_adapters.sqla.engine import SQLITE_PRAGMAS, sqlite_pragma_statements
+
+    kept = {k: v for k, v in SQLITE_PRAGMAS.items() if foreign_keys or k != "foreign_keys"}
+    return sqlite_pragma_statements(kept)
+
+
 @contextmanager
 def raw_db(backend: str, workdir: Path, label: str) -> Iterator[RawDb]:
     """A RawDb with fresh bench tables: a new SQLite file, or a scratch schema on a server.
@@ -220,8 +228,8 @@ def raw_db(backend: str, workdir: Path, label: str) -> Iterator[RawDb]:
     dialect = "sqlite" if backend == "memory" else backend
     if dialect == "sqlite":
         conn = sqlite3.connect(workdir / f"raw-{label}.sqlite", isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
-            conn.execute(f"PRAGMA {pragma}")
+        for pragma in raw_pragmas():
+            conn.execute(pragma)
         try:
             db = RawDb("sqlite", conn)
             db.create()

@@ -258,13 +258,8 @@ def schema_floor(backend: str, workdir: Path, label: str, data: DataSet) -> Iter
         finally:
             engine.dispose()
         conn = sqlite3.connect(path, isolation_level=None)
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "busy_timeout=10000",
-            "foreign_keys=ON",
-        ):
-            conn.execute(f"PRAGMA {pragma}")
+        for pragma in baselines.raw_pragmas(foreign_keys=True):
+            conn.execute(pragma)
         try:
             yield SchemaFloor("sqlite", conn)
         finally:

@@ -17,6 +17,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+import baselines
+
 
 def available() -> bool:
     """Whether python-accounting is importable here."""
@@ -38,8 +40,8 @@ def postings_per_second(path: Path, count: int) -> float:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
-            dbapi_connection.execute(f"PRAGMA {pragma}")
+        for pragma in baselines.raw_pragmas():
+            dbapi_connection.execute(pragma)
 
     Base.metadata.create_all(engine)
     try:

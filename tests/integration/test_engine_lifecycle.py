@@ -125,16 +125,56 @@ def test_postgresql_statements_are_planned_each_time(options: dict[str, Any]) ->
 def lite(tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
     """A SQLite engine that fails at once on a lock instead of waiting ten seconds."""
     path = tmp_path / "db.sqlite"
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}", sqlite_pragmas={"busy_timeout": 0})
     create_schema(engine)
-
-    @event.listens_for(engine, "connect")
-    def _no_wait(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA busy_timeout=0")
-
-    engine.dispose()  # connections made from here on do not wait
     yield engine, path
     engine.dispose()
+
+
+def _pragma(engine: Engine, name: str) -> object:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+
+def test_sqlite_connections_get_the_library_settings(tmp_path: Path) -> None:
+    """WAL, foreign keys, and a page cache and checkpoint sized for batches of items."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        assert _pragma(engine, "journal_mode") == "wal"
+        assert _pragma(engine, "foreign_keys") == 1
+        assert _pragma(engine, "cache_size") == -65536
+        assert _pragma(engine, "wal_autocheckpoint") == 16384
+    finally:
+        engine.dispose()
+
+
+def test_a_host_replaces_one_sqlite_setting_and_keeps_the_rest(tmp_path: Path) -> None:
+    """`sqlite_pragmas` overrides the named settings only."""
+    engine = make_engine(
+        f"sqlite:///{tmp_path / 'db.sqlite'}", sqlite_pragmas={"cache_size": -2000}
+    )
+    try:
+        assert _pragma(engine, "cache_size") == -2000
+        assert _pragma(engine, "wal_autocheckpoint") == 16384
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "pragmas", [{"cache_size; DROP TABLE x": 1}, {"cache_size": "1; DROP TABLE x"}]
+)
+def test_a_sqlite_setting_that_is_not_a_plain_pragma_is_refused(
+    tmp_path: Path, pragmas: dict[str, object]
+) -> None:
+    """Names and values are spliced into PRAGMA statements, so anything else is refused."""
+    with pytest.raises(ValueError, match="not a SQLite pragma"):
+        make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}", sqlite_pragmas=pragmas)  # type: ignore[arg-type]
+
+
+def test_sqlite_settings_for_a_server_are_refused() -> None:
+    """A server URL with SQLite settings is a mistake, said at once."""
+    with pytest.raises(ValueError, match="SQLite only"):
+        make_engine(SERVER_URLS["postgresql"], sqlite_pragmas={"cache_size": -2000})
 
 
 def test_a_locked_sqlite_database_at_begin_is_a_lost_race(lite: tuple[Engine, Path]) -> None:
