@@ -290,8 +290,7 @@ class Tamper:
     def add_to_balance(self, account: str, currency: str, delta: int) -> None:
         """A cached balance drifts from its entries."""
         if self.engine is None:
-            self.db.balances[(account, currency)] += delta
-            self.db.currencies_by_account[account].add(currency)
+            self.db.fold_balances({(account, currency): delta}, {account: (currency,)})
         else:
             from sqlalchemy import insert, update
 
@@ -314,7 +313,7 @@ class Tamper:
             first, *rest = tx.entries
             changed = Entry(first.account, first.currency, first.amount_minor + delta)
             object.__setattr__(tx, "entries", (changed, *rest))
-            self.db.balances[(first.account, first.currency)] += delta
+            self.db.fold_balances({(first.account, first.currency): delta}, {})
             return
         from sqlalchemy import select
 

@@ -17,11 +17,11 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from settlement_adapters.memory.chunked import ChunkedRows, Row
+
 A = TypeVar("A")
 K = TypeVar("K")
 V = TypeVar("V")
-
-Row = tuple[Any, ...]
 
 
 def _enum_of(hint: Any) -> type[enum.Enum] | None:
@@ -29,6 +29,10 @@ def _enum_of(hint: Any) -> type[enum.Enum] | None:
         if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
             return candidate
     return None
+
+
+def _pairs(mapping: Mapping[Any, Any]) -> tuple[tuple[Any, Any], ...]:
+    return tuple(sorted(mapping.items())) if mapping else ()
 
 
 class Interned(Generic[V]):
@@ -83,6 +87,12 @@ class RowCodec(Generic[A]):
                 encode.append(f"_c{at}(obj.{name})")
                 decode.append(f"    obj.{name} = _t{at}[row[{at}]]")
                 continue
+            if typing.get_origin(hints[name]) in (Mapping, dict):
+                # Any dict, even an empty one, keeps its row tracked: sorted pairs do not.
+                namespace["_pairs"] = _pairs
+                encode.append(f"_pairs(obj.{name})")
+                decode.append(f"    obj.{name} = dict(row[{at}])")
+                continue
             kind = _enum_of(hints[name])
             if kind is None:
                 encode.append(f"obj.{name}")
@@ -126,7 +136,7 @@ class RowTable(Generic[A]):
 
     def __init__(self, codec: RowCodec[A]) -> None:
         self.codec = codec
-        self.rows: dict[str, Row] = {}
+        self.rows = ChunkedRows()
         self.version_at = codec.at("version")
 
     def __contains__(self, obj_id: object) -> bool:

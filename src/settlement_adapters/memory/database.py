@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from settlement_adapters.memory.codec import Interned, PairIndex, Row, RowCodec, RowTable
+from settlement_adapters.memory.chunked import ChunkedRows, ItemGroups, ItemOrdinals
+from settlement_adapters.memory.codec import Interned, PairIndex, RowCodec, RowTable
 from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow
 from settlement_core.ledger import Seal
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus
@@ -87,14 +88,14 @@ class MemoryDatabase:
         # that books on it.
         self.accounts: RowTable[Account] = RowTable(RowCodec(Account))
         self.account_by_shop: dict[tuple[str, str], str] = {}
-        # Items are kept as rows (see codec.py): there are millions of them.
-        self.items: dict[str, Row] = {}
+        # Items are kept as rows (see codec.py), in chunks (see chunked.py): there are
+        # millions of them.
+        self.items = ChunkedRows()
         self.item_by_key: PairIndex[str, str] = PairIndex()  # (tenant, key) -> item id
-        # A statement's item ids: a list while it is open, a tuple once it is not (a tuple of
-        # strings is not walked by the garbage collector; closed statements take no items).
-        self.items_by_statement: dict[str, list[str] | tuple[str, ...]] = {}
-        self.items_by_account: defaultdict[str, list[str]] = defaultdict(list)
-        self.items_by_run: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+        self.item_ordinals = ItemOrdinals()
+        self.items_by_statement: ItemGroups[str] = ItemGroups(self.item_ordinals)
+        self.items_by_account: ItemGroups[str] = ItemGroups(self.item_ordinals)
+        self.items_by_run: ItemGroups[tuple[str, str]] = ItemGroups(self.item_ordinals)
         # (tenant, account, currency), order -> minor units booked
         self.booked_by_order: PairIndex[tuple[str, str, str], int] = PairIndex()
         # Statements are rows too (a period and a rule are codes: see Interned): there is
@@ -105,9 +106,13 @@ class MemoryDatabase:
         # collector does not walk them and a reader gets both halves of one version at once
         self.statement_series: dict[tuple[str, str], tuple[tuple[datetime, ...], tuple[str, ...]]]
         self.statement_series = {}
-        self.statements_by_status: defaultdict[StatementStatus, set[str]] = defaultdict(set)
-        # (account, status) -> statement ids, for the statuses payouts read per account.
-        self.statements_by_account_status: dict[tuple[str, StatementStatus], set[str]] = {}
+        # Ids as the keys of dicts valued None, not as sets: a dict of strings to None
+        # is untracked by the collector, a set never is (one per account adds up).
+        self.statements_by_status: defaultdict[StatementStatus, dict[str, None]]
+        self.statements_by_status = defaultdict(dict)
+        # (account, status value) -> statement ids, for the statuses payouts read per
+        # account (the value, not the member: a tuple holding an enum member stays tracked).
+        self.statements_by_account_status: dict[tuple[str, str], dict[str, None]] = {}
         # Open statements as a heap of (period end, id), for closing the oldest first; entries
         # of statements closed since are dropped when they come to the top.
         self.open_queue: list[tuple[datetime, str]] = []
@@ -137,8 +142,10 @@ class MemoryDatabase:
         self.seals: dict[str, Seal] = {}
         self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
         self.transaction_by_reference: PairIndex[str, str] = PairIndex()  # (kind, reference)
-        self.balances: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.currencies_by_account: defaultdict[str, set[str]] = defaultdict(set)
+        # Plain dicts of untracked values, which the collector stops walking (a defaultdict
+        # it walks always); an account's currencies are a tuple, as they rarely change.
+        self.balances: dict[tuple[str, str], int] = {}
+        self.currencies_by_account: dict[str, tuple[str, ...]] = {}
         # Events are kept as rows (see rows.py) and serialised when read.
         self.outbox: list[tuple[EventRow | OutboxMessage, ...]] = []  # one chunk per commit
         self.outbox_sent: set[str] = set()
@@ -162,27 +169,23 @@ class MemoryDatabase:
                 (*ids[:at], statement.id, *ids[at:]),
             )
         elif old is not statement.status:
-            if old is StatementStatus.OPEN:
-                self.items_by_statement[statement.id] = tuple(
-                    self.items_by_statement.get(statement.id, ())
-                )
-            self.statements_by_status[old].discard(statement.id)
-            key = (statement.account_id, old)
+            self.statements_by_status[old].pop(statement.id, None)
+            key = (statement.account_id, old.value)
             before = by_account.get(key)
             if before is not None:
-                before.discard(statement.id)
+                before.pop(statement.id, None)
                 if not before:
                     del by_account[key]
         else:
             return
         status = statement.status
-        self.statements_by_status[status].add(statement.id)
+        self.statements_by_status[status][statement.id] = None
         if status in BY_ACCOUNT:
-            key = (statement.account_id, status)
+            key = (statement.account_id, status.value)
             of_account = by_account.get(key)
             if of_account is None:
-                of_account = by_account[key] = set()
-            of_account.add(statement.id)
+                of_account = by_account[key] = {}
+            of_account[statement.id] = None
         if status is StatementStatus.OPEN:
             heapq.heappush(self.open_queue, (statement.period.end, statement.id))
 
@@ -193,18 +196,21 @@ class MemoryDatabase:
 
     def index_items(self, items: Sequence[BillingItem]) -> None:
         """Index new items (an item's keys, statement and order never change)."""
-        by_key, by_statement = self.item_by_key, self.items_by_statement
-        by_account, by_run, booked = self.items_by_account, self.items_by_run, self.booked_by_order
-        for item in items:
-            item_id = item.id
-            by_key.inner(item.tenant_id)[item.key] = item_id
-            ids = by_statement.get(item.statement_id)
-            if type(ids) is not list:
-                ids = by_statement[item.statement_id] = list(ids or ())
-            ids.append(item_id)
-            by_account[item.account_id].append(item_id)
+        if not items:
+            return
+        by_key, by_statement = self.item_by_key, self.items_by_statement.add
+        by_account, by_run, booked = (
+            self.items_by_account.add,
+            self.items_by_run,
+            self.booked_by_order,
+        )
+        first = self.item_ordinals.add([item.id for item in items])
+        for ordinal, item in enumerate(items, first):
+            by_key.inner(item.tenant_id)[item.key] = item.id
+            by_statement(item.statement_id, ordinal)
+            by_account(item.account_id, ordinal)
             if item.run_id is not None:
-                by_run[(item.tenant_id, item.run_id)].append(item_id)
+                by_run.add((item.tenant_id, item.run_id), ordinal)
             orders = booked.inner((item.tenant_id, item.account_id, item.currency))
             orders[item.order_id] = orders.get(item.order_id, 0) + item.amount_minor
 
@@ -221,7 +227,7 @@ class MemoryDatabase:
         folded in once per account instead of once per leg.
         """
         self.transactions.extend(rows)
-        by_reference, balances = self.transaction_by_reference, self.balances
+        by_reference = self.transaction_by_reference
         by_kind: dict[str, dict[str, str]] = {}
         for row in rows:
             # (kind, reference) -> id, with one index per kind looked up once a commit
@@ -229,8 +235,18 @@ class MemoryDatabase:
             if inner is None:
                 inner = by_kind[row[2]] = by_reference.inner(row[2])
             inner[row[3]] = row[0]
+        self.fold_balances(deltas, currencies)
+
+    def fold_balances(
+        self, deltas: Mapping[tuple[str, str], int], currencies: Mapping[str, Iterable[str]]
+    ) -> None:
+        """Add sums per (account, currency) to the balances, and note each account's currencies."""
+        balances = self.balances
         for key, minor in deltas.items():
-            balances[key] += minor
+            balances[key] = balances.get(key, 0) + minor
         known = self.currencies_by_account
         for account, codes in currencies.items():
-            known[account].update(codes)
+            had = known.get(account, ())
+            added = [code for code in codes if code not in had]
+            if added:
+                known[account] = (*had, *sorted(set(added)))

@@ -211,7 +211,7 @@ class MemoryBillingItemRepository(_Repository):
         return (booked or 0) + self.uow.new_booked_by_order.get(order, 0)
 
     def _ids_of_statement(self, statement_id: str) -> list[str]:
-        ids = list(self.uow.db.items_by_statement.get(statement_id, ()))
+        ids: list[str] = self.uow.db.items_by_statement.get(statement_id) or []
         ids.extend(i.id for i in self.uow.new_items_of(statement_id))
         return ids
 
@@ -250,8 +250,8 @@ class MemoryBillingItemRepository(_Repository):
                     rows[i][at] if (item := staged.get(i)) is None else item.amount_minor
                     for i in committed
                 )
-            else:  # a close holds no item copies: the rows alone, one lookup each
-                total = sum([rows[i][at] for i in committed])
+            else:  # a close holds no item copies: the rows alone
+                total = sum([row[at] for row in rows.rows_of(committed)])
             # Items this unit of work added are not in the committed index.
             totals[statement_id] = total + sum(
                 i.amount_minor for i in uow.new_items_of(statement_id)
@@ -289,8 +289,8 @@ class MemoryBillingItemRepository(_Repository):
                 [
                     1
                     for s in statement_ids
-                    for i in self._ids_of_statement(s)
-                    if rows[i][at] in by_value
+                    for row in rows.rows_of(self._ids_of_statement(s))
+                    if row[at] in by_value
                 ]
             )
         moved = 0
@@ -512,7 +512,7 @@ class MemoryStatementRepository(_Repository):
             while at < len(ids) and len(found) < limit:
                 account_id = ids[at]
                 at += 1
-                for sid in by_account.get((account_id, closed), ()):
+                for sid in by_account.get((account_id, closed_value), ()):
                     mine = staged.get(sid)
                     if payable(mine) if mine is not None else payable_row(rows[sid]):
                         found.append(account_id)
@@ -565,7 +565,7 @@ class MemoryStatementRepository(_Repository):
         value = status.value
         result: dict[str, list[Statement]] = {}
         for account_id in account_ids:
-            ids = set(by_account.get((account_id, status), ()))
+            ids = set(by_account.get((account_id, status.value), ()))
             ids.update(staged_ids.get(account_id, ()))
             # Rows are tested before a copy is taken: only the statements returned are copied.
             chosen = [
@@ -1025,8 +1025,8 @@ class MemoryLedger:
     def balances(self, account: str) -> dict[str, int]:
         """An account's non-zero balances per currency."""
         # Indexed by account: scanning every balance made payouts quadratic in accounts.
-        currencies = self.uow.db.currencies_by_account.get(account, set())
-        currencies = currencies.union(self.uow.delta_currencies.get(account, ()))
+        currencies = {*self.uow.db.currencies_by_account.get(account, ())}
+        currencies.update(self.uow.delta_currencies.get(account, ()))
         found = {c: self.balance(account, c) for c in currencies}
         return {c: v for c, v in found.items() if v}
 

@@ -7,7 +7,8 @@ from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from settlement_adapters.memory.codec import Row, RowTable
+from settlement_adapters.memory.chunked import Row
+from settlement_adapters.memory.codec import RowTable
 from settlement_adapters.memory.copies import clone, same
 from settlement_adapters.memory.database import (
     ITEM_PENDING,

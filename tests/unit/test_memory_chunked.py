@@ -1,0 +1,103 @@
+"""The in-memory store's chunked rows and item groups, and what they keep from the collector.
+
+A full collection visits every tracked object and every entry of a tracked
+container; if the store kept one per account, statement or item, the
+collector's work would grow with the store and ingest would slow per item as
+it filled.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from settlement_adapters.bootstrap import in_memory
+from settlement_adapters.memory import MemoryDatabase
+from settlement_adapters.memory.chunked import ChunkedRows, ItemGroups, ItemOrdinals
+from settlement_core.model import ItemKind, OpenAccount, RecordBillingItem
+from settlement_core.money import from_minor
+from settlement_core.rules import Cycle, PayoutRule, RuleEngine
+from settlement_core.services.settlement import Settlement
+from settlement_core.testing.fakes import ManualClock
+
+DAY0 = datetime(2025, 3, 3, tzinfo=UTC)
+
+
+def test_rows_keep_first_write_order_and_are_replaced_in_place() -> None:
+    rows = ChunkedRows()
+    for n in range(10_000):  # more than two chunks
+        rows[f"r{n}"] = (f"r{n}", n)
+    rows["r5"] = ("r5", -5)
+    assert len(rows) == 10_000
+    assert list(rows)[:7] == [f"r{n}" for n in range(7)]
+    assert rows["r5"] == ("r5", -5) and rows["r9999"] == ("r9999", 9999)
+    assert rows.get("nope") is None and rows.get("nope", 1) == 1
+    assert "r42" in rows and "nope" not in rows
+    assert rows.rows_of(["r3", "r5"]) == [("r3", 3), ("r5", -5)]
+    with pytest.raises(KeyError):
+        rows.rows_of(["nope"])
+    with pytest.raises(TypeError):
+        del rows["r1"]
+    assert dict(rows.items())["r7"] == ("r7", 7)
+
+
+def test_groups_give_back_ids_per_key_in_the_order_they_were_filed() -> None:
+    ordinals = ItemOrdinals()
+    groups: ItemGroups[str] = ItemGroups(ordinals)
+    for commit in range(3):
+        ids = [f"i{commit}-{n}" for n in range(4)]
+        first = ordinals.add(ids)
+        for ordinal, item_id in enumerate(ids, first):
+            groups.add("even" if item_id[-1] in "02" else "odd", ordinal)
+    assert groups["even"] == ["i0-0", "i0-2", "i1-0", "i1-2", "i2-0", "i2-2"]
+    assert groups.count("odd") == 6 and groups.count("none") == 0
+    assert groups.get("none") is None and groups.get("none", ()) == ()
+    assert sorted(groups) == ["even", "odd"] and len(groups) == 2
+    with pytest.raises(KeyError):
+        groups["none"]
+
+
+def _app(db: MemoryDatabase) -> Settlement:
+    rules = RuleEngine(default_rule_id="daily")
+    rules.define(PayoutRule(rule_id="daily", cycle=Cycle.daily()))
+    rules.validate()
+    return in_memory(rules, clock=ManualClock(DAY0 + timedelta(days=3)), db=db)
+
+
+def _fill(app: Settlement, shops: range) -> None:
+    for shop in shops:
+        app.get_or_create_account(
+            OpenAccount(tenant_id="t", shop_id=f"s{shop}", attributes={"region": "eu"})
+        )
+    app.record_billing_items(
+        [
+            RecordBillingItem(
+                tenant_id="t",
+                shop_id=f"s{shop}",
+                key=f"k{shop}-{day}",
+                order_id=f"o{shop}-{day}",
+                kind=ItemKind.SALE,
+                amount=from_minor(100, "EUR"),
+                occurred_at=DAY0 + timedelta(days=day, hours=1),
+            )
+            for shop in shops
+            for day in (0, 1)
+        ]
+    )
+
+
+def test_the_store_keeps_no_tracked_object_per_account_statement_or_item() -> None:
+    db = MemoryDatabase()
+    app = _app(db)
+    _fill(app, range(10))  # every table and index has its first entries
+    gc.collect()
+    before = len(gc.get_objects())
+    _fill(app, range(10, 510))  # 500 accounts, 1,000 statements, 1,000 items
+    app.close_cycles(DAY0 + timedelta(days=3))
+    for _ in range(3):  # a pass untracks one level of nested tuples
+        gc.collect()
+    # Payouts, releases and other low-volume aggregates may be objects; these are not.
+    assert len(gc.get_objects()) - before < 50
+    assert db.items_by_account.count(db.account_by_shop[("t", "s400")]) == 2
