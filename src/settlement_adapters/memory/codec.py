@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from settlement_adapters.memory.chunked import ChunkedRows, Row
+from settlement_adapters.memory.untracked import Row, UntrackedDict
 
 A = TypeVar("A")
 K = TypeVar("K")
@@ -136,7 +136,7 @@ class RowTable(Generic[A]):
 
     def __init__(self, codec: RowCodec[A]) -> None:
         self.codec = codec
-        self.rows = ChunkedRows()
+        self.rows: UntrackedDict[str, Row] = UntrackedDict()
         self.version_at = codec.at("version")
 
     def __contains__(self, obj_id: object) -> bool:

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from settlement_adapters.memory.chunked import ChunkedRows, ItemGroups, ItemOrdinals
 from settlement_adapters.memory.codec import Interned, PairIndex, RowCodec, RowTable
 from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow
+from settlement_adapters.memory.untracked import ItemGroups, ItemOrdinals, Row, UntrackedDict
 from settlement_core.ledger import Seal
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus
 from settlement_core.model import (
@@ -88,9 +88,9 @@ class MemoryDatabase:
         # that books on it.
         self.accounts: RowTable[Account] = RowTable(RowCodec(Account))
         self.account_by_shop: dict[tuple[str, str], str] = {}
-        # Items are kept as rows (see codec.py), in chunks (see chunked.py): there are
-        # millions of them.
-        self.items = ChunkedRows()
+        # Items are kept as rows (see codec.py) the collector does not walk (see
+        # untracked.py): there are millions of them.
+        self.items: UntrackedDict[str, Row] = UntrackedDict()
         self.item_by_key: PairIndex[str, str] = PairIndex()  # (tenant, key) -> item id
         self.item_ordinals = ItemOrdinals()
         self.items_by_statement: ItemGroups[str] = ItemGroups(self.item_ordinals)
@@ -104,8 +104,9 @@ class MemoryDatabase:
         self.statements: RowTable[Statement] = RowTable(RowCodec(Statement, interned))
         # (account, currency) -> (period starts, statement ids), in period order: tuples, so the
         # collector does not walk them and a reader gets both halves of one version at once
-        self.statement_series: dict[tuple[str, str], tuple[tuple[datetime, ...], tuple[str, ...]]]
-        self.statement_series = {}
+        self.statement_series: UntrackedDict[
+            tuple[str, str], tuple[tuple[datetime, ...], tuple[str, ...]]
+        ] = UntrackedDict()
         # Ids as the keys of dicts valued None, not as sets: a dict of strings to None
         # is untracked by the collector, a set never is (one per account adds up).
         self.statements_by_status: defaultdict[StatementStatus, dict[str, None]]
@@ -142,10 +143,10 @@ class MemoryDatabase:
         self.seals: dict[str, Seal] = {}
         self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
         self.transaction_by_reference: PairIndex[str, str] = PairIndex()  # (kind, reference)
-        # Plain dicts of untracked values, which the collector stops walking (a defaultdict
-        # it walks always); an account's currencies are a tuple, as they rarely change.
+        # Dicts of untracked values, which the collector stops walking (a defaultdict it
+        # walks always); an account's currencies are a tuple, as they rarely change.
         self.balances: dict[tuple[str, str], int] = {}
-        self.currencies_by_account: dict[str, tuple[str, ...]] = {}
+        self.currencies_by_account: UntrackedDict[str, tuple[str, ...]] = UntrackedDict()
         # Events are kept as rows (see rows.py) and serialised when read.
         self.outbox: list[tuple[EventRow | OutboxMessage, ...]] = []  # one chunk per commit
         self.outbox_sent: set[str] = set()
@@ -188,6 +189,13 @@ class MemoryDatabase:
             of_account[statement.id] = None
         if status is StatementStatus.OPEN:
             heapq.heappush(self.open_queue, (statement.period.end, statement.id))
+
+    def settle(self) -> None:
+        """Let the tables take the rows of earlier commits the collector has untracked since."""
+        for table in (self.items, self.statements.rows, self.accounts.rows):
+            table.settle()
+        self.statement_series.settle()
+        self.currencies_by_account.settle()
 
     def index_account(self, account: Account) -> None:
         """Index a new account."""

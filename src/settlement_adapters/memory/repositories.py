@@ -251,7 +251,7 @@ class MemoryBillingItemRepository(_Repository):
                     for i in committed
                 )
             else:  # a close holds no item copies: the rows alone
-                total = sum([row[at] for row in rows.rows_of(committed)])
+                total = sum([row[at] for row in rows.values_of(committed)])
             # Items this unit of work added are not in the committed index.
             totals[statement_id] = total + sum(
                 i.amount_minor for i in uow.new_items_of(statement_id)
@@ -289,7 +289,7 @@ class MemoryBillingItemRepository(_Repository):
                 [
                     1
                     for s in statement_ids
-                    for row in rows.rows_of(self._ids_of_statement(s))
+                    for row in rows.values_of(self._ids_of_statement(s))
                     if row[at] in by_value
                 ]
             )

@@ -7,7 +7,6 @@ from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from settlement_adapters.memory.chunked import Row
 from settlement_adapters.memory.codec import RowTable
 from settlement_adapters.memory.copies import clone, same
 from settlement_adapters.memory.database import (
@@ -42,6 +41,7 @@ from settlement_adapters.memory.repositories import (
 )
 from settlement_adapters.memory.rows import EVENT_KINDS, EventRow, TransactionRow
 from settlement_adapters.memory.runs import MemoryRunRepository
+from settlement_adapters.memory.untracked import Row
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import Seal
@@ -279,6 +279,9 @@ class MemoryUnitOfWork:
             moved = [(i, row, new) for i, (row, new) in self.moved_items.items() if row[at] != new]
             self._check(db, changed)
             _check_moves(db, moved)
+            # The rows of earlier commits, untracked by the collector by now, go into
+            # the tables before this commit's rows wait their turn (see untracked.py).
+            db.settle()
             self._apply(db, changed)
             _apply_moves(db, moved)
         self._reset()

@@ -1,4 +1,4 @@
-"""The in-memory store's chunked rows and item groups, and what they keep from the collector.
+"""The in-memory store's untracked dicts and item groups, and what they keep from the collector.
 
 A full collection visits every tracked object and every entry of a tracked
 container; if the store kept one per account, statement or item, the
@@ -15,7 +15,7 @@ import pytest
 
 from settlement_adapters.bootstrap import in_memory
 from settlement_adapters.memory import MemoryDatabase
-from settlement_adapters.memory.chunked import ChunkedRows, ItemGroups, ItemOrdinals
+from settlement_adapters.memory.untracked import ItemGroups, ItemOrdinals, UntrackedDict
 from settlement_core.model import ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import from_minor
 from settlement_core.rules import Cycle, PayoutRule, RuleEngine
@@ -25,22 +25,33 @@ from settlement_core.testing.fakes import ManualClock
 DAY0 = datetime(2025, 3, 3, tzinfo=UTC)
 
 
-def test_rows_keep_first_write_order_and_are_replaced_in_place() -> None:
-    rows = ChunkedRows()
-    for n in range(10_000):  # more than two chunks
+def test_a_tracked_value_waits_in_the_overlay_until_the_collector_untracks_it() -> None:
+    rows: UntrackedDict[str, tuple[object, ...]] = UntrackedDict()
+    for n in range(1_000):
         rows[f"r{n}"] = (f"r{n}", n)
-    rows["r5"] = ("r5", -5)
-    assert len(rows) == 10_000
-    assert list(rows)[:7] == [f"r{n}" for n in range(7)]
-    assert rows["r5"] == ("r5", -5) and rows["r9999"] == ("r9999", 9999)
-    assert rows.get("nope") is None and rows.get("nope", 1) == 1
-    assert "r42" in rows and "nope" not in rows
-    assert rows.rows_of(["r3", "r5"]) == [("r3", 3), ("r5", -5)]
+    rows["r5"] = ("r5", -5)  # a second write of a key still in the overlay
+    tagged: tuple[str, list[int]] = ("tag", [])  # holds a list: stays tracked for good
+    rows["t"] = tagged
+    assert len(rows) == 1_001 and "r999" in rows and "nope" not in rows
+    assert rows["r5"] == ("r5", -5) and rows.get("nope") is None and rows.get("nope", 1) == 1
+    gc.collect()
+    rows.settle()
+    assert rows._fresh == {"t": tagged}  # only the value still tracked is left waiting
+    rows["r5"] = ("r5", 5)  # a new value for a settled key: the overlay answers first
+    assert rows["r5"] == ("r5", 5) and rows.values_of(["r3", "r5"]) == [("r3", 3), ("r5", 5)]
+    gc.collect()
+    rows.settle()
+    gc.collect()
+    assert not gc.is_tracked(rows._main)  # only untracked values went in
+    assert len(rows) == 1_001
+    assert sorted(rows) == sorted([f"r{n}" for n in range(1_000)] + ["t"])
+    assert dict(rows.items())["r7"] == ("r7", 7) and rows["t"] is tagged
     with pytest.raises(KeyError):
-        rows.rows_of(["nope"])
+        rows.values_of(["nope"])
     with pytest.raises(TypeError):
         del rows["r1"]
-    assert dict(rows.items())["r7"] == ("r7", 7)
+    with pytest.raises(ValueError, match="falsy"):
+        rows["empty"] = ()
 
 
 def test_groups_give_back_ids_per_key_in_the_order_they_were_filed() -> None:
