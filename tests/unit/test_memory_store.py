@@ -210,6 +210,33 @@ def test_the_outbox_yields_each_message_once_in_commit_order_across_chunks(
     assert seen == every and len(set(seen)) == len(seen) > 5
 
 
+def test_small_commits_share_an_outbox_chunk_and_a_drained_relay_still_sees_the_next(
+    db: MemoryDatabase,
+) -> None:
+    app = _app(db)
+
+    def drain() -> list[str]:
+        with MemoryUnitOfWork(db) as uow:
+            batch = uow.outbox.pending(10_000)
+            uow.outbox.mark_sent([m.id for m in batch])
+            uow.commit()
+        return [m.id for m in batch]
+
+    drain()
+    assert drain() == []  # this call moves the relay's cursor past every chunk
+    chunks = len(db.outbox)
+    for shop in range(10, 13):  # three small commits: one new chunk
+        app.get_or_create_account(OpenAccount(tenant_id=TENANT, shop_id=f"shop-{shop}"))
+    assert len(db.outbox) == chunks + 1
+    app.get_or_create_account(OpenAccount(tenant_id=TENANT, shop_id="shop-13"))
+    assert len(drain()) == 4 and drain() == []
+    # The cursor moved past the last chunk: a new message starts a chunk of its own
+    # rather than extending one the relay would not look at again.
+    app.get_or_create_account(OpenAccount(tenant_id=TENANT, shop_id="shop-14"))
+    assert len(db.outbox) == chunks + 2
+    assert len(drain()) == 1 and drain() == []
+
+
 def test_statements_are_due_oldest_first_until_a_close_is_committed(db: MemoryDatabase) -> None:
     with MemoryUnitOfWork(db) as uow:
         due = uow.statements.due_to_close(NOW, 4)

@@ -417,14 +417,28 @@ class MemoryUnitOfWork:
                 db.nonces.add((event.channel, event.nonce))
         # Serialised when read, not here: commit stays cheap on the ingest path.
         new_id, row = self.ids.new_id, EVENT_KINDS.row
-        # One chunk per commit: the outbox list holds no entry per message for the collector.
+        # Chunks, not messages: the outbox list holds no entry per message for the collector.
         chunk: tuple[EventRow | OutboxMessage, ...] = (
             *(row(new_id(), event) for event in events),
             *self.extra_messages,
         )
         if chunk:
-            db.outbox.append(chunk)
+            _append_to_outbox(db, chunk)
         db.outbox_sent.update(self.sent)
+
+
+_SMALL_CHUNK = 1024
+
+
+def _append_to_outbox(db: MemoryDatabase, chunk: tuple[EventRow | OutboxMessage, ...]) -> None:
+    # Small commits (an account opened, one item) extend the last chunk, or a store
+    # would keep a chunk per commit. Only a chunk the relay's cursor has not moved
+    # past may grow: the cursor keeps its offset, so no message is skipped.
+    outbox = db.outbox
+    if outbox and db.outbox_cursor < len(outbox) and len(outbox[-1]) + len(chunk) <= _SMALL_CHUNK:
+        outbox[-1] = outbox[-1] + chunk
+    else:
+        outbox.append(chunk)
 
 
 def _with_status(row: Row, status: str, version: int | None = None) -> Row:
