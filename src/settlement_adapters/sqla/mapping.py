@@ -6,6 +6,7 @@ every load, and nothing of SQLAlchemy reaches the domain classes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -216,6 +217,12 @@ def statement_row(s: Statement) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _period(start: datetime, end: datetime) -> Period:
+    # Statements of a batch share a few periods: a frozen Period each is built once.
+    return Period(start, end)
+
+
 def statement_from(r: Row) -> Statement:
     """A statement from its row."""
     return Statement(
@@ -223,7 +230,7 @@ def statement_from(r: Row) -> Statement:
         tenant_id=r["tenant_id"],
         account_id=r["account_id"],
         currency=r["currency"],
-        period=Period(r["period_start"], r["period_end"]),
+        period=_period(r["period_start"], r["period_end"]),
         rule=r["rule"],
         payout_date=r["payout_date"],
         payable_at=r["payable_at"],

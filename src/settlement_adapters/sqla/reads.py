@@ -119,4 +119,11 @@ def _sqlite_instant(value: str | None) -> datetime | None:
     # of an item or a statement converts several instants.
     if value is None:
         return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return _instant(value)
+
+
+@lru_cache(maxsize=4096)
+def _instant(text: str) -> datetime:
+    # A batch's statements share their period bounds, payout dates and payable
+    # instants: each distinct text is parsed once (datetimes are immutable).
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

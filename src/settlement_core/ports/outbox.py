@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -48,19 +49,29 @@ def _plain(value: Any) -> JsonValue:
     raise TypeError(f"cannot serialise {type(value).__name__} in an event")
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
-def _field_names(kind: type[Event]) -> tuple[str, ...]:
-    names = _FIELDS.get(kind)
-    if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in attrs.fields(kind))
-    return names
+def _fields(kind: type[Event]) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    found = _FIELDS.get(kind)
+    if found is None:
+        names = tuple(f.name for f in attrs.fields(kind))
+        get = operator.attrgetter(*names)
+        # One getter call reads every field (a tuple, even for a single field).
+        read: Callable[[Any], tuple[Any, ...]] = get if len(names) > 1 else lambda e: (get(e),)
+        found = _FIELDS[kind] = (names, read)
+    return found
 
 
 def to_message(event: Event, message_id: str) -> OutboxMessage:
     """Serialise a domain event for the outbox."""
-    payload = {name: _plain(getattr(event, name)) for name in _field_names(type(event))}
+    names, read = _fields(type(event))
+    # Every ingested item raises an event: scalars, most fields, skip the call.
+    scalars = _SCALARS
+    payload = {
+        name: value if type(value) in scalars else _plain(value)
+        for name, value in zip(names, read(event), strict=True)
+    }
     return OutboxMessage(
         id=message_id,
         tenant_id=event.tenant_id,
