@@ -21,6 +21,8 @@ V = TypeVar("V")
 
 Row = tuple[Any, ...]
 
+_SETTLE_AT = 256
+
 _SHIFT = 32  # an item's ordinal is its id chunk << _SHIFT | its offset in the chunk
 _OFFSET = (1 << _SHIFT) - 1
 _PACK = struct.Struct("q").pack  # native order, as memoryview.cast("q") reads it
@@ -78,8 +80,8 @@ class UntrackedDict(MutableMapping[K, V], Generic[K, V]):
     def settle(self) -> None:
         """Move into the main dict the values the collector has untracked since written."""
         fresh, main = self._fresh, self._main
-        if not fresh:
-            return
+        if len(fresh) < _SETTLE_AT:
+            return  # small commits (one item each) settle once a few hundred rows wait
         # Into main before out of the overlay: a reader (who takes no lock) finds a
         # value in one or the other all along.
         if not any(map(gc.is_tracked, fresh.values())):
