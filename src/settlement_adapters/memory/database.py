@@ -144,9 +144,11 @@ class MemoryDatabase:
         self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
         self.transaction_by_reference: PairIndex[str, str] = PairIndex()  # (kind, reference)
         # Dicts of untracked values, which the collector stops walking (a defaultdict it
-        # walks always); an account's currencies are a tuple, as they rarely change.
+        # walks always). An account's currencies are a tuple shared by every account with
+        # the same ones: once untracked, it never makes the dict tracked again.
         self.balances: dict[tuple[str, str], int] = {}
-        self.currencies_by_account: UntrackedDict[str, tuple[str, ...]] = UntrackedDict()
+        self.currencies_by_account: dict[str, tuple[str, ...]] = {}
+        self._currency_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Events are kept as rows (see rows.py) and serialised when read.
         self.outbox: list[tuple[EventRow | OutboxMessage, ...]] = []  # one chunk per commit
         self.outbox_sent: set[str] = set()
@@ -195,7 +197,6 @@ class MemoryDatabase:
         for table in (self.items, self.statements.rows, self.accounts.rows):
             table.settle()
         self.statement_series.settle()
-        self.currencies_by_account.settle()
 
     def index_account(self, account: Account) -> None:
         """Index a new account."""
@@ -252,9 +253,11 @@ class MemoryDatabase:
         balances = self.balances
         for key, minor in deltas.items():
             balances[key] = balances.get(key, 0) + minor
-        known = self.currencies_by_account
+        known, shared = self.currencies_by_account, self._currency_sets
         for account, codes in currencies.items():
             had = known.get(account, ())
-            added = [code for code in codes if code not in had]
-            if added:
-                known[account] = (*had, *sorted(set(added)))
+            for code in codes:
+                if code not in had:
+                    merged = tuple(sorted({*had, *codes}))
+                    known[account] = shared.setdefault(merged, merged)
+                    break
