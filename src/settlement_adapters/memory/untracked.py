@@ -97,6 +97,8 @@ class UntrackedDict(MutableMapping[K, V], Generic[K, V]):
     def values_of(self, keys: Iterable[K]) -> list[V]:
         """The values under these keys, in that order (KeyError for an unknown key)."""
         fresh, main = self._fresh, self._main
+        if not fresh:  # a job's later batches: one lookup a key
+            return [main[key] for key in keys]
         return [fresh.get(key) or main[key] for key in keys]
 
 
