@@ -63,7 +63,7 @@ def test_groups_give_back_ids_per_key_in_the_order_they_were_filed() -> None:
         for ordinal, item_id in enumerate(ids, first):
             groups.add("even" if item_id[-1] in "02" else "odd", ordinal)
     assert groups["even"] == ["i0-0", "i0-2", "i1-0", "i1-2", "i2-0", "i2-2"]
-    assert groups.count("odd") == 6 and groups.count("none") == 0
+    assert len(groups["odd"]) == 6 and "none" not in groups
     assert groups.get("none") is None and groups.get("none", ()) == ()
     assert sorted(groups) == ["even", "odd"] and len(groups) == 2
     with pytest.raises(KeyError):
@@ -111,4 +111,4 @@ def test_the_store_keeps_no_tracked_object_per_account_statement_or_item() -> No
         gc.collect()
     # Payouts, releases and other low-volume aggregates may be objects; these are not.
     assert len(gc.get_objects()) - before < 50
-    assert db.items_by_account.count(db.account_by_shop[("t", "s400")]) == 2
+    assert len(db.items_by_account[db.account_by_shop[("t", "s400")]]) == 2

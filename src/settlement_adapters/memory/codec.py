@@ -17,11 +17,13 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from settlement_adapters.memory.untracked import Row, UntrackedDict
+from settlement_adapters.memory.untracked import UntrackedDict
 
 A = TypeVar("A")
 K = TypeVar("K")
 V = TypeVar("V")
+
+Row = tuple[Any, ...]
 
 
 def _enum_of(hint: Any) -> type[enum.Enum] | None:

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from settlement_adapters.memory.codec import Interned, PairIndex, RowCodec, RowTable
+from settlement_adapters.memory.codec import Interned, PairIndex, Row, RowCodec, RowTable
 from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow
-from settlement_adapters.memory.untracked import ItemGroups, ItemOrdinals, Row, UntrackedDict
+from settlement_adapters.memory.untracked import ItemGroups, ItemOrdinals, UntrackedDict
 from settlement_core.ledger import Seal
 from settlement_core.lifecycle import BillingItemStatus, StatementStatus
 from settlement_core.model import (
@@ -150,7 +150,7 @@ class MemoryDatabase:
         self.currencies_by_account: dict[str, tuple[str, ...]] = {}
         self._currency_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Events are kept as rows (see rows.py) and serialised when read.
-        self.outbox: list[tuple[EventRow | OutboxMessage, ...]] = []  # one chunk per commit
+        self.outbox: list[tuple[EventRow | OutboxMessage, ...]] = []  # chunks of messages
         self.outbox_sent: set[str] = set()
         self.outbox_cursor = 0  # the first chunk with a message not sent
         self.outbox_offset = 0  # and the first such message in it
@@ -194,8 +194,9 @@ class MemoryDatabase:
 
     def settle(self) -> None:
         """Let the tables take the rows of earlier commits the collector has untracked since."""
-        for table in (self.items, self.statements.rows, self.accounts.rows):
-            table.settle()
+        self.items.settle()
+        self.statements.rows.settle()
+        self.accounts.rows.settle()
         self.statement_series.settle()
 
     def index_account(self, account: Account) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from settlement_adapters.memory.codec import RowTable
+from settlement_adapters.memory.codec import Row, RowTable
 from settlement_adapters.memory.copies import clone, same
 from settlement_adapters.memory.database import (
     ITEM_PENDING,
@@ -41,7 +41,6 @@ from settlement_adapters.memory.repositories import (
 )
 from settlement_adapters.memory.rows import EVENT_KINDS, EventRow, TransactionRow
 from settlement_adapters.memory.runs import MemoryRunRepository
-from settlement_adapters.memory.untracked import Row
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
 from settlement_core.ledger import Seal

@@ -19,8 +19,6 @@ from typing import Any, Generic, TypeVar
 K = TypeVar("K")
 V = TypeVar("V")
 
-Row = tuple[Any, ...]
-
 _SETTLE_AT = 256
 
 _SHIFT = 32  # an item's ordinal is its id chunk << _SHIFT | its offset in the chunk
@@ -34,8 +32,8 @@ class UntrackedDict(MutableMapping[K, V], Generic[K, V]):
     A dict holding only untracked values (rows: see codec.py) is untracked after
     a full collection, and stays so as long as only untracked values go in. A
     fresh tuple is tracked until a collection has looked at it, so a write
-    parks it in `fresh`, and `settle` (at the next commit) moves what has been
-    untracked since into the main dict. Values are never falsy (rows, non-empty
+    parks it in `fresh`, and `settle` (at a commit, once a few hundred wait)
+    moves what has been untracked since into the main dict. Values are never falsy (rows, non-empty
     tuples), so a read is one lookup in each dict, no sentinel compared.
     """
 
@@ -150,11 +148,6 @@ class ItemGroups(Mapping[K, list[str]], Generic[K]):
         """The ids filed under a key, or `default`."""
         found = self._by_key.get(key)
         return default if found is None else self._ordinals.ids(found)
-
-    def count(self, key: K) -> int:
-        """How many ids are filed under a key."""
-        found = self._by_key.get(key)
-        return 0 if found is None else len(found) // 8
 
     def __contains__(self, key: object) -> bool:
         """Whether any id is filed under a key."""
