@@ -14,9 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from settlement_adapters.channels import SIGNATURE_HEADER, sign
-from settlement_adapters.testing import POLICY, ChannelMarket, secret
+from settlement_adapters.testing import POLICY, ChannelMarket, secret, store_build
 from settlement_core.errors import (
     BadSignature,
     CallbackRejected,
@@ -136,6 +137,35 @@ class TestPrepareAndFund:
             ("bank-b", money("4.00", "USD")),
         }
         assert market.app.funding_forecast(TENANT, market.clock.now()) == ()
+
+
+class TestJobsInBatches:
+    """The release and poll jobs page through more payouts than one batch holds."""
+
+    def test_each_payout_is_summarised_released_and_polled_once(
+        self, backend: Engine | None
+    ) -> None:
+        """Five payouts, batches of two: three summaries, every payout in one, all paid."""
+        market = ChannelMarket(store_build(backend, batch_size=2))
+        payouts = market.payouts_due({f"s{n}": f"{n}.00" for n in range(1, 6)})
+        forecast = market.app.funding_forecast(TENANT, market.clock.now())
+        assert [(f.channel, f.awaiting_release) for f in forecast] == [
+            ("bank-a", money("15.00", "USD"))
+        ]
+        made = market.app.prepare_release(market.clock.now())
+        summaries = [market.app.get_release(TENANT, s) for s in made]
+        assert [len(s.payout_ids) for s in summaries] == [2, 2, 1]
+        assert sorted(p for s in summaries for p in s.payout_ids) == sorted(p.id for p in payouts)
+        assert market.app.prepare_release(market.clock.now()) == ()
+        market.app.record_funding(TENANT, "bank-a", money("15.00", "USD"), "wire-1")
+        for summary in summaries:
+            market.app.release(TENANT, summary.id)
+        assert {market.status(p) for p in payouts} == {PayoutStatus.ONGOING}
+        market.advance(minutes=40)
+        assert market.app.poll_channels(market.clock.now()).changed == 5
+        assert {market.status(p) for p in payouts} == {PayoutStatus.PAID}
+        assert max(market.paid_at_bank().values()) == 1
+        assert_invariants(market)
 
 
 class TestReleaseAndCallbacks:

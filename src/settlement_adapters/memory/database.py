@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 from settlement_adapters.memory.codec import Interned, PairIndex, Row, RowCodec, RowTable
 from settlement_adapters.memory.rows import EventRow, PostedTransactions, TransactionRow
+from settlement_adapters.memory.sorted_ids import SortedIds
 from settlement_adapters.memory.untracked import ItemGroups, ItemOrdinals, UntrackedDict
 from settlement_core.ledger import Seal
-from settlement_core.lifecycle import BillingItemStatus, StatementStatus
+from settlement_core.lifecycle import BillingItemStatus, PayoutStatus, StatementStatus
 from settlement_core.model import (
     Account,
     BillingItem,
@@ -120,6 +121,8 @@ class MemoryDatabase:
         # Every account id in order, for walking accounts after a cursor.
         self.account_ids: list[str] = []
         self.payouts: dict[str, Payout] = {}
+        # Payout ids per status in id order, for the jobs that page through one status.
+        self.payouts_by_status: defaultdict[PayoutStatus, SortedIds] = defaultdict(SortedIds)
         self.payout_by_key: dict[tuple[str, str], str] = {}
         self.releases: dict[str, ReleaseSummary] = {}
         self.fundings: dict[str, Funding] = {}
@@ -191,6 +194,14 @@ class MemoryDatabase:
             of_account[statement.id] = None
         if status is StatementStatus.OPEN:
             heapq.heappush(self.open_queue, (statement.period.end, statement.id))
+
+    def index_payout(self, payout_id: str, old: PayoutStatus | None, new: PayoutStatus) -> None:
+        """Keep the payouts' status index in step with a written payout (`old`: status before)."""
+        if old is new:
+            return
+        if old is not None:
+            self.payouts_by_status[old].discard(payout_id)
+        self.payouts_by_status[new].add(payout_id)
 
     def settle(self) -> None:
         """Let the tables take the rows of earlier commits the collector has untracked since."""

@@ -633,14 +633,47 @@ class MemoryPayoutRepository(_Repository):
         found = (self.find(p) for p in payout_ids)
         return [p for p in found if p is not None and p.tenant_id == tenant_id]
 
-    def _select(
-        self, keep: Callable[[Payout], bool], after: str | None, limit: int
+    def _viewed(
+        self,
+        statuses: Iterable[PayoutStatus],
+        keep: Callable[[Payout], bool],
+        after: str | None,
+        limit: int | None,
     ) -> list[Payout]:
-        chosen = sorted(
-            (p for p in self._all() if (after is None or p.id > after) and keep(p)),
-            key=lambda p: p.id,
-        )[:limit]
-        return [self.uow.peek(self.table, self.uow.db.payouts, p.id) or p for p in chosen]
+        """The first `limit` (None: all) payouts after `after`, in id order, that `keep` keeps.
+
+        Payouts as this unit of work sees them (its copy, else the committed one),
+        not staged by the read. Only payouts committed in one of `statuses`, or
+        copied by this unit of work, are looked at: `keep` must refuse the others.
+        """
+        db, staged = self.uow.db, self.uow.staged[self.table]
+        mine = sorted(p for p in staged if after is None or p > after)
+        chosen: list[Payout] = []
+        with db.lock:
+            indexed = [db.payouts_by_status[s].after(after) for s in statuses]
+            previous = None
+            for payout_id in heapq.merge(*indexed, mine):
+                if payout_id == previous:
+                    continue  # committed in one of the statuses and copied too
+                previous = payout_id
+                payout = staged.get(payout_id) or db.payouts.get(payout_id)
+                if payout is not None and keep(payout):
+                    chosen.append(payout)
+                    if len(chosen) == limit:  # never, for None
+                        break
+        return chosen
+
+    def _select(
+        self,
+        statuses: Iterable[PayoutStatus],
+        keep: Callable[[Payout], bool],
+        after: str | None,
+        limit: int,
+    ) -> list[Payout]:
+        """As `_viewed`, each payout this unit of work's copy (for the caller to change)."""
+        viewed = self._viewed(statuses, keep, after, limit)
+        found = (self.uow.peek(self.table, self.uow.db.payouts, p.id) for p in viewed)
+        return [p for p in found if p is not None]
 
     def releasable(self, created_by: datetime, after: str | None, limit: int) -> list[Payout]:
         """Scheduled, created payouts in no release, in id order."""
@@ -653,7 +686,7 @@ class MemoryPayoutRepository(_Repository):
                 and p.created_at <= created_by
             )
 
-        return self._select(keep, after, limit)
+        return self._select((PayoutStatus.CREATED,), keep, after, limit)
 
     def awaiting_answer(
         self, submitted_before: datetime, after: str | None, limit: int
@@ -667,7 +700,7 @@ class MemoryPayoutRepository(_Repository):
                 and p.submitted_at <= submitted_before
             )
 
-        return self._select(keep, after, limit)
+        return self._select(AWAITING_ANSWER, keep, after, limit)
 
     def due_for_retry(self, as_of: datetime, after: str | None, limit: int) -> list[Payout]:
         """Failed payouts whose next attempt is due, in id order."""
@@ -679,16 +712,19 @@ class MemoryPayoutRepository(_Repository):
                 and p.next_attempt_at <= as_of
             )
 
-        return self._select(keep, after, limit)
+        return self._select((PayoutStatus.FAILED,), keep, after, limit)
 
     def unfunded_totals(self, tenant_id: str) -> list[ChannelTotal]:
         """Payouts waiting for approval or release with no money set aside."""
+
+        def keep(p: Payout) -> bool:
+            return p.tenant_id == tenant_id and p.status in UNRELEASED_PAYOUTS and not p.funded
+
         totals: dict[tuple[str, str], list[int]] = {}
-        for p in self._all():
-            if p.tenant_id == tenant_id and p.status in UNRELEASED_PAYOUTS and not p.funded:
-                entry = totals.setdefault((p.channel, p.currency), [0, 0])
-                entry[0] += p.amount_minor
-                entry[1] += 1
+        for p in self._viewed(UNRELEASED_PAYOUTS, keep, None, None):
+            entry = totals.setdefault((p.channel, p.currency), [0, 0])
+            entry[0] += p.amount_minor
+            entry[1] += 1
         return [ChannelTotal(ch, ccy, t, n) for (ch, ccy), (t, n) in sorted(totals.items())]
 
     def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:

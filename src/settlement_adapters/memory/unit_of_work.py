@@ -515,6 +515,8 @@ def _write_statements(
 
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool, encoded: dict[str, Row]) -> None:
     committed: Committed[Any] = getattr(db, table)
+    if table == "payouts":
+        db.index_payout(obj.id, None if is_new else committed[obj.id].status, obj.status)
     if isinstance(committed, RowTable):
         # The row encoded for the change check, with the version the commit just gave.
         row, at = encoded.get(obj.id), committed.version_at

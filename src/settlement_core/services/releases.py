@@ -46,17 +46,27 @@ def prepare_release(ctx: Context, as_of: datetime) -> tuple[str, ...]:
     """
     as_of = ctx.not_after_now(as_of, "as_of")
     created: list[str] = []
+    # Each batch reads after the last payout of the one before: the payouts summarised
+    # already are still "created" until released, and reading from the start again
+    # went past all of them every batch (quadratic). A payout with a smaller id that
+    # turns up meanwhile is picked by the next run.
+    after: str | None = None
     while True:
-        made = retrying(functools.partial(_summarise_batch, ctx, as_of))
-        if not made:
+        made, after = retrying(functools.partial(_summarise_batch, ctx, as_of, after))
+        if after is None:
             break
         created.extend(s.id for s in made)
     return tuple(created)
 
 
-def _summarise_batch(ctx: Context, as_of: datetime) -> list[ReleaseSummary]:
+def _summarise_batch(
+    ctx: Context, as_of: datetime, after: str | None
+) -> tuple[list[ReleaseSummary], str | None]:
+    """Summarise one batch of releasable payouts after `after`; the batch's last id, if any."""
     with ctx.uow() as uow:
-        ready = uow.payouts.releasable(as_of, None, ctx.batch_size)
+        ready = uow.payouts.releasable(as_of, after, ctx.batch_size)
+        if not ready:
+            return [], None
         groups: defaultdict[Lane, list[Payout]] = defaultdict(list)
         for payout in ready:
             groups[(payout.tenant_id, payout.channel, payout.currency)].append(payout)
@@ -67,7 +77,7 @@ def _summarise_batch(ctx: Context, as_of: datetime) -> list[ReleaseSummary]:
         for lane in sorted(groups):
             fund_summaries(ctx, uow, *lane, now)
         uow.commit()
-        return made
+        return made, ready[-1].id
 
 
 def _summary(
