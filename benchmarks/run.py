@@ -105,7 +105,7 @@ class Run:
         return result
 
     def ingest_and_close(self, backend: str, size: int) -> SizeResult:
-        """Scenarios 1, 3 and 5 at one size.
+        """Scenarios 1, 3, 5 and 7 at one size.
 
         On SQLite the close runs in a fresh process on the file the ingest filled
         (closejob.py), so its peak memory is the jobs' own.
@@ -119,17 +119,28 @@ class Run:
             scenarios.refresh_statistics(store)
             if store.path is None:
                 close = scenarios.close_and_pay(store.app, traced)
+                release = scenarios.release_flow(store.app)
         if store.path is not None:
-            close = closejob.run_close_job(store.path, self.options.job_batch, traced)
+            close, release = closejob.run_close_job(store.path, self.options.job_batch, traced)
         bulk, group, statements, copy = self.raw_bulk_and_group(backend, data)
         own = None if backend == "memory" else self.schema_floor(backend, data)
         self.log(
             f"{backend} {size:,} items: ingest {report.num(report.rate(size, ingest.seconds))}/s "
             f"(raw {report.num(report.rate(size, bulk))}/s), close + payouts "
-            f"{close.seconds:.2f} s (raw GROUP BY {group:.3f} s)"
+            f"{close.seconds:.2f} s (raw GROUP BY {group:.3f} s), to the bank "
+            f"{release.seconds:.2f} s for {release.payouts:,} payouts"
         )
         return SizeResult(
-            size, data.accounts, ingest, close, bulk, group, statements, raw_copy=copy, floor=own
+            size,
+            data.accounts,
+            ingest,
+            close,
+            bulk,
+            group,
+            statements,
+            raw_copy=copy,
+            floor=own,
+            release=release,
         )
 
     def schema_floor(self, backend: str, data: DataSet, loop: bool = False) -> float:

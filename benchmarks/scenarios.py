@@ -26,8 +26,10 @@ import workload
 from workload import DataSet, ItemSpec
 
 from settlement_adapters.bootstrap import bootstrap
-from settlement_core.model import ItemKind, RecordBillingItem
+from settlement_core.lifecycle import ReleaseSummaryStatus
+from settlement_core.model import DEFAULT_CHANNEL, ItemKind, RecordBillingItem
 from settlement_core.services.settlement import Settlement
+from settlement_core.testing.fakes import ManualClock
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -185,13 +187,15 @@ def sqlite_store(
 
 
 def _settlement(target: str | Engine, job_batch: int, create: bool = False) -> Settlement:
+    clock = workload.clock()
     return bootstrap(
         target,
         workload.rules(),
-        clock=workload.clock(),
+        clock=clock,
         fx=workload.fx(),
         batch_size=job_batch,
         create=create,
+        channels=[workload.bank(clock)],
     )
 
 
@@ -205,6 +209,10 @@ def warm_up(app: Settlement, tenant: str = workload.WARMUP_TENANT, days_back: in
     as_of = early + timedelta(days=2)
     app.close_cycles(as_of)
     app.create_payouts(as_of)
+    # Payouts are created at the clock's NOW: released as of then. Their callbacks
+    # arrive with the timed run's.
+    app.prepare_release(workload.NOW)
+    _fund_and_release(app, tenant)
 
 
 def refresh_statistics(store: Store) -> None:
@@ -305,6 +313,79 @@ def close_and_pay(app: Settlement, traced: bool = False, isolated: bool = False)
         paid = app.create_payouts(workload.NOW)
         end = perf_counter()
     return CloseRun(middle - start, end - middle, closed.closed, len(paid.created), probe.peak)
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    """The jobs from created payouts to the bank, timed one by one (scenario 7)."""
+
+    payouts: int  # released to the channel
+    summaries: int
+    prepare_seconds: float  # prepare_release
+    fund_seconds: float  # the operations report, then record_funding per channel
+    release_seconds: float  # release of every funded summary (one submission per payout)
+    callbacks: int  # channel callbacks handled (a sample: the first ones due)
+    callback_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        """Prepare, fund and release: what every payout goes through once, in batch jobs."""
+        return self.prepare_seconds + self.fund_seconds + self.release_seconds
+
+
+# Callbacks come one by one, a transaction each: a sample gives the cost of one.
+CALLBACK_SAMPLE = 2_000
+
+
+def release_flow(app: Settlement, callbacks: int = CALLBACK_SAMPLE) -> ReleaseRun:
+    """Every created payout summarised, funded, released; then the first callbacks handled."""
+    start = perf_counter()
+    made = app.prepare_release(workload.NOW)
+    prepared = perf_counter()
+    _fund(app, workload.TENANT)
+    funded = perf_counter()
+    released = _release(app, workload.TENANT)
+    end = perf_counter()
+    clock = app.context.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(hours=1))
+    due = app.context.channel(DEFAULT_CHANNEL).deliver()[:callbacks]  # type: ignore[attr-defined]
+    begin = perf_counter()
+    for body, headers in due:
+        app.handle_callback(DEFAULT_CHANNEL, body, headers)
+    answered = perf_counter() - begin
+    return ReleaseRun(
+        released,
+        len(made),
+        prepared - start,
+        funded - prepared,
+        end - funded,
+        len(due),
+        answered,
+    )
+
+
+def _fund(app: Settlement, tenant: str) -> None:
+    """Wire to each channel what the operations report says is missing."""
+    for position in app.operations_report(tenant).positions:
+        if position.to_fund.amount > 0:
+            reference = f"wire-{position.channel}-{position.currency}"
+            app.record_funding(tenant, position.channel, position.to_fund, reference)
+
+
+def _release(app: Settlement, tenant: str) -> int:
+    """Release every funded summary of the tenant; the payouts they hold."""
+    released = 0
+    for summary in app.operations_report(tenant).summaries:
+        if summary.status is ReleaseSummaryStatus.FUNDED:
+            app.release(tenant, summary.id)
+            released += len(summary.payout_ids)
+    return released
+
+
+def _fund_and_release(app: Settlement, tenant: str) -> None:
+    _fund(app, tenant)
+    _release(app, tenant)
 
 
 # The settings a figure depends on most: the buffer cache the tables outgrow at 1M

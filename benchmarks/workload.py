@@ -22,8 +22,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from settlement_core.model import ItemKind, OpenAccount, RecordBillingItem
+from settlement_adapters.channels import SimulatedBank
+from settlement_core.model import DEFAULT_CHANNEL, ItemKind, OpenAccount, RecordBillingItem
 from settlement_core.money import from_minor
+from settlement_core.ports import Clock
 from settlement_core.rules import Cycle, PayoutRule, RuleEngine
 from settlement_core.testing.fakes import ManualClock, StaticFxRates
 
@@ -195,3 +197,8 @@ def clock() -> ManualClock:
 def fx() -> StaticFxRates:
     """Fixed rates (the workload is single-currency; payouts never convert)."""
     return StaticFxRates(RATES)
+
+
+def bank(clock: Clock) -> SimulatedBank:
+    """The channel every account pays out through: it pays everything, half an hour later."""
+    return SimulatedBank(name=DEFAULT_CHANNEL, secret=b"bench-channel-secret", clock=clock, seed=0)
