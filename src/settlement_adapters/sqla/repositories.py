@@ -20,6 +20,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Update,
     and_,
     any_,
     bindparam,
@@ -320,7 +321,6 @@ class SqlBillingItemRepository(_Repository):
         self.uow.flush()
         allowed = sources(BillingItemStatus, trigger)
         dest = destination(BillingItemStatus, trigger)
-        c = self.table.c
         if trigger == CLOSE_TRIGGER:
             moved = 0
             for length, params in _in_chunks(list(dict.fromkeys(statement_ids)), self.uow.dialect):
@@ -330,11 +330,10 @@ class SqlBillingItemRepository(_Repository):
             if BillingItemStatus.STATEMENTED in allowed:
                 # Items of these statements (never open ones) that are stored as pending.
                 stored.add(BillingItemStatus.PENDING.value)
-            moved = self.uow.execute(
-                update(self.table)
-                .where(c.statement_id.in_(statement_ids), c.status.in_(sorted(stored)))
-                .values(status=dest.value, version=c.version + 1)
-            ).rowcount
+            moved = 0
+            for length, params in _in_chunks(list(dict.fromkeys(statement_ids)), self.uow.dialect):
+                stmt = _move_items(length, tuple(sorted(stored)), dest.value)
+                moved += self.uow.execute(stmt, params).rowcount
         chosen = set(statement_ids)
         for (name, _), entry in self.uow.tracked.items():
             item = entry[0]
@@ -938,9 +937,7 @@ class SqlChannelEventRepository:
         """Whether a callback with this nonce was accepted (or is staged)."""
         if any(e.channel == channel and e.nonce == nonce for e in self.uow.staged_channel_events):
             return True
-        c = tables.channel_events.c
-        stmt = select(c.id).where(c.channel == channel, c.nonce == nonce).limit(1)
-        return self.uow.execute(stmt).first() is not None
+        return bool(self.uow.fetch_values(_nonce(), {"p_channel": channel, "p_nonce": nonce}))
 
     def for_payout(self, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
         """The answers about one payout, oldest first."""
@@ -1300,6 +1297,23 @@ def _sums_of(length: int, kinds: frozenset[ItemKind]) -> Select[Any]:
     if kinds:
         where.append(_status_in(c.kind, kinds))
     return select(c.statement_id, func.sum(c.amount_minor)).where(*where).group_by(c.statement_id)
+
+
+@cache
+def _move_items(length: int, stored: tuple[str, ...], dest: str) -> Update:
+    """Some statements' items stored in one of `stored` move to `dest` (a callback's payout)."""
+    c = tables.billing_items.c
+    return (
+        update(tables.billing_items)
+        .where(_one_of(c.statement_id, length), c.status.in_(stored))
+        .values(status=dest, version=c.version + 1)
+    )
+
+
+@cache
+def _nonce() -> Select[Any]:
+    c = tables.channel_events.c
+    return select(c.id).where(c.channel == bindparam("p_channel"), c.nonce == bindparam("p_nonce"))
 
 
 @cache

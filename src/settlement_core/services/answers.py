@@ -96,7 +96,13 @@ def _apply_chunk(
     ctx: Context, chunk: Sequence[Answer], source: AnswerSource, keep_unapplied: bool
 ) -> int:
     moved: list[tuple[Payout, PayoutStatus]] = []
+    by_tenant: dict[str, list[str]] = {}
+    for answer in chunk:
+        by_tenant.setdefault(answer.tenant_id, []).append(answer.payout_id)
     with ctx.uow() as uow:
+        # The chunk's payouts in one read per tenant; `get` below finds them read.
+        for tenant_id, payout_ids in by_tenant.items():
+            uow.payouts.get_many(tenant_id, payout_ids)
         now = ctx.now()
         for answer in chunk:
             payout = uow.payouts.get(answer.tenant_id, answer.payout_id)
