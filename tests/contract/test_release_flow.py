@@ -160,7 +160,12 @@ class TestJobsInBatches:
         market.app.record_funding(TENANT, "bank-a", money("15.00", "USD"), "wire-1")
         for summary in summaries:
             market.app.release(TENANT, summary.id)
-        assert {market.status(p) for p in payouts} == {PayoutStatus.ONGOING}
+        ongoing = PayoutFilter(tenant_id=TENANT, status=PayoutStatus.ONGOING)
+        pages = [market.app.query_payouts(ongoing, None, 2)]
+        while pages[-1].next_cursor is not None:
+            pages.append(market.app.query_payouts(ongoing, pages[-1].next_cursor, 2))
+        assert [len(page.items) for page in pages] == [2, 2, 1]
+        assert [p.id for page in pages for p in page.items] == sorted(p.id for p in payouts)
         market.advance(minutes=40)
         assert market.app.poll_channels(market.clock.now()).changed == 5
         assert {market.status(p) for p in payouts} == {PayoutStatus.PAID}
