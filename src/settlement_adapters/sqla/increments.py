@@ -21,6 +21,18 @@ from sqlalchemy.engine import Dialect
 
 from settlement_adapters.sqla.bulk import qualified_name, run_one
 
+# Rows per statement on MySQL/MariaDB: each row looks its values up in CASE arms one
+# arm after another, so a statement of n rows costs n * n. Funding 100k payouts in
+# one statement took 153 s on MariaDB; in statements of this many rows, taken in id
+# order (the order the rows are locked in), it stays linear.
+CASE_ROWS = 500
+
+
+def in_id_order(rows: Sequence[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """Rows (id first) sorted by id, in runs of at most CASE_ROWS."""
+    ordered = sorted(rows, key=lambda row: row[0])
+    return [ordered[at : at + CASE_ROWS] for at in range(0, len(ordered), CASE_ROWS)]
+
 
 def add_to_open(
     conn: Connection,
@@ -31,9 +43,12 @@ def add_to_open(
 ) -> int:
     """Add each row's deltas (id, then `columns`) to its row while in `status`; rows changed."""
     name = qualified_name(conn, table)
-    ids = sorted(row[0] for row in rows)
     if conn.dialect.name != "postgresql":
-        return _add_by_cases(conn, name, columns, rows, ids, status)
+        return sum(
+            _add_by_cases(conn, name, columns, run, [row[0] for row in run], status)
+            for run in in_id_order(rows)
+        )
+    ids = sorted(row[0] for row in rows)
     lock, update = _open_statements(conn.dialect, name, table, columns)
     run_one(conn, lock, (ids, status))
     arrays = [list(values) for values in zip(*rows, strict=True)]

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
 from settlement_adapters.sqla.bulk import converted_rows, processor, qualified_name, run_one
-from settlement_adapters.sqla.increments import array_parameter
+from settlement_adapters.sqla.increments import array_parameter, in_id_order
 
 
 def update_guarded(
@@ -42,12 +42,15 @@ def update_guarded(
     dialect = conn.dialect
     name = qualified_name(conn, table)
     lines = _converted(dialect, table, (guard, *added, *set_), rows)
-    ids = sorted(line[0] for line in lines)
     if dialect.name == "postgresql":
+        ids = sorted(line[0] for line in lines)
         lock, update = _arrays(dialect, name, table, guard, added, set_)
         run_one(conn, lock, (ids,))
         return run_one(conn, update, [list(values) for values in zip(*lines, strict=True)])
-    return _by_cases(conn, name, guard, added, set_, lines, ids)
+    return sum(
+        _by_cases(conn, name, guard, added, set_, run, [line[0] for line in run])
+        for run in in_id_order(lines)
+    )
 
 
 def _converted(
