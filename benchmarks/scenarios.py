@@ -26,7 +26,7 @@ import workload
 from workload import DataSet, ItemSpec
 
 from settlement_adapters.bootstrap import bootstrap
-from settlement_core.lifecycle import ReleaseSummaryStatus
+from settlement_adapters.testing import fund_and_release, fund_missing, release_funded
 from settlement_core.model import DEFAULT_CHANNEL, ItemKind, RecordBillingItem
 from settlement_core.services.settlement import Settlement
 from settlement_core.testing.fakes import ManualClock
@@ -211,8 +211,7 @@ def warm_up(app: Settlement, tenant: str = workload.WARMUP_TENANT, days_back: in
     app.create_payouts(as_of)
     # Payouts are created at the clock's NOW: released as of then. Their callbacks
     # arrive with the timed run's.
-    app.prepare_release(workload.NOW)
-    _fund_and_release(app, tenant)
+    fund_and_release(app, tenant, workload.NOW, "wire")
 
 
 def refresh_statistics(store: Store) -> None:
@@ -342,9 +341,9 @@ def release_flow(app: Settlement, callbacks: int = CALLBACK_SAMPLE) -> ReleaseRu
     start = perf_counter()
     made = app.prepare_release(workload.NOW)
     prepared = perf_counter()
-    _fund(app, workload.TENANT)
+    fund_missing(app, workload.TENANT, "wire")
     funded = perf_counter()
-    released = _release(app, workload.TENANT)
+    released = release_funded(app, workload.TENANT)
     end = perf_counter()
     clock = app.context.clock
     assert isinstance(clock, ManualClock)
@@ -363,29 +362,6 @@ def release_flow(app: Settlement, callbacks: int = CALLBACK_SAMPLE) -> ReleaseRu
         len(due),
         answered,
     )
-
-
-def _fund(app: Settlement, tenant: str) -> None:
-    """Wire to each channel what the operations report says is missing."""
-    for position in app.operations_report(tenant).positions:
-        if position.to_fund.amount > 0:
-            reference = f"wire-{position.channel}-{position.currency}"
-            app.record_funding(tenant, position.channel, position.to_fund, reference)
-
-
-def _release(app: Settlement, tenant: str) -> int:
-    """Release every funded summary of the tenant; the payouts they hold."""
-    released = 0
-    for summary in app.operations_report(tenant).summaries:
-        if summary.status is ReleaseSummaryStatus.FUNDED:
-            app.release(tenant, summary.id)
-            released += len(summary.payout_ids)
-    return released
-
-
-def _fund_and_release(app: Settlement, tenant: str) -> None:
-    _fund(app, tenant)
-    _release(app, tenant)
 
 
 # The settings a figure depends on most: the buffer cache the tables outgrow at 1M

@@ -136,13 +136,26 @@ def fund_and_release(app: Settlement, tenant_id: str, as_of: datetime, wire: str
     run again with the same `wire` replays its fundings instead of adding more.
     """
     app.prepare_release(as_of)
+    fund_missing(app, tenant_id, wire)
+    release_funded(app, tenant_id)
+
+
+def fund_missing(app: Settlement, tenant_id: str, wire: str) -> None:
+    """Wire to each channel what the operations report says is missing (`{wire}-...` refs)."""
     for position in app.operations_report(tenant_id).positions:
         if position.to_fund.amount > 0:
             reference = f"{wire}-{position.channel}-{position.currency}"
             app.record_funding(tenant_id, position.channel, position.to_fund, reference)
+
+
+def release_funded(app: Settlement, tenant_id: str) -> int:
+    """Release every funded summary of the tenant; how many payouts they hold."""
+    released = 0
     for summary in app.operations_report(tenant_id).summaries:
         if summary.status is ReleaseSummaryStatus.FUNDED:
             app.release(tenant_id, summary.id)
+            released += len(summary.payout_ids)
+    return released
 
 
 class ChannelMarket(Marketplace):

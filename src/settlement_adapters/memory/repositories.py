@@ -744,9 +744,7 @@ class MemoryPayoutRepository(_Repository):
 
         if where.status is not None:
             # One status: its index, from the cursor on, instead of every payout a page.
-            found = self._viewed((where.status,), keep, after, limit + 1)
-            chosen = found[:limit]
-            return Page(chosen, chosen[-1].id if len(found) > limit and chosen else None)
+            return _page(self._viewed((where.status,), keep, after, limit + 1), after, limit)
         return _page(filter(keep, self._all()), after, limit)
 
 

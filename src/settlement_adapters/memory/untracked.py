@@ -33,8 +33,9 @@ class UntrackedDict(MutableMapping[K, V], Generic[K, V]):
     a full collection, and stays so as long as only untracked values go in. A
     fresh tuple is tracked until a collection has looked at it, so a write
     parks it in `fresh`, and `settle` (at a commit, once a few hundred wait)
-    moves what has been untracked since into the main dict. Values are never falsy (rows, non-empty
-    tuples), so a read is one lookup in each dict, no sentinel compared.
+    moves what has been untracked since into the main dict. Values are never
+    falsy (rows, non-empty tuples), so a read is one lookup in each dict, no
+    sentinel compared.
     """
 
     __slots__ = ("_fresh", "_main")

@@ -44,10 +44,7 @@ def add_to_open(
     """Add each row's deltas (id, then `columns`) to its row while in `status`; rows changed."""
     name = qualified_name(conn, table)
     if conn.dialect.name != "postgresql":
-        return sum(
-            _add_by_cases(conn, name, columns, run, [row[0] for row in run], status)
-            for run in in_id_order(rows)
-        )
+        return sum(_add_by_cases(conn, name, columns, run, status) for run in in_id_order(rows))
     ids = sorted(row[0] for row in rows)
     lock, update = _open_statements(conn.dialect, name, table, columns)
     run_one(conn, lock, (ids, status))
@@ -60,11 +57,11 @@ def _add_by_cases(
     name: str,
     columns: tuple[str, ...],
     rows: Sequence[tuple[Any, ...]],
-    ids: list[str],
     status: str,
 ) -> int:
-    # MySQL/MariaDB: no arrays, so the deltas are CASE arms keyed by id.
+    # MySQL/MariaDB: no arrays, so the deltas are CASE arms keyed by id (rows in id order).
     quote = conn.dialect.identifier_preparer.quote
+    ids = [row[0] for row in rows]
     marks = ", ".join(["%s"] * len(ids))
     run_one(conn, f"SELECT id FROM {name} WHERE id IN ({marks}) ORDER BY id FOR UPDATE", ids)
     arms = " ".join(["WHEN %s THEN %s"] * len(rows))

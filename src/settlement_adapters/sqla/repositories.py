@@ -321,19 +321,19 @@ class SqlBillingItemRepository(_Repository):
         self.uow.flush()
         allowed = sources(BillingItemStatus, trigger)
         dest = destination(BillingItemStatus, trigger)
+        chunks = _in_chunks(list(dict.fromkeys(statement_ids)), self.uow.dialect)
+        moved = 0
         if trigger == CLOSE_TRIGGER:
-            moved = 0
-            for length, params in _in_chunks(list(dict.fromkeys(statement_ids)), self.uow.dialect):
+            for length, params in chunks:
                 moved += self.uow.fetch_values(_count_of(length, frozenset(allowed)), params)[0][0]
         else:
             stored = {s.value for s in allowed}
             if BillingItemStatus.STATEMENTED in allowed:
                 # Items of these statements (never open ones) that are stored as pending.
                 stored.add(BillingItemStatus.PENDING.value)
-            moved = 0
-            for length, params in _in_chunks(list(dict.fromkeys(statement_ids)), self.uow.dialect):
-                stmt = _move_items(length, tuple(sorted(stored)), dest.value)
-                moved += self.uow.execute(stmt, params).rowcount
+            kept = tuple(sorted(stored))
+            for length, params in chunks:
+                moved += self.uow.execute(_move_items(length, kept, dest.value), params).rowcount
         chosen = set(statement_ids)
         for (name, _), entry in self.uow.tracked.items():
             item = entry[0]

@@ -47,10 +47,7 @@ def update_guarded(
         lock, update = _arrays(dialect, name, table, guard, added, set_)
         run_one(conn, lock, (ids,))
         return run_one(conn, update, [list(values) for values in zip(*lines, strict=True)])
-    return sum(
-        _by_cases(conn, name, guard, added, set_, run, [line[0] for line in run])
-        for run in in_id_order(lines)
-    )
+    return sum(_by_cases(conn, name, guard, added, set_, run) for run in in_id_order(lines))
 
 
 def _converted(
@@ -97,12 +94,13 @@ def _by_cases(
     added: tuple[str, ...],
     set_: tuple[str, ...],
     lines: list[tuple[Any, ...]],
-    ids: list[str],
 ) -> int:
-    # MySQL/MariaDB: no arrays, so each column's values are CASE arms keyed by id.
+    # MySQL/MariaDB: no arrays, so each column's values are CASE arms keyed by id (lines
+    # in id order).
     # Its assignments see the columns already assigned to their left, and none
     # here reads another; WHERE is evaluated before any assignment.
     quote = conn.dialect.identifier_preparer.quote
+    ids = [line[0] for line in lines]
     marks = ", ".join(["%s"] * len(ids))
     run_one(conn, f"SELECT id FROM {name} WHERE id IN ({marks}) ORDER BY id FOR UPDATE", ids)
     arms = " ".join(["WHEN %s THEN %s"] * len(lines))
