@@ -43,6 +43,7 @@ EXTERNAL = 128  # the longest identifier a host may send
 # The due index's condition: a statement leaves it at the close, so the payout job's
 # status change writes no entry of it (MariaDB has no partial index: all rows).
 OPEN_ONLY = "status = 'open'"
+RELEASED_ONLY = "release_id IS NOT NULL"
 
 
 def _id(name: str = "id", **kw: object) -> Column[str]:
@@ -170,7 +171,14 @@ payouts = Table(
     Index("ix_settlement_payouts_status", "tenant_id", "status", "created_at"),
     # The dispatch jobs (release, poll, retry) scan by state across tenants.
     Index("ix_settlement_payouts_dispatch", "status", "id"),
-    Index("ix_settlement_payouts_release", "release_id"),
+    # Payouts in a release only, where partial indexes exist (0012): without its NULLs
+    # it cannot tempt a planner into reading and sorting every unreleased payout.
+    Index(
+        "ix_settlement_payouts_release",
+        "release_id",
+        sqlite_where=text(RELEASED_ONLY),
+        postgresql_where=text(RELEASED_ONLY),
+    ),
 )
 
 release_summaries = Table(
