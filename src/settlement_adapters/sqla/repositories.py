@@ -528,7 +528,7 @@ class SqlStatementRepository(_Repository):
         """Accounts holding closed statements payable at `as_of`, in id order."""
         self.uow.flush()
         c = self.table.c
-        where = [c.status == StatementStatus.CLOSED.value, c.payable_at <= as_of]
+        where = [_status_in(c.status, [StatementStatus.CLOSED]), c.payable_at <= as_of]
         if after is not None:
             where.append(c.account_id > after)
         stmt = select(c.account_id).where(*where).distinct().order_by(c.account_id).limit(limit)
@@ -570,7 +570,7 @@ class SqlStatementRepository(_Repository):
             .join(tables.accounts, a.id == c.account_id)
             .where(
                 c.tenant_id == tenant_id,
-                c.status.in_([s.value for s in UNPAID_STATEMENTS]),
+                _status_in(c.status, UNPAID_STATEMENTS),
                 c.payable_at <= payable_by,
             )
             .group_by(c.account_id, a.payout_channel, c.currency)
@@ -1230,8 +1230,10 @@ def _status_in(column: ColumnElement[str], statuses: Iterable[StrEnum]) -> Colum
     """`column` holds one of these enum values (statuses, item kinds), as literals in the SQL.
 
     A partial index (the due statements', WHERE status = 'open') serves a query
-    only if the planner sees the index's condition in the query's: with a bound
-    parameter SQLite never does, and PostgreSQL not in a generic plan.
+    only if the planner sees the index's condition in the query's: PostgreSQL
+    does not through a parameter in a generic plan. SQLite looks at the value
+    bound, and so compiles the statement again at every execution: a shop's
+    account read with its open statements took 70 µs instead of 15.
     """
     values = sorted(s.value for s in statuses)
     if len(values) == 1:
@@ -1333,7 +1335,7 @@ def _accounts_by_id(length: int) -> Select[Any]:
 def _statements_of(length: int, status: StatementStatus, lock: bool) -> Select[Any]:
     """Some accounts' statements in one status (payable by p_as_of when closed), by period."""
     c = tables.statements.c
-    where = [_one_of(c.account_id, length), c.status == status.value]
+    where = [_one_of(c.account_id, length), _status_in(c.status, [status])]
     if length == ANY_ARRAY:
         where.append(_within_array(c.account_id))
     if status is StatementStatus.CLOSED:
@@ -1399,7 +1401,7 @@ def _shop_with_open_statements() -> tuple[Select[Any], int]:
     """
     a, s = tables.accounts, tables.statements
     joined = a.outerjoin(
-        s, and_(s.c.account_id == a.c.id, s.c.status == StatementStatus.OPEN.value)
+        s, and_(s.c.account_id == a.c.id, _status_in(s.c.status, [StatementStatus.OPEN]))
     )
     stmt = (
         select(a, s)
@@ -1469,7 +1471,7 @@ ITEM_READ = select(
 def _item_status_is(status: BillingItemStatus) -> ColumnElement[bool]:
     """The filter matching items whose status, as `status_on` derives it, is `status`."""
     i, s = tables.billing_items.c, tables.statements.c
-    still_open = s.status == StatementStatus.OPEN.value
+    still_open = _status_in(s.status, [StatementStatus.OPEN])
     pending = i.status == BillingItemStatus.PENDING.value
     if status is BillingItemStatus.PENDING:
         return and_(pending, still_open)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from settlement_adapters.sqla import mapping, tables
-from settlement_adapters.sqla.repositories import ITEM_READ, _Repository
+from settlement_adapters.sqla.repositories import ITEM_READ, _Repository, _status_in
 from settlement_core.lifecycle import GATED_RUNS, RunStatus, StatementStatus
 from settlement_core.model import BillingItem, Run
 
@@ -118,7 +118,7 @@ class SqlRunRepository(_Repository):
             .where(
                 i.tenant_id == tenant_id,
                 i.run_id == run_id,
-                s.status == StatementStatus.PAID_OUT.value,
+                _status_in(s.status, [StatementStatus.PAID_OUT]),
             )
         )
         return int(self.uow.execute(stmt).scalar_one())
@@ -131,7 +131,8 @@ class SqlRunRepository(_Repository):
         ids = list(statement_ids)
         for start in range(0, len(ids), CHUNK):
             stmt = select(s.id).where(
-                s.id.in_(ids[start : start + CHUNK]), s.status == StatementStatus.PAID_OUT.value
+                s.id.in_(ids[start : start + CHUNK]),
+                _status_in(s.status, [StatementStatus.PAID_OUT]),
             )
             found.update(self.uow.execute(stmt).scalars())
         return found
