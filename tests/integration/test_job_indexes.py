@@ -13,7 +13,7 @@ where PostgreSQL's statistics predate every payout.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,72 +150,104 @@ def test_the_release_index_holds_released_payouts_only(engine: Engine, build: st
         assert "release_id IS NOT NULL" in found
 
 
-# Enough rows that PostgreSQL, believing them one, read and sorted them all through
-# the full release index (from about 30k rows on this schema).
-UNRELEASED = 50_000
+# Enough rows that PostgreSQL, believing them one, read and sorted them all (from about
+# 30k rows on this schema).
+MANY = 50_000
 _PAYOUT = (
     "INSERT INTO {table} (id, tenant_id, account_id, payout_key, amount_minor, currency,"
     " sources, statement_ids, created_at, transaction_id, status, attempts, kind, channel,"
-    " release_id, funded, version)"
+    " release_id, funded, version, submitted_at, next_attempt_at)"
     " SELECT {id}, 't', md5(g::text), '{status}-' || g, 100, 'USD', '[]', '[]',"
     " TIMESTAMP '2025-03-04 00:00', md5(g::text), '{status}', 0, 'scheduled', 'default',"
-    " {release}, false, 1 FROM generate_series(1, {count}) g"
+    " {release}, false, 1, TIMESTAMP '2025-03-04 01:00', TIMESTAMP '2025-03-04 02:00'"
+    " FROM generate_series(1, {count}) g"
 )
+_AS_OF = datetime(2025, 3, 5, tzinfo=UTC)
+_CURSOR = "01000000-0000-7000-8000-000000000000"
+# The dispatch jobs' scans: the status their payouts are in, and the page they read.
+SCANS: dict[str, tuple[str, Callable[[SqlAlchemyUnitOfWork, str | None], object]]] = {
+    "prepare_release": ("created", lambda uow, after: uow.payouts.releasable(_AS_OF, after, 500)),
+    "poll_channels": ("ongoing", lambda uow, a: uow.payouts.awaiting_answer(_AS_OF, a, 500)),
+    "retry_failed_payouts": ("failed", lambda uow, a: uow.payouts.due_for_retry(_AS_OF, a, 500)),
+}
 
 
-def _releasable_queries(engine: Engine) -> list[tuple[str, Any]]:
-    """The SQL and parameters of the releasable scan, from the start and after a cursor."""
+def _scan_queries(
+    engine: Engine, scan: Callable[[SqlAlchemyUnitOfWork, str | None], object]
+) -> list[tuple[str, Any]]:
+    """The SQL and parameters of a job's payout scan, from the start and after a cursor."""
     queries: list[tuple[str, Any]] = []
 
     @event.listens_for(engine, "before_cursor_execute")
     def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if "release_id IS NULL" in sql:
+        if "settlement_payouts" in sql and "FOR UPDATE" in sql:
             queries.append((sql, params))
 
-    as_of = datetime(2025, 3, 5, tzinfo=UTC)
     with SqlAlchemyUnitOfWork(engine) as uow:
-        uow.payouts.releasable(as_of, None, 500)
-        uow.payouts.releasable(as_of, "01000000-0000-7000-8000-000000000000", 500)
+        scan(uow, None)
+        scan(uow, _CURSOR)
     event.remove(engine, "before_cursor_execute", seen)
     return queries
 
 
-def test_unreleased_payouts_are_read_in_id_order_on_statistics_older_than_them(
-    tmp_path: Path,
+@pytest.mark.parametrize("job", sorted(SCANS))
+def test_a_job_reads_its_payouts_in_id_order_on_statistics_older_than_them(
+    tmp_path: Path, job: str
 ) -> None:
-    """PostgreSQL analyzed with one released payout, then 50k made: no sort, the dispatch index."""
+    """PostgreSQL analyzed with one paid payout, then 50k made: no sort, the dispatch index."""
+    status, scan = SCANS[job]
     with empty_store("postgresql", tmp_path) as engine:
         assert engine is not None
         table = f"{target_schema(engine)}.settlement_payouts"
+        one = "'00000000-0000-7000-8000-000000000001'"
         with engine.begin() as conn:
-            released = _PAYOUT.format(
-                table=table,
-                id="'00000000-0000-7000-8000-000000000001'",
-                status="paid",
-                release="'r'",
-                count=1,
+            conn.execute(
+                text(_PAYOUT.format(table=table, id=one, status="paid", release="'r'", count=1))
             )
-            conn.execute(text(released))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"ANALYZE {table}"))
-        queries = _releasable_queries(engine)
+        queries = _scan_queries(engine, scan)
+        many = "'01a2523d-' || lpad(to_hex(g), 27, '0')"
         with engine.begin() as conn:
-            unreleased = _PAYOUT.format(
-                table=table,
-                id="'01a2523d-' || lpad(to_hex(g), 27, '0')",
-                status="created",
-                release="NULL",
-                count=UNRELEASED,
+            conn.execute(
+                text(
+                    _PAYOUT.format(table=table, id=many, status=status, release="NULL", count=MANY)
+                )
             )
-            conn.execute(text(unreleased))
             plans = [
                 "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
                 for sql, params in queries
             ]
-    assert len(plans) == 2
+    assert len(plans) >= 2
     for plan in plans:
         assert "Sort" not in plan, plan
         assert "ix_settlement_payouts_dispatch" in plan, plan
+
+
+def test_payouts_awaiting_an_answer_come_in_id_order_across_statuses(tmp_path: Path) -> None:
+    """The poll's page merges its scans per status: in id order, the limit, after the cursor."""
+    insert = (
+        "INSERT INTO settlement_payouts (id, tenant_id, account_id, payout_key, amount_minor,"
+        " currency, sources, statement_ids, created_at, transaction_id, status, attempts,"
+        " version, submitted_at) VALUES (:id, 't', 'a', :id, 100, 'USD', '[]', '[]',"
+        " '2025-03-04 00:00:00.000000', 'x', :status, 1, 1, '2025-03-04 01:00:00.000000')"
+    )
+    # Ongoing and unknown payouts alternate in id order.
+    rows = [
+        {"id": f"01a2523d-0000-7000-8000-{n:012d}", "status": ("ongoing", "unknown")[n % 2]}
+        for n in range(12)
+    ]
+    with empty_store("sqlite", tmp_path) as engine:
+        assert engine is not None
+        with engine.begin() as conn:
+            conn.execute(text(insert), rows)
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            first = uow.payouts.awaiting_answer(_AS_OF, None, 5)
+            rest = uow.payouts.awaiting_answer(_AS_OF, first[-1].id, 5)
+            last = uow.payouts.awaiting_answer(_AS_OF, rest[-1].id, 5)
+    assert [int(p.id[-12:]) for p in first] == [0, 1, 2, 3, 4]
+    assert [int(p.id[-12:]) for p in rest] == [5, 6, 7, 8, 9]
+    assert [int(p.id[-12:]) for p in last] == [10, 11]
 
 
 def test_a_release_s_payouts_are_found_through_the_partial_index(tmp_path: Path) -> None:
