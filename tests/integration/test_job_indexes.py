@@ -92,27 +92,37 @@ def test_partial_indexes_hold_their_rows_only(engine: Engine, build: str, index:
 
 
 @contextmanager
+def _capturing(engine: Engine, keep: Callable[[str], bool]) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL (and parameters) the engine runs meanwhile that `keep` keeps."""
+    queries: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
+        if keep(sql):
+            queries.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield queries
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+@contextmanager
 def _one_order(tmp_path: Path, *markers: str) -> Iterator[tuple[Engine, list[tuple[str, Any]]]]:
     """A SQLite store after one order and the jobs, and the SQL it ran holding every marker."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     create_schema(engine)
-    queries: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if all(marker in sql for marker in markers):
-            queries.append((sql, params))
 
     def build(rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
         return bootstrap(engine, rules, clock=clock, fx=fx)
 
-    market = Marketplace(build)
-    market.shop("s1")
-    market.order("s1", "10.00")
-    market.advance(days=3)
-    assert market.run_jobs()[0] == 1
-    event.remove(engine, "before_cursor_execute", seen)
+    with _capturing(engine, lambda sql: all(marker in sql for marker in markers)) as queries:
+        market = Marketplace(build)
+        market.shop("s1")
+        market.order("s1", "10.00")
+        market.advance(days=3)
+        assert market.run_jobs()[0] == 1
     try:
         yield engine, queries
     finally:
@@ -173,17 +183,13 @@ def _scan_queries(
     engine: Engine, scan: Callable[[SqlAlchemyUnitOfWork, str | None], object]
 ) -> list[tuple[str, Any]]:
     """The SQL and parameters of a job's payout scan, from the start and after a cursor."""
-    queries: list[tuple[str, Any]] = []
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if "settlement_payouts" in sql and "FOR UPDATE" in sql:
-            queries.append((sql, params))
+    def locking(sql: str) -> bool:
+        return "settlement_payouts" in sql and "FOR UPDATE" in sql
 
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with _capturing(engine, locking) as queries, SqlAlchemyUnitOfWork(engine) as uow:
         scan(uow, None)
         scan(uow, _CURSOR)
-    event.remove(engine, "before_cursor_execute", seen)
     return queries
 
 
@@ -249,16 +255,13 @@ def test_payouts_awaiting_an_answer_come_in_id_order_across_statuses(tmp_path: P
 
 def test_a_release_s_payouts_are_found_through_the_partial_index(tmp_path: Path) -> None:
     """SQLite reads `release_id = ?` from the index without NULLs."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_schema(engine)
-    try:
+    with empty_store("sqlite", tmp_path) as engine:
+        assert engine is not None
         with engine.connect() as conn:
             sql = "SELECT id FROM settlement_payouts WHERE release_id = ?"
             plan = " ".join(
                 str(r) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", ("r",))
             )
-    finally:
-        engine.dispose()
     assert RELEASE in plan, plan
 
 
