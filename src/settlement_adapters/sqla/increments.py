@@ -87,16 +87,30 @@ def array_parameter(dialect: Dialect, table: Table, column: str) -> str:
     return f"%s::{table.c[column].type.compile(dialect=dialect)}[]"
 
 
+def lock_by_ids(dialect: Dialect, name: str, table: Table, condition: str = "") -> str:
+    """SELECT ... FOR UPDATE of rows by id, in the order the ids are given (PostgreSQL).
+
+    The ids come sorted by the caller, in code points: the order the per-row
+    statements lock in. One primary-key lookup per id, in a LATERAL subquery the
+    planner cannot turn into a scan. As `id = ANY(...)`, on a table never analyzed
+    it read the table, or every open statement through the due index, and sorted
+    the rows: 100 ms a batch among 160,000 statements. `condition` is appended to
+    the lookup's WHERE (" AND status = %s": its parameter follows the ids).
+    """
+    return (
+        f"SELECT found.id FROM unnest({array_parameter(dialect, table, 'id')})"
+        " WITH ORDINALITY AS wanted(id, at) CROSS JOIN LATERAL"
+        f" (SELECT id FROM {name} WHERE id = wanted.id{condition} LIMIT 1 FOR UPDATE)"
+        " AS found ORDER BY wanted.at"
+    )
+
+
 @cache
 def _open_statements(
     dialect: Dialect, name: str, table: Table, columns: tuple[str, ...]
 ) -> tuple[str, str]:
     quote = dialect.identifier_preparer.quote
-    # "C" collation: the code-point order the per-row statements are sorted in.
-    lock = (
-        f"SELECT id FROM {name} WHERE id = ANY({array_parameter(dialect, table, 'id')})"
-        f' AND status = %s ORDER BY id COLLATE "C" FOR UPDATE'
-    )
+    lock = lock_by_ids(dialect, name, table, " AND status = %s")
     sets = ", ".join(f"{quote(c)} = t.{quote(c)} + v.{quote(c)}" for c in columns)
     arrays = ", ".join(array_parameter(dialect, table, c) for c in ("id", *columns))
     names = ", ".join(quote(c) for c in ("id", *columns))

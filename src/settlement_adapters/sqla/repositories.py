@@ -30,6 +30,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     update,
 )
 
@@ -214,7 +215,7 @@ class SqlAccountRepository(_Repository):
         known = self.uow.new_accounts_by_shop
         found = {s: known[(tenant_id, s)] for s in shop_ids if (tenant_id, s) in known}
         missing = [s for s in dict.fromkeys(shop_ids) if s not in found]
-        for length, params in _in_chunks(missing, self.uow.dialect):
+        for length, params in _in_chunks(missing, self.uow.dialect, _PROBE_CHUNK):
             params["p_tenant_id"] = tenant_id
             for account in self._fetched(_tenant_any(self.table, "shop_id", length), params):
                 found[account.shop_id] = account
@@ -263,7 +264,7 @@ class SqlBillingItemRepository(_Repository):
         """The items recorded under any of these keys, by key, in a few queries."""
         found: dict[str, BillingItem] = {}
         unique = list(dict.fromkeys(keys))
-        for length, params in _in_chunks(unique, self.uow.dialect):
+        for length, params in _in_chunks(unique, self.uow.dialect, _PROBE_CHUNK):
             params["p_tenant_id"] = tenant_id
             for item in self._fetched(_tenant_any(self.table, "item_key", length), params):
                 found[item.key] = item
@@ -1260,12 +1261,18 @@ def _chunks(values: Sequence[T], size: int = 500) -> list[Sequence[T]]:
 _IN_LENGTHS = (1, 4, 16, 64, 256, 500)
 ANY_ARRAY = 0
 _ARRAY_CHUNK = 10_000  # a whole batch: an array is one parameter however long
+# Values per LATERAL lookup (`_tenant_any`): the planner costs a probe of the items at
+# about 17, and from a cost of 100,000 PostgreSQL compiles the query before running it
+# (JIT: 7 ms for 12,000 keys, 47 ms in all, against 14 ms for 4,000 keys without).
+_PROBE_CHUNK = 4_000
 
 
-def _in_chunks(values: Sequence[Any], dialect: str) -> list[tuple[int, dict[str, Any]]]:
+def _in_chunks(
+    values: Sequence[Any], dialect: str, array_chunk: int = _ARRAY_CHUNK
+) -> list[tuple[int, dict[str, Any]]]:
     """Per chunk of `values`: the statement length to use, and the chunk's parameters."""
     if dialect == "postgresql":
-        return [(ANY_ARRAY, {"p_in": list(chunk)}) for chunk in _chunks(values, _ARRAY_CHUNK)]
+        return [(ANY_ARRAY, {"p_in": list(chunk)}) for chunk in _chunks(values, array_chunk)]
     return [_in_params(chunk) for chunk in _chunks(values)]
 
 
@@ -1384,9 +1391,26 @@ def _matching(table: Table, columns: tuple[str, ...], lock: bool) -> Select[Any]
 
 @cache
 def _tenant_any(table: Table, any_of: str, length: int) -> Select[Any]:
-    """A tenant's rows whose `any_of` is one of a padded IN list (see `_in_chunks`)."""
+    """A tenant's rows whose `any_of` is one of a padded IN list (see `_in_chunks`).
+
+    On PostgreSQL, one lookup per value on the (tenant, value) unique index, in a
+    LATERAL subquery that the planner cannot turn into a scan. A table never
+    analyzed looks to it as if a tenant held 0.5% of its rows, and it read every
+    row of the tenant through a tenant index, filtering by key: a batch's lookup
+    of 2,000 keys in a million items took 241 ms, and grew with the table.
+    """
     c = table.c
-    return _read(table).where(c.tenant_id == bindparam("p_tenant_id"), _one_of(c[any_of], length))
+    tenant = c.tenant_id == bindparam("p_tenant_id")
+    if length != ANY_ARRAY:
+        return _read(table).where(tenant, _one_of(c[any_of], length))
+    wanted = (
+        func.unnest(bindparam("p_in", type_=ARRAY(c[any_of].type)))
+        .table_valued("value")
+        .render_derived("wanted")
+    )
+    # LIMIT 1 keeps the subquery a subquery: each value is at most one row anyway.
+    found = _read(table).where(tenant, c[any_of] == wanted.c.value).limit(1).lateral("found")
+    return select(found).select_from(wanted).join(found, true())
 
 
 @cache

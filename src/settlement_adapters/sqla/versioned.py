@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
 from settlement_adapters.sqla.bulk import converted_rows, processor, qualified_name, run_one
-from settlement_adapters.sqla.increments import array_parameter, in_id_order
+from settlement_adapters.sqla.increments import array_parameter, in_id_order, lock_by_ids
 
 
 def update_guarded(
@@ -68,11 +68,7 @@ def _arrays(
     set_: tuple[str, ...],
 ) -> tuple[str, str]:
     quote = dialect.identifier_preparer.quote
-    # "C" collation: the code-point order the per-row statements are sorted in.
-    lock = (
-        f"SELECT id FROM {name} WHERE id = ANY({array_parameter(dialect, table, 'id')})"
-        ' ORDER BY id COLLATE "C" FOR UPDATE'
-    )
+    lock = lock_by_ids(dialect, name, table)
     # The arrays' columns are named by position: the guard may be a column set too.
     columns = ("id", guard, *added, *set_)
     sets = [f"{quote(c)} = t.{quote(c)} + v.v{at}" for at, c in enumerate(added, 2)]
