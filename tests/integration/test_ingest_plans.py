@@ -4,8 +4,9 @@ A new deployment's tables have no statistics until autovacuum first analyzes
 them, and a bulk load can outrun it. The planner then takes a tenant for 0.5%
 of the rows: the lookups of a batch's keys and shops read every row of the
 tenant through a tenant index, and the lock of its statements read every open
-one, so each batch cost more than the last. Each lookup is one probe of a
-unique index per value, whatever the statistics say.
+one, so each batch cost more than the last; the increments that follow the
+lock hashed every open statement. Each lookup is one probe of a unique index
+per value, and each increment finds its row by the ctid its lock returned.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, event, text
+from sqlalchemy import Engine, Table, event, select, text, update
 
 from settlement_adapters.bootstrap import bootstrap
 from settlement_adapters.sqla import tables
 from settlement_adapters.sqla.bulk import qualified_name
-from settlement_adapters.sqla.increments import lock_by_ids
+from settlement_adapters.sqla.increments import add_to_open, lock_by_ids
 from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
 from settlement_adapters.testing import empty_store
 from settlement_core.ports import Clock, FxRates
@@ -148,3 +149,53 @@ def test_a_long_lookup_comes_in_chunks_and_finds_every_value(engine: Engine) -> 
     assert len(queries) == 3
     assert sorted(found) == sorted(keys)
     assert all(item.key == key for key, item in found.items())
+
+
+def test_statement_increments_find_their_rows_by_the_ctids_locked(engine: Engine) -> None:
+    """The UPDATE after the lock joins each row by its ctid, not through the status index.
+
+    Whether PostgreSQL then fetches each ctid or scans the table is its choice by
+    the table's size, which it knows without statistics: here a scan (50k rows),
+    at a million items a fetch per row.
+    """
+    ids = [f"st-{n}" for n in range(2, 2 * _LOOKED_UP + 1, 2)]
+    updates: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
+        if sql.startswith("UPDATE"):
+            updates.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.begin() as conn:
+            rows = [(statement_id, 3, 1) for statement_id in ids]
+            columns = ("total_minor", "item_count")
+            assert add_to_open(conn, tables.statements, columns, rows, "open") == len(ids)
+            plan = "\n".join(
+                r[0] for r in conn.exec_driver_sql(f"EXPLAIN {updates[0][0]}", updates[0][1])
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert "Tid Scan" in plan or "Hash Cond: (v.row_tid = t.ctid)" in plan, plan
+    assert "Bitmap" not in plan and "status" not in plan, plan
+    s = tables.statements.c
+    with engine.connect() as conn:
+        got = conn.execute(select(s.id, s.total_minor, s.item_count).where(s.id.in_(ids[:3]))).all()
+        original = conn.execute(
+            select(s.total_minor, s.item_count).where(s.id.not_like("st-%"))
+        ).one()
+    assert {(t, c) for _, t, c in got} == {(original.total_minor + 3, original.item_count + 1)}
+
+
+def test_increments_skip_a_statement_no_longer_open(engine: Engine) -> None:
+    """A closed statement is neither locked nor changed: the count says so."""
+    s = tables.statements.c
+    with engine.begin() as conn:
+        conn.execute(update(tables.statements).where(s.id == "st-1").values(status="closed"))
+        rows = [("st-1", 5, 1), ("st-2", 5, 1)]
+        assert (
+            add_to_open(conn, tables.statements, ("total_minor", "item_count"), rows, "open") == 1
+        )
+        closed = conn.execute(select(s.total_minor).where(s.id == "st-1")).scalar_one()
+        still = conn.execute(select(s.total_minor).where(s.id == "st-3")).scalar_one()
+    assert closed == still  # st-3 was never touched, st-1 as it was before

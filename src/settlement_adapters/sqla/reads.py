@@ -52,7 +52,7 @@ def fetch_values(
 ) -> list[tuple[Any, ...]]:
     """The rows of a built-once SELECT as tuples, values as Core reads them."""
     plan = _plan(conn.dialect, schema_translation(conn), statement)
-    rows = _run(conn, plan.statement.sql, plan.statement.parameters(params))
+    rows = run_query(conn, plan.statement.sql, plan.statement.parameters(params))
     return converted_rows(plan.converting, rows)
 
 
@@ -65,7 +65,8 @@ class _Plan:
     converting: tuple[tuple[int, Processor], ...]
 
 
-def _run(conn: Connection, sql: str, parameters: Any) -> Sequence[Any]:
+def run_query(conn: Connection, sql: str, parameters: Any) -> Sequence[Any]:
+    """The rows of one SQL text on the driver's cursor, as the driver returns them."""
     raw = conn.connection.driver_connection
     assert raw is not None
     dbapi = conn.dialect.loaded_dbapi

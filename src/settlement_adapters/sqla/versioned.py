@@ -23,7 +23,12 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
 from settlement_adapters.sqla.bulk import converted_rows, processor, qualified_name, run_one
-from settlement_adapters.sqla.increments import array_parameter, in_id_order, lock_by_ids
+from settlement_adapters.sqla.increments import (
+    array_parameter,
+    in_id_order,
+    lock_by_ids,
+    locked_rows,
+)
 
 
 def update_guarded(
@@ -45,8 +50,11 @@ def update_guarded(
     if dialect.name == "postgresql":
         ids = sorted(line[0] for line in lines)
         lock, update = _arrays(dialect, name, table, guard, added, set_)
-        run_one(conn, lock, (ids,))
-        return run_one(conn, update, [list(values) for values in zip(*lines, strict=True)])
+        tids = locked_rows(conn, lock, (ids,))
+        kept = [(tids[line[0]], *line[1:]) for line in lines if line[0] in tids]
+        if not kept:
+            return 0
+        return run_one(conn, update, [list(values) for values in zip(*kept, strict=True)])
     return sum(_by_cases(conn, name, guard, added, set_, run) for run in in_id_order(lines))
 
 
@@ -74,11 +82,12 @@ def _arrays(
     sets = [f"{quote(c)} = t.{quote(c)} + v.v{at}" for at, c in enumerate(added, 2)]
     sets += [f"{quote(c)} = v.v{at}" for at, c in enumerate(set_, 2 + len(added))]
     sets.append("version = t.version + 1")
-    arrays = ", ".join(array_parameter(dialect, table, c) for c in columns)
+    # The rows are found by the ctids their lock returned (see `locked_rows`).
+    arrays = ", ".join(["%s::tid[]", *(array_parameter(dialect, table, c) for c in columns[1:])])
     names = ", ".join(f"v{at}" for at in range(len(columns)))
     update = (
         f"UPDATE {name} AS t SET {', '.join(sets)} FROM unnest({arrays}) AS v({names})"
-        f" WHERE t.id = v.v0 AND t.{quote(guard)} = v.v1"
+        f" WHERE t.ctid = v.v0 AND t.{quote(guard)} = v.v1"
     )
     return lock, update
 
