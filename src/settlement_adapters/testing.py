@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +73,24 @@ def empty_store(backend: str, folder: Path, tables: bool = True) -> Iterator[Eng
         return
     with scratch_schema(backend, tables=tables) as scratch:
         yield scratch.engine
+
+
+@contextlib.contextmanager
+def captured_sql(engine: Engine, keep: Callable[[str], bool]) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL (and parameters) the engine runs meanwhile that `keep` keeps."""
+    from sqlalchemy import event
+
+    queries: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
+        if keep(sql):
+            queries.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield queries
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 def store_build(engine: Engine | None, batch_size: int = 500) -> ChannelBuild:

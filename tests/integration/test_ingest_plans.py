@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, event, select, text, update
+from sqlalchemy import Engine, Table, select, text, update
 
 from settlement_adapters.bootstrap import bootstrap
 from settlement_adapters.sqla import tables
 from settlement_adapters.sqla.bulk import qualified_name
 from settlement_adapters.sqla.increments import add_to_open, lock_by_ids
 from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
-from settlement_adapters.testing import empty_store
+from settlement_adapters.testing import captured_sql, empty_store
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
 from settlement_core.services.settlement import Settlement
@@ -72,18 +72,9 @@ def _captured(
     engine: Engine, read: Callable[[SqlAlchemyUnitOfWork], object]
 ) -> list[tuple[str, Any]]:
     """The SELECTs a read runs, with their parameters."""
-    queries: list[tuple[str, Any]] = []
-
-    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if sql.lstrip().upper().startswith("SELECT"):
-            queries.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        with SqlAlchemyUnitOfWork(engine) as uow:
-            read(uow)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    selects = captured_sql(engine, lambda sql: sql.lstrip().upper().startswith("SELECT"))
+    with selects as queries, SqlAlchemyUnitOfWork(engine) as uow:
+        read(uow)
     return queries
 
 
@@ -159,23 +150,14 @@ def test_statement_increments_find_their_rows_by_the_ctids_locked(engine: Engine
     at a million items a fetch per row.
     """
     ids = [f"st-{n}" for n in range(2, 2 * _LOOKED_UP + 1, 2)]
-    updates: list[tuple[str, Any]] = []
-
-    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if sql.startswith("UPDATE"):
-            updates.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        with engine.begin() as conn:
-            rows = [(statement_id, 3, 1) for statement_id in ids]
-            columns = ("total_minor", "item_count")
-            assert add_to_open(conn, tables.statements, columns, rows, "open") == len(ids)
-            plan = "\n".join(
-                r[0] for r in conn.exec_driver_sql(f"EXPLAIN {updates[0][0]}", updates[0][1])
-            )
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    updating = captured_sql(engine, lambda sql: sql.startswith("UPDATE"))
+    with updating as updates, engine.begin() as conn:
+        rows = [(statement_id, 3, 1) for statement_id in ids]
+        columns = ("total_minor", "item_count")
+        assert add_to_open(conn, tables.statements, columns, rows, "open") == len(ids)
+        plan = "\n".join(
+            r[0] for r in conn.exec_driver_sql(f"EXPLAIN {updates[0][0]}", updates[0][1])
+        )
     assert "Tid Scan" in plan or "Hash Cond: (v.row_tid = t.ctid)" in plan, plan
     assert "Bitmap" not in plan and "status" not in plan, plan
     s = tables.statements.c

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
 from settlement_adapters.bootstrap import bootstrap
 from settlement_adapters.sqla import create_schema, make_engine
 from settlement_adapters.sqla.migrate import target_schema, upgrade
 from settlement_adapters.sqla.unit_of_work import SqlAlchemyUnitOfWork
-from settlement_adapters.testing import empty_store
+from settlement_adapters.testing import captured_sql, empty_store
 from settlement_core.ports import Clock, FxRates
 from settlement_core.rules import RuleEngine
 from settlement_core.services.settlement import Settlement
@@ -92,22 +92,6 @@ def test_partial_indexes_hold_their_rows_only(engine: Engine, build: str, index:
 
 
 @contextmanager
-def _capturing(engine: Engine, keep: Callable[[str], bool]) -> Iterator[list[tuple[str, Any]]]:
-    """The SQL (and parameters) the engine runs meanwhile that `keep` keeps."""
-    queries: list[tuple[str, Any]] = []
-
-    def seen(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if keep(sql):
-            queries.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield queries
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-
-
-@contextmanager
 def _one_order(tmp_path: Path, *markers: str) -> Iterator[tuple[Engine, list[tuple[str, Any]]]]:
     """A SQLite store after one order and the jobs, and the SQL it ran holding every marker."""
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -117,7 +101,7 @@ def _one_order(tmp_path: Path, *markers: str) -> Iterator[tuple[Engine, list[tup
     def build(rules: RuleEngine, clock: Clock, fx: FxRates) -> Settlement:
         return bootstrap(engine, rules, clock=clock, fx=fx)
 
-    with _capturing(engine, lambda sql: all(marker in sql for marker in markers)) as queries:
+    with captured_sql(engine, lambda sql: all(marker in sql for marker in markers)) as queries:
         market = Marketplace(build)
         market.shop("s1")
         market.order("s1", "10.00")
@@ -187,7 +171,7 @@ def _scan_queries(
     def locking(sql: str) -> bool:
         return "settlement_payouts" in sql and "FOR UPDATE" in sql
 
-    with _capturing(engine, locking) as queries, SqlAlchemyUnitOfWork(engine) as uow:
+    with captured_sql(engine, locking) as queries, SqlAlchemyUnitOfWork(engine) as uow:
         scan(uow, None)
         scan(uow, _CURSOR)
     return queries

@@ -48,14 +48,9 @@ def add_to_open(
         return sum(_add_by_cases(conn, name, columns, run, status) for run in in_id_order(rows))
     ids = sorted(row[0] for row in rows)
     lock, update = _open_statements(conn.dialect, name, table, columns)
-    tids = locked_rows(conn, lock, (ids, status))
     # A row not locked is not open: left out, it counts as not changed. Those locked
     # stay open until this transaction commits, so the UPDATE needs no status guard.
-    kept = [(tids[row[0]], *row[1:]) for row in rows if row[0] in tids]
-    if not kept:
-        return 0
-    arrays = [list(values) for values in zip(*kept, strict=True)]
-    return run_one(conn, update, tuple(arrays))
+    return update_locked(conn, lock, (ids, status), update, rows)
 
 
 def _add_by_cases(
@@ -110,6 +105,27 @@ def lock_by_ids(dialect: Dialect, name: str, table: Table, condition: str = "") 
         f" (SELECT id, ctid FROM {name} WHERE id = wanted.id{condition} LIMIT 1 FOR UPDATE)"
         " AS found ORDER BY wanted.at"
     )
+
+
+def update_locked(
+    conn: Connection,
+    lock: str,
+    parameters: Sequence[Any],
+    update: str,
+    rows: Sequence[tuple[Any, ...]],
+) -> int:
+    """Lock rows (`lock_by_ids`), then UPDATE those locked from arrays; rows changed.
+
+    `rows` hold an id, then the values of the UPDATE's other arrays; its first
+    array takes the ctids (see `locked_rows`). A row the lock did not take is
+    left out.
+    """
+    tids = locked_rows(conn, lock, parameters)
+    kept = [(tids[row[0]], *row[1:]) for row in rows if row[0] in tids]
+    if not kept:
+        return 0
+    # A tuple: one parameter set (Core reads a list of lists as many, when the SQL is rerun).
+    return run_one(conn, update, tuple(list(values) for values in zip(*kept, strict=True)))
 
 
 def locked_rows(conn: Connection, lock: str, parameters: Sequence[Any]) -> dict[str, str]:

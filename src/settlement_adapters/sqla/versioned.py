@@ -27,7 +27,7 @@ from settlement_adapters.sqla.increments import (
     array_parameter,
     in_id_order,
     lock_by_ids,
-    locked_rows,
+    update_locked,
 )
 
 
@@ -50,11 +50,7 @@ def update_guarded(
     if dialect.name == "postgresql":
         ids = sorted(line[0] for line in lines)
         lock, update = _arrays(dialect, name, table, guard, added, set_)
-        tids = locked_rows(conn, lock, (ids,))
-        kept = [(tids[line[0]], *line[1:]) for line in lines if line[0] in tids]
-        if not kept:
-            return 0
-        return run_one(conn, update, [list(values) for values in zip(*kept, strict=True)])
+        return update_locked(conn, lock, (ids,), update, lines)
     return sum(_by_cases(conn, name, guard, added, set_, run) for run in in_id_order(lines))
 
 
