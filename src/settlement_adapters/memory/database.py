@@ -80,6 +80,11 @@ T = TypeVar(
 )
 
 
+def order_key(tenant_id: str, account_id: str, currency: str, order_id: str) -> str:
+    """The booked-by-order index's key: ids hold no space (see ids.external_id)."""
+    return f"{tenant_id} {account_id} {currency} {order_id}"
+
+
 class MemoryDatabase:
     """Tables as dicts plus secondary indexes; the reference semantics for every adapter."""
 
@@ -97,8 +102,11 @@ class MemoryDatabase:
         self.items_by_statement: ItemGroups[str] = ItemGroups(self.item_ordinals)
         self.items_by_account: ItemGroups[str] = ItemGroups(self.item_ordinals)
         self.items_by_run: ItemGroups[tuple[str, str]] = ItemGroups(self.item_ordinals)
-        # (tenant, account, currency), order -> minor units booked
-        self.booked_by_order: PairIndex[tuple[str, str, str], int] = PairIndex()
+        # order_key(tenant, account, currency, order) -> minor units booked. One flat dict of
+        # strings to ints, which the collector does not track: keyed by (tenant, account,
+        # currency) to a dict per account, the outer dict was tracked, and every full
+        # collection visited its hundred thousand entries at a million items.
+        self.booked_by_order: dict[str, int] = {}
         # Statements are rows too (a period and a rule are codes: see Interned): there is
         # one per account and cycle, and every job reads and writes them in thousands.
         interned: dict[str, Interned[Any]] = {"period": Interned(), "rule": Interned()}
@@ -232,8 +240,8 @@ class MemoryDatabase:
             by_account(item.account_id, ordinal)
             if item.run_id is not None:
                 by_run.add((item.tenant_id, item.run_id), ordinal)
-            orders = booked.inner((item.tenant_id, item.account_id, item.currency))
-            orders[item.order_id] = orders.get(item.order_id, 0) + item.amount_minor
+            key = order_key(item.tenant_id, item.account_id, item.currency, item.order_id)
+            booked[key] = booked.get(key, 0) + item.amount_minor
 
     def index_transactions(
         self,

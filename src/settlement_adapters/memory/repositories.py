@@ -18,6 +18,7 @@ from settlement_adapters.memory.database import (
     STATEMENT_PAYABLE_AT,
     STATEMENT_STATUS,
     T,
+    order_key,
 )
 from settlement_adapters.memory.rows import (
     EVENT_KINDS,
@@ -207,7 +208,9 @@ class MemoryBillingItemRepository(_Repository):
     ) -> int:
         """What one order has booked so far, in minor units."""
         order = (tenant_id, account_id, order_id, currency)
-        booked = self.uow.db.booked_by_order.get((tenant_id, account_id, currency), order_id)
+        booked = self.uow.db.booked_by_order.get(
+            order_key(tenant_id, account_id, currency, order_id)
+        )
         return (booked or 0) + self.uow.new_booked_by_order.get(order, 0)
 
     def _ids_of_statement(self, statement_id: str) -> list[str]:

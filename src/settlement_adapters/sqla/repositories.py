@@ -121,7 +121,7 @@ class _Repository:
         return self._many(stmt)
 
     def _tracked(self, obj_id: str) -> Any:
-        found = self.uow.tracked.get((self.table.name, obj_id))
+        found = self.uow.tracked.get((tables.TRACKING_NAME[self.table], obj_id))
         return None if found is None else found[0]
 
     def _get(self, tenant_id: str, obj_id: str, what: str) -> Any:
@@ -515,7 +515,7 @@ class SqlStatementRepository(_Repository):
     ) -> None:
         # An aggregate of these statements this unit of work holds sees the close too.
         for found in closed:
-            entry = self.uow.tracked.get((self.table.name, found.id))
+            entry = self.uow.tracked.get((tables.TRACKING_NAME[self.table], found.id))
             if entry is None:
                 continue
             statement: Statement = entry[0]

@@ -444,3 +444,9 @@ MYSQL_COLLATION = "utf8mb4_bin"
 for _table in metadata.tables.values():
     _table.dialect_kwargs["mysql_charset"] = "utf8mb4"
     _table.dialect_kwargs["mysql_collate"] = MYSQL_COLLATION
+
+# The units of work key their identity maps by (table name, id), with the name as a
+# plain str. SQLAlchemy's quoted_name is an object the garbage collector tracks, and a
+# tuple holding one is never untracked: each row a batch read or wrote kept a tracked
+# key alive until the commit, for every collection meanwhile to walk again.
+TRACKING_NAME: dict[Table, str] = {t: str(t.name) for t in metadata.tables.values()}

@@ -291,7 +291,7 @@ class SqlAlchemyUnitOfWork:
 
     def adopt_row(self, table: Table, row: Any, build: Callable[[Any], Any]) -> Any:
         """The tracked object for a row read as a mapping of column values (see `adopt`)."""
-        key = (table.name, row["id"])
+        key = (tables.TRACKING_NAME[table], row["id"])
         found = self.tracked.get(key)
         if found is not None:
             return found[0]
@@ -301,7 +301,7 @@ class SqlAlchemyUnitOfWork:
 
     def stage_new(self, table: Table, obj: Any) -> None:
         """Track a new object; it is inserted at the next flush."""
-        self.tracked[(table.name, obj.id)] = [obj, None]
+        self.tracked[(tables.TRACKING_NAME[table], obj.id)] = [obj, None]
 
     def flush(self) -> None:
         """Write buffered inserts, changed aggregates and staged postings."""
