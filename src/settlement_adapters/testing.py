@@ -301,7 +301,9 @@ class Tamper:
     def add_to_payout_amount(self, payout_id: str, delta: int) -> None:
         """The payout's amount drifts from its sources and posting."""
         if self.engine is None:
-            self.db.payouts[payout_id].amount_minor += delta
+            payout = self.db.payouts[payout_id]
+            payout.amount_minor += delta
+            self.db.payouts.put(payout)
         else:
             from settlement_adapters.sqla import tables
 

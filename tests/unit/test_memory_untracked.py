@@ -109,6 +109,46 @@ def test_the_store_keeps_no_tracked_object_per_account_statement_or_item() -> No
     app.close_cycles(DAY0 + timedelta(days=3))
     for _ in range(3):  # a pass untracks one level of nested tuples
         gc.collect()
-    # Payouts, releases and other low-volume aggregates may be objects; these are not.
+    # Releases and other low-volume aggregates may be objects; these are not.
     assert len(gc.get_objects()) - before < 50
     assert len(db.items_by_account[db.account_by_shop[("t", "s400")]]) == 2
+
+
+def test_an_overlay_the_collector_has_not_seen_is_walked_again_only_once_it_doubled() -> None:
+    rows: UntrackedDict[str, tuple[object, ...]] = UntrackedDict()
+    held = [("h", [n]) for n in range(300)]  # each holds a list: tracked for good
+    for n, value in enumerate(held):
+        rows[f"h{n}"] = value
+    rows.settle()
+    assert len(rows._fresh) == 300 and rows._settle_at == 600
+    rows["r0"] = ("r0", 0)
+    gc.collect()
+    rows.settle()  # 301 waiting, fewer than 600: not walked
+    assert "r0" in rows._fresh
+    for n in range(1, 300):
+        rows[f"r{n}"] = ("r", n)
+    gc.collect()
+    rows.settle()  # 600 waiting: the untracked half moves, the rest waits for 600 more
+    assert set(rows._fresh) == {f"h{n}" for n in range(300)} and rows._settle_at == 600
+    assert rows["r7"] == ("r", 7) and rows["h3"] is held[3] and len(rows) == 600
+
+
+def test_payouts_and_what_orders_booked_keep_no_tracked_object_per_account() -> None:
+    db = MemoryDatabase()
+    app = _app(db)
+    paid_at = DAY0 + timedelta(days=3)
+    _fill(app, range(10))
+    app.close_cycles(paid_at)
+    assert len(app.create_payouts(paid_at).created) == 10
+    gc.collect()
+    before = len(gc.get_objects())
+    _fill(app, range(10, 510))
+    app.close_cycles(paid_at)
+    assert len(app.create_payouts(paid_at).created) == 500
+    for _ in range(3):
+        gc.collect()
+    # As objects, each payout kept four (itself, its sources, a source, its events).
+    assert len(gc.get_objects()) - before < 50
+    assert not gc.is_tracked(db.booked_by_order)
+    payout = db.payouts[db.payout_by_key[("t", next(k for t, k in db.payout_by_key))]]
+    assert payout.sources[0].amount_minor == payout.amount_minor == 200

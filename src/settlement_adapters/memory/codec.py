@@ -66,13 +66,24 @@ class Interned(Generic[V]):
         return code
 
 
+# How one field is stored and read back: (to its row value, from its row value).
+Conversion = tuple[Callable[[Any], Any], Callable[[Any], Any]]
+
+
 class RowCodec(Generic[A]):
     """Turns one attrs aggregate type into rows and back; `events` is not stored.
 
-    Fields named in `interned` are stored as codes of that table (see Interned).
+    Fields named in `interned` are stored as codes of that table (see Interned);
+    fields named in `converted` go through their own pair of functions (values
+    nested in a field, as tuples of plain values).
     """
 
-    def __init__(self, cls: type[A], interned: Mapping[str, Interned[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        cls: type[A],
+        interned: Mapping[str, Interned[Any]] | None = None,
+        converted: Mapping[str, Conversion] | None = None,
+    ) -> None:
         hints = typing.get_type_hints(cls)
         fields = attrs.fields(cls)  # type: ignore[arg-type]
         names = tuple(f.name for f in fields if f.name != "events")
@@ -83,6 +94,12 @@ class RowCodec(Generic[A]):
         namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
         encode, decode = [], []
         for at, name in enumerate(names):
+            conversion = (converted or {}).get(name)
+            if conversion is not None:
+                namespace[f"_to{at}"], namespace[f"_from{at}"] = conversion
+                encode.append(f"_to{at}(obj.{name})")
+                decode.append(f"    obj.{name} = _from{at}(row[{at}])")
+                continue
             table = (interned or {}).get(name)
             if table is not None:
                 namespace[f"_c{at}"], namespace[f"_t{at}"] = table.code, table.values

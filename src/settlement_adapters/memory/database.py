@@ -24,14 +24,15 @@ from settlement_core.lifecycle import BillingItemStatus, PayoutStatus, Statement
 from settlement_core.model import (
     Account,
     BillingItem,
-    ChannelEvent,
     Charge,
     Collection,
     Discrepancy,
     FeeCalculation,
     Freeze,
     Funding,
+    FxQuote,
     Payout,
+    PayoutSource,
     ReleaseSummary,
     Run,
     Statement,
@@ -58,6 +59,34 @@ _STATEMENT_LAYOUT = RowCodec(Statement)
 STATEMENT_STATUS = _STATEMENT_LAYOUT.at("status")
 STATEMENT_PAYABLE_AT = _STATEMENT_LAYOUT.at("payable_at")
 STATEMENT_STATUSES = {status.value: status for status in StatementStatus}
+
+
+def _sources_row(sources: tuple[PayoutSource, ...]) -> tuple[Any, ...]:
+    # One flat tuple of plain values, eight a source: the collector untracks it (and the
+    # payout's row) at its first look, where a tuple of tuples waits for a later one.
+    flat: list[Any] = []
+    for s in sources:
+        fx = s.fx
+        flat += (s.currency, s.amount_minor, s.converted_minor)
+        flat += (None,) * 5 if fx is None else (fx.base, fx.quote, fx.rate, fx.as_of, fx.source)
+    return tuple(flat)
+
+
+def _sources_from(row: tuple[Any, ...]) -> tuple[PayoutSource, ...]:
+    found = []
+    for at in range(0, len(row), 8):
+        currency, amount, converted, base, *quote = row[at : at + 8]
+        fx = None if base is None else FxQuote(base, *quote)
+        found.append(PayoutSource(currency, amount, converted, fx))
+    return tuple(found)
+
+
+# Payouts are rows as well: one per account and payout run, each read by the release,
+# funding and answer jobs. As objects (with their sources and events) a million items'
+# hundred thousand payouts made every full collection take 160 ms.
+PAYOUTS = RowCodec(Payout, converted={"sources": (_sources_row, _sources_from)})
+PAYOUT_STATUSES = {status.value: status for status in PayoutStatus}
+PAYOUT_STATUS = PAYOUTS.at("status")
 
 # The statuses whose statements are indexed per account (payouts read them account by account).
 BY_ACCOUNT = frozenset({StatementStatus.CLOSED, StatementStatus.CARRIED_FORWARD})
@@ -128,7 +157,7 @@ class MemoryDatabase:
         self.open_queue: list[tuple[datetime, str]] = []
         # Every account id in order, for walking accounts after a cursor.
         self.account_ids: list[str] = []
-        self.payouts: dict[str, Payout] = {}
+        self.payouts: RowTable[Payout] = RowTable(PAYOUTS)
         # Payout ids per status in id order, for the jobs that page through one status.
         self.payouts_by_status: defaultdict[PayoutStatus, SortedIds] = defaultdict(SortedIds)
         self.payout_by_key: dict[tuple[str, str], str] = {}
@@ -148,8 +177,11 @@ class MemoryDatabase:
         self.fee_calculation_by_event: dict[tuple[str, str, int], str] = {}
         self.freeze_by_reference: dict[tuple[str, str], str] = {}
         self.discrepancy_by_key: dict[tuple[str, str], str] = {}
-        self.channel_events_by_payout: defaultdict[str, list[ChannelEvent]] = defaultdict(list)
-        self.nonces: set[tuple[str, str]] = set()
+        # Answers per payout as tuples of rows, oldest first, and the accepted callbacks'
+        # nonces per channel: a list of objects per payout and a set of pairs were walked
+        # by every full collection, one of each per payout released.
+        self.channel_events_by_payout: UntrackedDict[str, tuple[Row, ...]] = UntrackedDict()
+        self.nonces: PairIndex[str, bool] = PairIndex()  # (channel, nonce)
         self.transactions = PostedTransactions()
         self.seals: dict[str, Seal] = {}
         self.seals_by_tenant: defaultdict[str, list[Seal]] = defaultdict(list)
@@ -216,6 +248,8 @@ class MemoryDatabase:
         self.items.settle()
         self.statements.rows.settle()
         self.accounts.rows.settle()
+        self.payouts.rows.settle()
+        self.channel_events_by_payout.settle()
         self.statement_series.settle()
 
     def index_account(self, account: Account) -> None:

@@ -25,6 +25,7 @@ from settlement_adapters.memory.rows import (
     EventRow,
     as_record,
     as_transaction,
+    channel_event_from,
     tenant_and_reference,
     transaction_row,
 )
@@ -642,14 +643,18 @@ class MemoryPayoutRepository(_Repository):
         keep: Callable[[Payout], bool],
         after: str | None,
         limit: int | None,
+        copy: bool = False,
     ) -> list[Payout]:
         """The first `limit` (None: all) payouts after `after`, in id order, that `keep` keeps.
 
         Payouts as this unit of work sees them (its copy, else the committed one),
-        not staged by the read. Only payouts committed in one of `statuses`, or
-        copied by this unit of work, are looked at: `keep` must refuse the others.
+        not staged by the read unless `copy` (then each one looked at becomes this
+        unit of work's copy, read once). Only payouts committed in one of
+        `statuses`, or copied by this unit of work, are looked at: `keep` must
+        refuse the others.
         """
         db, staged = self.uow.db, self.uow.staged[self.table]
+        read = (lambda i: self.uow.peek(self.table, db.payouts, i)) if copy else db.payouts.get
         mine = sorted(p for p in staged if after is None or p > after)
         chosen: list[Payout] = []
         with db.lock:
@@ -659,7 +664,7 @@ class MemoryPayoutRepository(_Repository):
                 if payout_id == previous:
                     continue  # committed in one of the statuses and copied too
                 previous = payout_id
-                payout = staged.get(payout_id) or db.payouts.get(payout_id)
+                payout = staged.get(payout_id) or read(payout_id)
                 if payout is not None and keep(payout):
                     chosen.append(payout)
                     if len(chosen) == limit:  # never, for None
@@ -674,9 +679,7 @@ class MemoryPayoutRepository(_Repository):
         limit: int,
     ) -> list[Payout]:
         """As `_viewed`, each payout this unit of work's copy (for the caller to change)."""
-        viewed = self._viewed(statuses, keep, after, limit)
-        found = (self.uow.peek(self.table, self.uow.db.payouts, p.id) for p in viewed)
-        return [p for p in found if p is not None]
+        return self._viewed(statuses, keep, after, limit, copy=True)
 
     def releasable(self, created_by: datetime, after: str | None, limit: int) -> list[Payout]:
         """Scheduled, created payouts in no release, in id order."""
@@ -1002,7 +1005,7 @@ class MemoryChannelEventRepository:
 
     def nonce_seen(self, channel: str, nonce: str) -> bool:
         """Whether a callback with this nonce was accepted (or is staged)."""
-        if (channel, nonce) in self.uow.db.nonces:
+        if self.uow.db.nonces.has(channel, nonce):
             return True
         return any(
             e.channel == channel and e.nonce == nonce for e in self.uow.staged_channel_events
@@ -1010,7 +1013,8 @@ class MemoryChannelEventRepository:
 
     def for_payout(self, tenant_id: str, payout_id: str) -> list[ChannelEvent]:
         """The answers about one payout, oldest first."""
-        found = [*self.uow.db.channel_events_by_payout.get(payout_id, ())]
+        stored = self.uow.db.channel_events_by_payout.get(payout_id, ())
+        found = [channel_event_from(row) for row in stored]
         found.extend(e for e in self.uow.staged_channel_events if e.payout_id == payout_id)
         return [e for e in found if e.tenant_id == tenant_id]
 

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from settlement_core.ledger import Entry, JournalRecord, JournalTransaction
-from settlement_core.model import Event
+from settlement_core.model import AnswerSource, ChannelEvent, Event
 
 # (id, tenant, kind, reference, occurred_at, reverses, then account, currency, minor per leg)
 TransactionRow = tuple[Any, ...]
@@ -202,3 +202,22 @@ def _one(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 EVENT_KINDS = _EventKinds()
+
+
+# A channel answer's fields in attrs order; its source is stored as the enum's value.
+_ANSWER_FIELDS = tuple(f.name for f in attrs.fields(ChannelEvent))
+_SOURCE_AT = _ANSWER_FIELDS.index("source")
+
+
+def channel_event_row(event: ChannelEvent) -> tuple[Any, ...]:
+    """The row of a channel answer (an enum member would keep the row tracked)."""
+    row = [getattr(event, name) for name in _ANSWER_FIELDS]
+    row[_SOURCE_AT] = event.source.value
+    return tuple(row)
+
+
+def channel_event_from(row: tuple[Any, ...]) -> ChannelEvent:
+    """The channel answer a row holds."""
+    values = dict(zip(_ANSWER_FIELDS, row, strict=True))
+    values["source"] = AnswerSource(values["source"])
+    return ChannelEvent(**values)

@@ -16,6 +16,8 @@ from settlement_adapters.memory.database import (
     ITEM_STATUS,
     ITEM_VERSION,
     ITEMS,
+    PAYOUT_STATUS,
+    PAYOUT_STATUSES,
     STATEMENT_OPEN,
     STATEMENT_STATUS,
     STATEMENT_STATUSES,
@@ -39,7 +41,12 @@ from settlement_adapters.memory.repositories import (
     MemoryReleaseSummaryRepository,
     MemoryStatementRepository,
 )
-from settlement_adapters.memory.rows import EVENT_KINDS, EventRow, TransactionRow
+from settlement_adapters.memory.rows import (
+    EVENT_KINDS,
+    EventRow,
+    TransactionRow,
+    channel_event_row,
+)
 from settlement_adapters.memory.runs import MemoryRunRepository
 from settlement_core.errors import ConcurrencyConflict, NotFound
 from settlement_core.ids import IdFactory, UuidV7Factory
@@ -372,7 +379,7 @@ class MemoryUnitOfWork:
                         f"{table} key {key_of(obj)} was taken by another writer"
                     )
         nonces = [(e.channel, e.nonce) for e in self.staged_channel_events if e.nonce is not None]
-        if len(set(nonces)) != len(nonces) or any(n in db.nonces for n in nonces):
+        if len(set(nonces)) != len(nonces) or any(db.nonces.has(*n) for n in nonces):
             raise ConcurrencyConflict("a callback nonce was taken by another writer")
         for key, (expected, _) in self.staged_checkpoints.items():
             if db.checkpoints.get(key) != expected:
@@ -410,10 +417,11 @@ class MemoryUnitOfWork:
         for seal in self.staged_seals:
             db.seals[seal.transaction_id] = seal
             db.seals_by_tenant[seal.tenant_id].append(seal)
+        answers = db.channel_events_by_payout
         for event in self.staged_channel_events:
-            db.channel_events_by_payout[event.payout_id].append(event)
+            answers[event.payout_id] = (*answers.get(event.payout_id, ()), channel_event_row(event))
             if event.nonce is not None:
-                db.nonces.add((event.channel, event.nonce))
+                db.nonces.put(event.channel, event.nonce, True)
         # Serialised when read, not here: commit stays cheap on the ingest path.
         new_id, row = self.ids.new_id, EVENT_KINDS.row
         # Chunks, not messages: the outbox list holds no entry per message for the collector.
@@ -516,7 +524,8 @@ def _write_statements(
 def _write(db: MemoryDatabase, table: str, obj: Any, is_new: bool, encoded: dict[str, Row]) -> None:
     committed: Committed[Any] = getattr(db, table)
     if table == "payouts":
-        db.index_payout(obj.id, None if is_new else committed[obj.id].status, obj.status)
+        old = None if is_new else PAYOUT_STATUSES[db.payouts.rows[obj.id][PAYOUT_STATUS]]
+        db.index_payout(obj.id, old, obj.status)
     if isinstance(committed, RowTable):
         # The row encoded for the change check, with the version the commit just gave.
         row, at = encoded.get(obj.id), committed.version_at

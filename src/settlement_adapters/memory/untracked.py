@@ -38,11 +38,12 @@ class UntrackedDict(MutableMapping[K, V], Generic[K, V]):
     sentinel compared.
     """
 
-    __slots__ = ("_fresh", "_main")
+    __slots__ = ("_fresh", "_main", "_settle_at")
 
     def __init__(self) -> None:
         self._main: dict[K, V] = {}
         self._fresh: dict[K, V] = {}
+        self._settle_at = _SETTLE_AT
 
     def __getitem__(self, key: K) -> V:
         """The value under a key (KeyError if none)."""
@@ -79,19 +80,23 @@ class UntrackedDict(MutableMapping[K, V], Generic[K, V]):
     def settle(self) -> None:
         """Move into the main dict the values the collector has untracked since written."""
         fresh, main = self._fresh, self._main
-        if len(fresh) < _SETTLE_AT:
+        if len(fresh) < self._settle_at:
             return  # small commits (one item each) settle once a few hundred rows wait
         # Into main before out of the overlay: a reader (who takes no lock) finds a
         # value in one or the other all along.
         if not any(map(gc.is_tracked, fresh.values())):
             main.update(fresh)
             fresh.clear()
+            self._settle_at = _SETTLE_AT
             return
         tracked = gc.is_tracked
         for key, value in list(fresh.items()):
             if not tracked(value):
                 main[key] = value
                 del fresh[key]
+        # Rows the collector has not looked at yet stay: the next attempt waits until
+        # as many more have come, so one-row commits do not each walk the overlay.
+        self._settle_at = max(_SETTLE_AT, 2 * len(fresh))
 
     def values_of(self, keys: Iterable[K]) -> list[V]:
         """The values under these keys, in that order (KeyError for an unknown key)."""
