@@ -15,6 +15,7 @@ from settlement_adapters.memory.database import (
     ITEM_PENDING,
     ITEM_STATEMENTED,
     ITEM_STATUS,
+    PAYOUT_FIELDS,
     STATEMENT_PAYABLE_AT,
     STATEMENT_STATUS,
     T,
@@ -723,14 +724,30 @@ class MemoryPayoutRepository(_Repository):
     def unfunded_totals(self, tenant_id: str) -> list[ChannelTotal]:
         """Payouts waiting for approval or release with no money set aside."""
 
-        def keep(p: Payout) -> bool:
-            return p.tenant_id == tenant_id and p.status in UNRELEASED_PAYOUTS and not p.funded
-
         totals: dict[tuple[str, str], list[int]] = {}
-        for p in self._viewed(UNRELEASED_PAYOUTS, keep, None, None):
-            entry = totals.setdefault((p.channel, p.currency), [0, 0])
-            entry[0] += p.amount_minor
+
+        def add(channel: str, currency: str, amount_minor: int) -> None:
+            entry = totals.setdefault((channel, currency), [0, 0])
+            entry[0] += amount_minor
             entry[1] += 1
+
+        db, staged = self.uow.db, self.uow.staged[self.table]
+        unreleased = {status.value for status in UNRELEASED_PAYOUTS}
+        tenant, status, funded, channel, currency, amount = PAYOUT_FIELDS
+        # Committed payouts are summed from their rows: each one built as an object, as
+        # for the jobs that change them, cost more than the sum itself.
+        with db.lock:
+            rows = db.payouts.rows
+            for listed in UNRELEASED_PAYOUTS:
+                for payout_id in db.payouts_by_status[listed].after(None):
+                    row = rows[payout_id]
+                    if payout_id in staged or row[tenant] != tenant_id or row[funded]:
+                        continue
+                    if row[status] in unreleased:
+                        add(row[channel], row[currency], row[amount])
+        for p in staged.values():
+            if p.tenant_id == tenant_id and p.status in UNRELEASED_PAYOUTS and not p.funded:
+                add(p.channel, p.currency, p.amount_minor)
         return [ChannelTotal(ch, ccy, t, n) for (ch, ccy), (t, n) in sorted(totals.items())]
 
     def query(self, where: PayoutFilter, after: str | None, limit: int) -> Page[Payout]:
