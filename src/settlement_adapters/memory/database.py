@@ -89,8 +89,7 @@ PAYOUT_STATUSES = {status.value: status for status in PayoutStatus}
 PAYOUT_STATUS = PAYOUTS.at("status")
 # Where the funding report reads a payout row (MemoryPayoutRepository.unfunded_totals).
 PAYOUT_FIELDS = tuple(
-    PAYOUTS.at(name)
-    for name in ("tenant_id", "status", "funded", "channel", "currency", "amount_minor")
+    PAYOUTS.at(name) for name in ("tenant_id", "funded", "channel", "currency", "amount_minor")
 )
 
 # The statuses whose statements are indexed per account (payouts read them account by account).

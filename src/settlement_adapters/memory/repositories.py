@@ -732,18 +732,16 @@ class MemoryPayoutRepository(_Repository):
             entry[1] += 1
 
         db, staged = self.uow.db, self.uow.staged[self.table]
-        unreleased = {status.value for status in UNRELEASED_PAYOUTS}
-        tenant, status, funded, channel, currency, amount = PAYOUT_FIELDS
+        tenant, funded, channel, currency, amount = PAYOUT_FIELDS
         # Committed payouts are summed from their rows: each one built as an object, as
-        # for the jobs that change them, cost more than the sum itself.
+        # for the jobs that change them, cost more than the sum itself. The status index
+        # is written with the rows, under the lock, so a row listed there has that status.
         with db.lock:
             rows = db.payouts.rows
             for listed in UNRELEASED_PAYOUTS:
                 for payout_id in db.payouts_by_status[listed].after(None):
                     row = rows[payout_id]
-                    if payout_id in staged or row[tenant] != tenant_id or row[funded]:
-                        continue
-                    if row[status] in unreleased:
+                    if payout_id not in staged and row[tenant] == tenant_id and not row[funded]:
                         add(row[channel], row[currency], row[amount])
         for p in staged.values():
             if p.tenant_id == tenant_id and p.status in UNRELEASED_PAYOUTS and not p.funded:
